@@ -1,0 +1,1 @@
+import NIOPosix; import NIOSSL; import Logging; import Metrics; import Tracing; import ServiceLifecycle; import Atomics

@@ -1,0 +1,228 @@
+import NIOCore
+import NIOEmbedded
+import NIOTestUtils
+import Testing
+@testable import TandemWire
+
+private func frameBytes(_ frames: [Frame]) -> ByteBuffer {
+    var buffer = ByteBuffer()
+    for frame in frames { buffer.writeFrame(frame) }
+    return buffer
+}
+
+@Suite("Frame codec")
+struct FrameCodecTests {
+    let frames = [
+        Frame(type: .settings, streamID: 0, payload: ByteBuffer(bytes: [0xA0])),
+        Frame(type: .headers, streamID: 1, payload: ByteBuffer(string: "headers")),
+        Frame(type: .message, flags: [.endStream], streamID: 1, payload: ByteBuffer(bytes: Array(repeating: 7, count: 300))),
+        Frame(type: .ping, streamID: 0, payload: ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7, 8])),
+        Frame(type: .message, flags: [.compressed], streamID: 3, payload: ByteBuffer()),
+        Frame(type: FrameType(rawValue: 0x7E), flags: FrameFlags(rawValue: 0xF0), streamID: 0x7FFF_FFFF, payload: ByteBuffer(string: "future")),
+    ]
+
+    @Test func headerLayoutIsBigEndianTenBytes() {
+        var buffer = ByteBuffer()
+        buffer.writeFrameHeader(FrameHeader(length: 0x0102_0304, type: .trailers, flags: [.compressed, .endStream], streamID: 0x0A0B_0C0D))
+        #expect(Array(buffer.readableBytesView) == [0x01, 0x02, 0x03, 0x04, 0x03, 0x03, 0x0A, 0x0B, 0x0C, 0x0D])
+    }
+
+    @Test func decodesDripFedAndBatchedInput() throws {
+        // The verifier feeds the bytes one at a time, in halves, all at once, and with EOF.
+        let pairs = frames.map { (frameBytes([$0]), [InboundFrame.frame($0)]) }
+            + [(frameBytes(frames), frames.map { InboundFrame.frame($0) })]
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) { FrameDecoder() }
+    }
+
+    @Test func serverSideReadsThePrefaceFirst() throws {
+        var input = ByteBuffer(bytes: ConnectionPreface.bytes)
+        input.writeImmutableBuffer(frameBytes(Array(frames.prefix(2))))
+        // Byte by byte, then all at once.
+        for chunkSize in [1, input.readableBytes] {
+            var decoder = FrameDecoder(expectPreface: true)
+            var pending = ByteBuffer()
+            var produced: [InboundFrame] = []
+            var rest = input
+            while let chunk = rest.readSlice(length: min(chunkSize, rest.readableBytes)), chunk.readableBytes > 0 {
+                pending.writeImmutableBuffer(chunk)
+                while let event = try decoder.next(&pending) { produced.append(event) }
+            }
+            #expect(produced == frames.prefix(2).map { InboundFrame.frame($0) })
+        }
+    }
+
+    @Test func aWrongPrefaceFailsAtTheFirstWrongByte() throws {
+        var decoder = FrameDecoder(expectPreface: true)
+        var http = ByteBuffer(string: "GET")
+        #expect(throws: FramingError(.badPreface)) { try decoder.next(&http) }
+        var tls = ByteBuffer(bytes: [0x16, 0x03, 0x01])
+        var second = FrameDecoder(expectPreface: true)
+        #expect(throws: FramingError(.badPreface)) { try second.next(&tls) }
+        var partial = ByteBuffer(string: "TAND")
+        var third = FrameDecoder(expectPreface: true)
+        #expect(try third.next(&partial) == nil)
+    }
+
+    @Test func oversizedFrameIsRejectedFromItsHeaderAndNeverBuffered() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(maxFrameSize: 16 * 1024)))
+        // A header claiming 1 GiB arrives; the decoder reports it at once.
+        var header = ByteBuffer()
+        header.writeFrameHeader(FrameHeader(length: 1 << 30, type: .message, flags: [], streamID: 5))
+        try channel.writeInbound(header)
+        let event = try channel.readInbound(as: InboundFrame.self)
+        #expect(event == .oversized(FrameHeader(length: 1 << 30, type: .message, flags: [], streamID: 5)))
+        // Its payload is dropped as it streams in: 64 KiB chunks leave nothing buffered.
+        let chunk = ByteBuffer(bytes: [UInt8](repeating: 0xAB, count: 64 * 1024))
+        for _ in 0..<32 { try channel.writeInbound(chunk) }
+        #expect(try channel.readInbound(as: InboundFrame.self) == nil)
+        // After the announced length, frames decode normally again.
+        var decoder = FrameDecoder(maxFrameSize: 16 * 1024)
+        var input = ByteBuffer()
+        input.writeFrameHeader(FrameHeader(length: 20_000, type: .message, flags: [], streamID: 7))
+        input.writeBytes([UInt8](repeating: 0, count: 20_000))
+        input.writeFrame(frames[1])
+        #expect(try decoder.next(&input) == .oversized(FrameHeader(length: 20_000, type: .message, flags: [], streamID: 7)))
+        #expect(try decoder.next(&input) == .frame(frames[1]))
+        _ = try? channel.finish()
+    }
+
+    @Test func aFrameExactlyAtTheLimitIsAccepted() throws {
+        var decoder = FrameDecoder(maxFrameSize: 16 * 1024)
+        let frame = Frame(type: .message, streamID: 1, payload: ByteBuffer(bytes: [UInt8](repeating: 1, count: 16 * 1024)))
+        var input = frameBytes([frame])
+        #expect(try decoder.next(&input) == .frame(frame))
+    }
+
+    @Test func truncatedFrameAtCloseIsAnError() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder()))
+        var bytes = frameBytes([frames[2]])
+        bytes.moveWriterIndex(to: 50)
+        try channel.writeInbound(bytes)
+        #expect(throws: FramingError(.truncatedFrame)) { try channel.finish() }
+    }
+
+    @Test func encoderWritesHeaderThenPayload() throws {
+        let channel = EmbeddedChannel(handler: MessageToByteHandler(FrameEncoder()))
+        try channel.writeOutbound(frames[2])
+        let written = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(written == frameBytes([frames[2]]))
+        _ = try channel.finish()
+    }
+
+    @Test func writeFrameInPlacePatchesTheLength() {
+        var buffer = ByteBuffer()
+        buffer.writeFrame(type: .message, flags: [.endStream], streamID: 9) { $0.writeString("hello") }
+        #expect(buffer == frameBytes([Frame(type: .message, flags: [.endStream], streamID: 9, payload: ByteBuffer(string: "hello"))]))
+    }
+}
+
+@Suite("Deflate")
+struct DeflateTests {
+    @Test func roundTripsAndMatchesTheZlibFormat() throws {
+        let input = ByteBuffer(string: String(repeating: "mentoring across time zones ", count: 100))
+        var compressed = ByteBuffer()
+        try Deflate.compress(input, into: &compressed)
+        #expect(compressed.readableBytes < input.readableBytes / 10)
+        // RFC 1950 header: CMF 0x78 (deflate, 32K window), and (CMF*256+FLG) % 31 == 0.
+        let cmf = compressed.getInteger(at: 0, as: UInt8.self)!
+        let flg = compressed.getInteger(at: 1, as: UInt8.self)!
+        #expect(cmf == 0x78)
+        #expect((UInt16(cmf) << 8 | UInt16(flg)) % 31 == 0)
+        #expect(try Deflate.decompress(compressed, limit: 1 << 20) == input)
+    }
+
+    @Test func decompressionBombStopsAtTheLimit() throws {
+        // 64 MiB of zeros compress to ~64 KiB; the limit stops inflation at 1 MiB.
+        let zeros = ByteBuffer(repeating: 0, count: 64 << 20)
+        var bomb = ByteBuffer()
+        try Deflate.compress(zeros, into: &bomb, level: 9)
+        #expect(bomb.readableBytes < 100_000)
+        #expect(throws: Deflate.Error(reason: .tooLarge(limit: 1 << 20))) { try Deflate.decompress(bomb, limit: 1 << 20) }
+        // Exactly at the limit is fine.
+        var exact = ByteBuffer()
+        try Deflate.compress(ByteBuffer(repeating: 1, count: 4096), into: &exact)
+        #expect(try Deflate.decompress(exact, limit: 4096).readableBytes == 4096)
+        #expect(throws: Deflate.Error.self) { try Deflate.decompress(exact, limit: 4095) }
+    }
+
+    @Test func corruptOrTruncatedInputIsAnError() throws {
+        var compressed = ByteBuffer()
+        try Deflate.compress(ByteBuffer(string: "hello hello hello"), into: &compressed)
+        let truncated = compressed.getSlice(at: 0, length: compressed.readableBytes - 3)!
+        #expect(throws: Deflate.Error(reason: .corrupt)) { try Deflate.decompress(truncated, limit: 1000) }
+        #expect(throws: Deflate.Error(reason: .corrupt)) { try Deflate.decompress(ByteBuffer(string: "not zlib"), limit: 1000) }
+        var trailing = compressed
+        trailing.writeString("x")
+        #expect(throws: Deflate.Error(reason: .corrupt)) { try Deflate.decompress(trailing, limit: 1000) }
+    }
+}
+
+@Suite("Envelope")
+struct EnvelopeTests {
+    @Test func requestHeadersRoundTrip() throws {
+        var metadata = Metadata()
+        metadata.append("authorization", "Bearer abc")
+        metadata.append("Trace-Bin", .binary([1, 2, 3]))
+        let headers = RequestHeaders(method: "scheduling.BookMeeting", timeoutMicroseconds: 250_000, metadata: metadata)
+        var buffer = ByteBuffer()
+        headers.encode(into: &buffer)
+        #expect(try RequestHeaders(decoding: buffer) == headers)
+        let tree = try CBORValue(decoding: Array(buffer.readableBytesView))
+        #expect(tree["method"] == .text("scheduling.BookMeeting"))
+        #expect(tree["metadata"]?["trace-bin"] == .bytes([1, 2, 3]))
+    }
+
+    @Test func missingOrMistypedFieldsAreReported() {
+        let noMethod = ByteBuffer(bytes: CBORValue.textMap(["timeout": .unsigned(1)]).encoded)
+        #expect(throws: EnvelopeError(.headers, "required field 'method' is missing")) { try RequestHeaders(decoding: noMethod) }
+        let badTimeout = ByteBuffer(bytes: CBORValue.textMap(["method": .text("a.B"), "timeout": .negative(0)]).encoded)
+        #expect(throws: EnvelopeError.self) { try RequestHeaders(decoding: badTimeout) }
+        #expect(throws: EnvelopeError.self) { try RequestHeaders(decoding: ByteBuffer(bytes: [0x81, 0x00])) }
+        #expect(throws: EnvelopeError.self) { try Trailers(decoding: ByteBuffer(bytes: [0xA0, 0x00])) }
+    }
+
+    @Test func unknownFieldsAreIgnored() throws {
+        let future = ByteBuffer(bytes: CBORValue.textMap([
+            "method": .text("a.B"), "priority": .unsigned(3), "x": .array([.map([])]),
+        ]).encoded)
+        #expect(try RequestHeaders(decoding: future) == RequestHeaders(method: "a.B"))
+    }
+
+    @Test func trailersWithDetailsRoundTrip() throws {
+        let error = RPCError.invalidArgument(field: "email", rule: "format", "must be an email address")
+        var trailers = error.trailers
+        trailers.metadata.append("retry-after", "1500")
+        var buffer = ByteBuffer()
+        trailers.encode(into: &buffer)
+        let decoded = try Trailers(decoding: buffer)
+        #expect(decoded == trailers)
+        #expect(decoded.error?.fieldViolations.first?.field == "email")
+        // An unknown detail kind survives a round trip unchanged.
+        let other = ErrorDetail.other(type: "quota", value: .textMap(["type": .text("quota"), "limit": .unsigned(5)]))
+        var otherBuffer = ByteBuffer()
+        Trailers(code: .resourceExhausted, details: [other]).encode(into: &otherBuffer)
+        #expect(try Trailers(decoding: otherBuffer).details == [other])
+    }
+
+    @Test func settingsAndGoAwayRoundTripAndValidate() throws {
+        let settings = Settings(maxFrameSize: 65536, maxConcurrentStreams: 100, compression: ["deflate"], agent: "test/1")
+        var buffer = ByteBuffer()
+        settings.encode(into: &buffer)
+        #expect(try Settings(decoding: buffer) == settings)
+        let tooSmall = ByteBuffer(bytes: CBORValue.textMap(["maxFrameSize": .unsigned(100)]).encoded)
+        #expect(throws: EnvelopeError.self) { try Settings(decoding: tooSmall) }
+        // Absent fields take the defaults.
+        #expect(try Settings(decoding: ByteBuffer(bytes: [0xA0])) == Settings(compression: []))
+        let goAway = GoAway(lastStreamID: 41, code: .unavailable, message: "draining")
+        var goAwayBuffer = ByteBuffer()
+        goAway.encode(into: &goAwayBuffer)
+        #expect(try GoAway(decoding: goAwayBuffer) == goAway)
+    }
+
+    @Test func statusCodesHaveTheirGRPCNumbersAndNames() {
+        #expect(StatusCode.allCases.count == 17)
+        #expect(StatusCode.unauthenticated.rawValue == 16)
+        #expect(StatusCode.failedPrecondition.name == "FAILED_PRECONDITION")
+        #expect(StatusCode(name: "not_found") == .notFound)
+    }
+}
