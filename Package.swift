@@ -79,9 +79,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "CTandemMallocCounter",
+            path: "Benchmarks/CTandemMallocCounter"
+        ),
         .executableTarget(
             name: "tandem-bench",
             dependencies: [
+                "CTandemMallocCounter",
                 "TandemWire",
                 "TandemProtocols",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -182,9 +182,9 @@ struct CBORRoundTripTests {
         let stringKeyed = try roundTrip(["b": 2, "a": 1, "10": 3, "ab": 4])
         // String keys stay text (even numeric ones) and are sorted as RFC 8949 §4.2.1 orders them.
         #expect(try CBORValue(decoding: stringKeyed) == .textMap(["a": .unsigned(1), "b": .unsigned(2), "10": .unsigned(3), "ab": .unsigned(4)]))
+        // Integer keys too, in RFC 8949 order: 1, 3, then -1.
         let intKeyed = try roundTrip([3: "c", -1: "m", 1: "a"])
-        guard case .map(let entries) = try CBORValue(decoding: intKeyed) else { Issue.record("not a map"); return }
-        #expect(Set(entries.map(\.key)) == [.unsigned(3), .negative(0), .unsigned(1)])
+        #expect(hex(intKeyed) == "a301616103616320616d")
         try roundTrip([UUID(): [1, 2]].mapValues { $0 })
     }
 

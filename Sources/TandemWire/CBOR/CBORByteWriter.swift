@@ -2,36 +2,42 @@
 ///
 /// It is a class so that the encoder and its containers share one buffer without copy-on-write
 /// checks on every byte; it is confined to the single encode call that owns it.
+/// Writes CBOR heads and scalars, in preferred (shortest) serialization, into growable bytes.
+///
+/// A small value holding a pointer to its storage: codecs keep the storage in memory they manage
+/// themselves, so writing costs no reference counting and no exclusivity checks. Whoever
+/// allocates the storage frees it (see `CBORByteWriter` for an owning wrapper).
 @usableFromInline
-final class CBORByteWriter {
-    /// The buffer's fields live outside the class's stored properties so that writes do not pay
-    /// dynamic exclusivity checks (see `CodecStack`).
+struct CBORWriter {
     @usableFromInline
     struct Storage {
         var base: UnsafeMutableRawPointer
         var count: Int
         var capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = max(capacity, 16)
+            self.base = .allocate(byteCount: self.capacity, alignment: 8)
+            self.count = 0
+        }
+
+        func deallocate() {
+            base.deallocate()
+        }
     }
 
     @usableFromInline let storage: UnsafeMutablePointer<Storage>
 
-    @usableFromInline
-    init(capacity: Int = 256) {
-        let capacity = max(capacity, 16)
-        storage = .allocate(capacity: 1)
-        storage.initialize(to: Storage(base: .allocate(byteCount: capacity, alignment: 8), count: 0, capacity: capacity))
-    }
-
-    deinit {
-        storage.pointee.base.deallocate()
-        storage.deallocate()
+    @inline(__always)
+    init(_ storage: UnsafeMutablePointer<Storage>) {
+        self.storage = storage
     }
 
     @inline(__always) var base: UnsafeMutableRawPointer { storage.pointee.base }
 
     @inline(__always) var count: Int {
         get { storage.pointee.count }
-        set { storage.pointee.count = newValue }
+        nonmutating set { storage.pointee.count = newValue }
     }
 
     @inline(__always) var capacity: Int { storage.pointee.capacity }
@@ -205,15 +211,28 @@ final class CBORByteWriter {
         }
     }
 
-    /// Drops everything written after `offset`.
-    func truncate(to offset: Int) {
-        precondition(offset <= count)
-        count = offset
-    }
-
     var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base, count: count)
     }
+}
+
+/// A `CBORWriter` that owns its storage, for writing outside the encoder.
+final class CBORByteWriter {
+    private let storage: UnsafeMutablePointer<CBORWriter.Storage>
+    let writer: CBORWriter
+
+    init(capacity: Int = 256) {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: CBORWriter.Storage(capacity: capacity))
+        writer = CBORWriter(storage)
+    }
+
+    deinit {
+        storage.pointee.deallocate()
+        storage.deallocate()
+    }
+
+    var bytes: UnsafeRawBufferPointer { writer.bytes }
 }
 
 /// IEEE 754 half precision conversions, written out so they work on every platform.

@@ -80,19 +80,61 @@ final class CBORDecodingState {
     let reader: CBORReader
     let maxDepth: Int
     let userInfoStorage: [CodingUserInfoKey: any Sendable]
-    let entries = CodecStack<Entry>(capacity: 32)
-    let cursors = CodecStack<Int>(capacity: 8)
-    let paths = CodecStack<PathNode>(capacity: 16)
-    /// Text keys that arrived in chunks (indefinite length), materialized once.
-    let extraKeys = CodecStack<String>(capacity: 4)
-    /// Where the top-level map ends, once known, so the end check needs no second pass.
-    let rootEnd = CodecCell<Int?>(nil)
+    /// Everything a decode call mutates, in one block reached through a pointer (see
+    /// `UnsafeGrowableBuffer` for why).
+    struct Hot {
+        var entries = UnsafeGrowableBuffer<Entry>()
+        var cursors = UnsafeGrowableBuffer<Int>()
+        var paths = UnsafeGrowableBuffer<PathNode>()
+        /// Text keys that arrived in chunks (indefinite length), materialized once.
+        var extraKeys = UnsafeGrowableBuffer<String>()
+        /// Where the top-level map ends, once known, so the end check needs no second pass.
+        var rootEnd: Int?
+    }
+
+    private let hot: UnsafeMutablePointer<Hot>
 
     init(reader: CBORReader, maxDepth: Int, userInfo: [CodingUserInfoKey: any Sendable]) {
         self.reader = reader
         self.maxDepth = min(max(maxDepth, 1), 0xFFFF)
         self.userInfoStorage = userInfo
-        paths.append(PathNode(parent: -1, component: .none))
+        hot = .allocate(capacity: 1)
+        hot.initialize(to: Hot())
+        hot.pointee.paths.append(PathNode(parent: -1, component: .none))
+    }
+
+    deinit {
+        hot.pointee.entries.deallocate()
+        hot.pointee.cursors.deallocate()
+        hot.pointee.paths.deallocate()
+        hot.pointee.extraKeys.deallocate()
+        hot.deinitialize(count: 1)
+        hot.deallocate()
+    }
+
+    @inline(__always) var entries: UnsafeGrowableBuffer<Entry> {
+        unsafeAddress { UnsafePointer(hot).pointer(to: \.entries)! }
+        unsafeMutableAddress { hot.pointer(to: \.entries)! }
+    }
+
+    @inline(__always) var cursors: UnsafeGrowableBuffer<Int> {
+        unsafeAddress { UnsafePointer(hot).pointer(to: \.cursors)! }
+        unsafeMutableAddress { hot.pointer(to: \.cursors)! }
+    }
+
+    @inline(__always) var paths: UnsafeGrowableBuffer<PathNode> {
+        unsafeAddress { UnsafePointer(hot).pointer(to: \.paths)! }
+        unsafeMutableAddress { hot.pointer(to: \.paths)! }
+    }
+
+    @inline(__always) var extraKeys: UnsafeGrowableBuffer<String> {
+        unsafeAddress { UnsafePointer(hot).pointer(to: \.extraKeys)! }
+        unsafeMutableAddress { hot.pointer(to: \.extraKeys)! }
+    }
+
+    @inline(__always) var rootEnd: Int? {
+        get { hot.pointee.rootEnd }
+        set { hot.pointee.rootEnd = newValue }
     }
 
     // MARK: Paths and errors
@@ -189,7 +231,7 @@ final class CBORDecodingState {
         let value = try decodeValue(type, at: 0, depth: 0, parent: 0, component: .none)
         // A top-level map was walked whole while its entries were parsed; anything else is
         // walked now, so a malformed item the type never read is still reported.
-        let end = try rootEnd.value ?? skip(at: 0, depth: 0, [])
+        let end = try rootEnd ?? skip(at: 0, depth: 0, [])
         return (value, end)
     }
 
@@ -210,8 +252,11 @@ final class CBORDecodingState {
             return unsafeBitCast(try decodeDate(at: offset, parent, component), to: T.self)
         } else if T.self == UUID.self {
             return unsafeBitCast(try decodeUUID(at: offset, parent, component), to: T.self)
-        } else if let special = T.self as? any CBORSpecialDecodable.Type {
-            return try special.decodeCBOR(from: self, at: offset, depth: depth, parent: parent, component: component) as! T
+        } else if let special = CBORTypeCache.specialDecodable(T.self) {
+            func open<S: CBORSpecialDecodable>(_: S.Type) throws -> T {
+                unsafeBitCast(try S.decodeCBOR(from: self, at: offset, depth: depth, parent: parent, component: component), to: T.self)
+            }
+            return try open(special)
         }
         let node = addPath(parent, component)
         return try T(from: CBORValueDecoder(state: self, offset: offset, depth: depth, path: node))
@@ -389,7 +434,7 @@ final class CBORDecodingState {
                     position = try parseEntry(at: position, depth: depth)
                 }
             }
-            if offset == 0 { rootEnd.value = position }
+            if offset == 0 { rootEnd = position }
         } catch {
             throw corrupted(error, codingPath(path))
         }
@@ -462,6 +507,19 @@ final class CBORDecodingState {
     /// Returns a description of a key that appears twice in the entries, if any.
     private func duplicateKey(in range: Range<Int>) -> String? {
         guard range.count > 1 else { return nil }
+        // Integer keys in increasing order (what encoders of integer-keyed structs write)
+        // cannot repeat: one pass decides.
+        var increasing = true
+        var previous = Int.min
+        for i in range {
+            let entry = entries[i]
+            guard entry.kind == .int, entry.keyValue > previous || i == range.lowerBound else {
+                increasing = false
+                break
+            }
+            previous = entry.keyValue
+        }
+        if increasing { return nil }
         if range.count <= 32 {
             for i in range {
                 let print = entries[i].fingerprint
@@ -514,8 +572,7 @@ final class CBORDecodingState {
     func keyText(_ entry: Entry) -> String? {
         switch entry.kind {
         case .text:
-            let bytes = UnsafeBufferPointer(start: (reader.base + entry.keyStart).assumingMemoryBound(to: UInt8.self), count: entry.keyValue)
-            return String(validating: bytes, as: UTF8.self)
+            return UTF8Validation.string(UnsafeRawBufferPointer(start: reader.base + entry.keyStart, count: entry.keyValue))
         case .chunkedText:
             return extraKeys[entry.keyValue]
         default:
@@ -669,11 +726,16 @@ extension UInt32: CBORSpecialInteger {}
 extension UInt64: CBORSpecialInteger {}
 extension UInt128: CBORSpecialInteger {}
 
-extension Dictionary: CBORSpecialDecodable where Key == String, Value: Decodable {
+extension Dictionary: CBORSpecialDecodable where Key: Decodable, Value: Decodable {
+    /// String-keyed dictionaries are read straight from the map (rejecting non-text keys);
+    /// other key types use `Dictionary`'s own `Codable` form.
     static func decodeCBOR(from state: CBORDecodingState, at offset: Int, depth: Int, parent: Int, component: CBORPathComponent) throws -> Self {
         let path = state.addPath(parent, component)
+        guard Key.self == String.self else {
+            return try Self(from: CBORValueDecoder(state: state, offset: offset, depth: depth, path: path))
+        }
         let range = try state.parseMap(at: offset, depth: depth, path: path)
-        var result: [String: Value] = [:]
+        var result: [Key: Value] = [:]
         result.reserveCapacity(range.count)
         for index in range {
             let entry = state.entries[index]
@@ -683,7 +745,9 @@ extension Dictionary: CBORSpecialDecodable where Key == String, Value: Decodable
                     debugDescription: "A key of the map at byte \(offset) is not a text string."
                 ))
             }
-            result[key] = try state.decodeValue(Value.self, at: entry.value, depth: depth + 1, parent: path, component: .text(key))
+            result[unsafeBitCast(key, to: Key.self)] = try state.decodeValue(
+                Value.self, at: entry.value, depth: depth + 1, parent: path, component: .text(key)
+            )
         }
         return result
     }
@@ -694,11 +758,11 @@ extension Array: CBORSpecialDecodable where Element: Decodable {
     static func decodeCBOR(from state: CBORDecodingState, at offset: Int, depth: Int, parent: Int, component: CBORPathComponent) throws -> [Element] {
         let path = state.addPath(parent, component)
         var container = try state.unkeyedContainer(at: offset, depth: depth, path: path)
-        var result: [Element] = []
-        result.reserveCapacity(container.itemCount)
-        while !container.isAtEnd {
-            result.append(try container.decode(Element.self))
+        return try [Element](unsafeUninitializedCapacity: container.itemCount) { elements, initialized in
+            while !container.isAtEnd {
+                (elements.baseAddress! + initialized).initialize(to: try container.decode(Element.self))
+                initialized += 1
+            }
         }
-        return result
     }
 }

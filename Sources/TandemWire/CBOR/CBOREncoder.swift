@@ -44,9 +44,9 @@ public struct CBOREncoder: Sendable {
             try state.encodeRoot(value)
         } catch is CBOREncodingState.NeedsTree {
             let tree = try CBORTreeEncoder(userInfo: userInfo).encode(value)
-            let writer = CBORByteWriter()
-            tree.write(to: writer)
-            return try body(writer.bytes)
+            let output = CBORByteWriter()
+            tree.write(to: output.writer)
+            return try body(output.bytes)
         }
         return try body(state.writer.bytes)
     }
@@ -119,25 +119,43 @@ final class CBOREncodingState: Encoder {
         var count: Int
     }
 
-    /// Counters kept outside stored properties, like `levels` (see `CodecStack`).
-    struct Counters {
+    /// Everything an encode call mutates, in one block reached through a pointer (see
+    /// `UnsafeGrowableBuffer` for why).
+    struct Hot {
+        var bytes: CBORWriter.Storage
+        var levels = UnsafeGrowableBuffer<Level>()
         var nextID = 0
         /// Index in `levels` of the value whose `encode(to:)` is running.
         var valueLevel = 0
     }
 
-    let writer = CBORByteWriter()
-    let levels = CodecStack<Level>(capacity: 16)
-    let counters = CodecCell(Counters())
+    private let hot: UnsafeMutablePointer<Hot>
+    let writer: CBORWriter
     let userInfoStorage: [CodingUserInfoKey: any Sendable]
 
     init(userInfo: [CodingUserInfoKey: any Sendable]) {
         self.userInfoStorage = userInfo
+        hot = .allocate(capacity: 1)
+        hot.initialize(to: Hot(bytes: CBORWriter.Storage(capacity: 256)))
+        let bytesOffset = MemoryLayout<Hot>.offset(of: \Hot.bytes)!
+        writer = CBORWriter((UnsafeMutableRawPointer(hot) + bytesOffset).assumingMemoryBound(to: CBORWriter.Storage.self))
+    }
+
+    deinit {
+        hot.pointee.bytes.deallocate()
+        hot.pointee.levels.deallocate()
+        hot.deinitialize(count: 1)
+        hot.deallocate()
+    }
+
+    @inline(__always) var levels: UnsafeGrowableBuffer<Level> {
+        unsafeAddress { UnsafePointer(hot).pointer(to: \.levels)! }
+        unsafeMutableAddress { hot.pointer(to: \.levels)! }
     }
 
     @inline(__always) var valueLevel: Int {
-        get { counters.value.valueLevel }
-        set { counters.value.valueLevel = newValue }
+        get { hot.pointee.valueLevel }
+        set { hot.pointee.valueLevel = newValue }
     }
 
     var userInfo: [CodingUserInfoKey: Any] { userInfoStorage }
@@ -168,8 +186,8 @@ final class CBOREncodingState: Encoder {
 
     @inline(__always)
     func pushLevel(_ path: CBORPathComponent, kind: Kind = .empty) -> Int {
-        let id = counters.value.nextID
-        counters.value.nextID &+= 1
+        let id = hot.pointee.nextID
+        hot.pointee.nextID &+= 1
         levels.append(Level(id: id, path: path, kind: kind, headOffset: writer.count, count: 0))
         return id
     }
@@ -238,11 +256,19 @@ final class CBOREncodingState: Encoder {
             encodeDate(unsafeBitCast(value, to: Date.self))
         } else if T.self == UUID.self {
             encodeUUID(unsafeBitCast(value, to: UUID.self))
-        } else if let special = value as? any CBORSpecialEncodable {
-            try special.encodeCBOR(to: self, path: path)
+        } else if let special = CBORTypeCache.specialEncodable(T.self) {
+            try encodeSpecial(value, as: special, path: path)
         } else {
             try encodeComposite(value, path: path)
         }
+    }
+
+    /// Calls the special encoding of `T`, known (from the cache) to be the type `special`.
+    func encodeSpecial<T>(_ value: T, as special: any CBORSpecialEncodable.Type, path: CBORPathComponent) throws {
+        func open<S: CBORSpecialEncodable>(_: S.Type) throws {
+            try unsafeBitCast(value, to: S.self).encodeCBOR(to: self, path: path)
+        }
+        try open(special)
     }
 
     func encodeComposite<T: Encodable>(_ value: T, path: CBORPathComponent) throws {
@@ -358,14 +384,37 @@ extension UInt128: CBORSpecialEncodable {
     }
 }
 
-extension Dictionary: CBORSpecialEncodable where Key == String, Value: Encodable {
+extension Dictionary: CBORSpecialEncodable where Key: Encodable, Value: Encodable {
+    /// String and Int keys are written as text and integer map keys in deterministic order
+    /// (RFC 8949 §4.2.1: shorter encodings first, then bytewise), so equal dictionaries always
+    /// encode to equal bytes. Other key types use `Dictionary`'s own `Codable` form.
     func encodeCBOR(to state: CBOREncodingState, path: CBORPathComponent) throws {
-        state.writer.writeHead(.map, UInt64(count))
-        for key in keys.sorted(by: cborKeyOrder) {
-            state.writer.writeText(key)
-            try state.encodeValue(self[key]!, path: .text(key))
+        if Key.self == String.self {
+            state.writer.writeHead(.map, UInt64(count))
+            for (key, value) in sorted(by: { cborKeyOrder(unsafeBitCast($0.key, to: String.self), unsafeBitCast($1.key, to: String.self)) }) {
+                let text = unsafeBitCast(key, to: String.self)
+                state.writer.writeText(text)
+                try state.encodeValue(value, path: .text(text))
+            }
+        } else if Key.self == Int.self {
+            state.writer.writeHead(.map, UInt64(count))
+            for (key, value) in sorted(by: { cborIntKeyOrder(unsafeBitCast($0.key, to: Int.self), unsafeBitCast($1.key, to: Int.self)) }) {
+                let int = unsafeBitCast(key, to: Int.self)
+                state.writer.writeInt(Int64(int))
+                try state.encodeValue(value, path: .key(CBORCodingKey(intValue: int)))
+            }
+        } else {
+            try state.encodeComposite(self, path: path)
         }
     }
+}
+
+/// Orders integer keys as RFC 8949 §4.2.1 orders their encodings: non-negative before
+/// negative, then by magnitude.
+@inline(__always)
+func cborIntKeyOrder(_ a: Int, _ b: Int) -> Bool {
+    if (a >= 0) != (b >= 0) { return a >= 0 }
+    return a >= 0 ? a < b : a > b
 }
 
 /// Integer types other than `Int`, written directly.
@@ -825,8 +874,12 @@ extension Array: CBORSpecialEncodable where Element: Encodable {
     /// skipping the unkeyed-container machinery.
     func encodeCBOR(to state: CBOREncodingState, path: CBORPathComponent) throws {
         state.writer.writeHead(.array, UInt64(count))
-        for index in indices {
-            try state.encodeValue(self[index], path: .index(index))
+        try withUnsafeBufferPointer { elements in
+            var index = 0
+            while index < elements.count {
+                try state.encodeValue(elements[index], path: .index(index))
+                index &+= 1
+            }
         }
     }
 }

@@ -91,7 +91,8 @@ struct CBORReader {
     @inline(__always)
     func head(at offset: Int) throws(CBORFormatError) -> CBORHead {
         let initial = try byte(at: offset)
-        let major = CBORMajorType(rawValue: initial >> 5)!
+        // Every 3-bit value is a major type, so the raw value needs no check.
+        let major = unsafeBitCast(initial >> 5, to: CBORMajorType.self)
         let info = initial & 0x1F
         switch info {
         case 0..<24:
@@ -231,8 +232,7 @@ struct CBORReader {
     func text(_ head: CBORHead, at offset: Int) throws(CBORFormatError) -> (String, next: Int) {
         if !head.isIndefinite {
             let length = try checkLength(head.argument, at: head.next)
-            let bytes = UnsafeBufferPointer(start: (base + head.next).assumingMemoryBound(to: UInt8.self), count: length)
-            guard let string = String(validating: bytes, as: UTF8.self) else {
+            guard let string = UTF8Validation.string(UnsafeRawBufferPointer(start: base + head.next, count: length)) else {
                 throw CBORFormatError(.invalidUTF8, at: head.next)
             }
             return (string, head.next + length)
@@ -240,7 +240,7 @@ struct CBORReader {
         var result = ""
         let next = try forEachChunk(head) { (chunk) throws(CBORFormatError) in
             // Each chunk must be valid UTF-8 on its own (RFC 8949 §3.2.3).
-            guard let part = String(validating: chunk.bindMemory(to: UInt8.self), as: UTF8.self) else {
+            guard let part = UTF8Validation.string(chunk) else {
                 throw CBORFormatError(.invalidUTF8, at: offset)
             }
             result += part

@@ -34,7 +34,7 @@ final class CBORTreeNode {
 
     var content: Content = .unset
 
-    func write(to writer: CBORByteWriter) {
+    func write(to writer: CBORWriter) {
         switch content {
         case .unset:
             writer.writeByte(0xA0)

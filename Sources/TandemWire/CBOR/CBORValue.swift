@@ -172,12 +172,12 @@ extension CBORValue {
 
     /// The item's encoding: definite lengths, shortest heads, floats in their recorded width.
     public var encoded: [UInt8] {
-        let writer = CBORByteWriter()
-        write(to: writer)
-        return Array(writer.bytes)
+        let output = CBORByteWriter()
+        write(to: output.writer)
+        return Array(output.bytes)
     }
 
-    func write(to writer: CBORByteWriter) {
+    func write(to writer: CBORWriter) {
         switch self {
         case .unsigned(let n): writer.writeHead(.unsigned, n)
         case .negative(let n): writer.writeHead(.negative, n)

@@ -125,7 +125,7 @@ struct EnvelopeReader {
     func metadata(at offset: Int) throws(EnvelopeError) -> Metadata {
         var metadata = Metadata()
         _ = try forEachEntry(at: offset) { (key, value) throws(EnvelopeError) in
-            guard let name = String(validating: key.bindMemory(to: UInt8.self), as: UTF8.self) else {
+            guard let name = UTF8Validation.string(key) else {
                 throw fail("metadata key is not valid UTF-8")
             }
             guard let head = try? reader.head(at: value) else { throw fail("metadata '\(name)' is truncated") }

@@ -1,0 +1,9 @@
+#ifndef TANDEM_MALLOC_COUNTER_H
+#define TANDEM_MALLOC_COUNTER_H
+
+/// Number of heap allocations (malloc, calloc, realloc, aligned variants) made by the process
+/// since it started. The benchmark executable links this target, which interposes the
+/// allocation functions and forwards them to glibc.
+unsigned long long tandem_allocation_count(void);
+
+#endif
