@@ -1,1 +1,0 @@
-import NIOPosix; import NIOSSL; import Logging; import Metrics; import Tracing; import ServiceLifecycle; import Atomics

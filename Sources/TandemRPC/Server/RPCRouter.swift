@@ -1,0 +1,114 @@
+public import TandemWire
+import NIOCore
+
+/// A service's handlers, registered into a router.
+public protocol RPCService: Sendable {
+    func register(into router: inout RPCRouter)
+}
+
+/// Maps `service.Method` names to handlers. Registration checks that the handler's shape matches
+/// the descriptor's, so a unary handler can never be bound to a streaming method.
+public struct RPCRouter: Sendable {
+    var handlers: [String: ServerMethodHandler] = [:]
+
+    public init() {}
+
+    /// Every registered method.
+    public var methods: [AnyMethodDescriptor] {
+        handlers.values.map(\.descriptor).sorted { $0.fullName < $1.fullName }
+    }
+
+    public mutating func register<Input, Output>(
+        _ method: MethodDescriptor<Input, Output>,
+        unary handler: @escaping @Sendable (Input, ServerContext) async throws -> Output
+    ) {
+        precondition(method.kind == .unary, "\(method) is \(method.kind), not unary")
+        add(method.erased) { call, context in
+            let request = try call.codec.decodeRequest(Input.self, from: try call.singleRequest())
+            let response = try await handler(request, context)
+            try await call.sendResponse(response)
+        }
+    }
+
+    public mutating func register<Input, Output>(
+        _ method: MethodDescriptor<Input, Output>,
+        serverStreaming handler: @escaping @Sendable (Input, RPCWriter<Output>, ServerContext) async throws -> Void
+    ) {
+        precondition(method.kind == .serverStreaming, "\(method) is \(method.kind), not server streaming")
+        add(method.erased) { call, context in
+            let request = try call.codec.decodeRequest(Input.self, from: try call.singleRequest())
+            try await handler(request, RPCWriter(call: call), context)
+        }
+    }
+
+    public mutating func register<Input, Output>(
+        _ method: MethodDescriptor<Input, Output>,
+        clientStreaming handler: @escaping @Sendable (RPCRequestStream<Input>, ServerContext) async throws -> Output
+    ) {
+        precondition(method.kind == .clientStreaming, "\(method) is \(method.kind), not client streaming")
+        add(method.erased) { call, context in
+            let response = try await handler(RPCRequestStream(call: call), context)
+            try await call.sendResponse(response)
+        }
+    }
+
+    public mutating func register<Input, Output>(
+        _ method: MethodDescriptor<Input, Output>,
+        bidirectional handler: @escaping @Sendable (RPCRequestStream<Input>, RPCWriter<Output>, ServerContext) async throws -> Void
+    ) {
+        precondition(method.kind == .bidirectionalStreaming, "\(method) is \(method.kind), not bidirectional streaming")
+        add(method.erased) { call, context in
+            try await handler(RPCRequestStream(call: call), RPCWriter(call: call), context)
+        }
+    }
+
+    /// Registers every method of `service`.
+    public mutating func register(_ service: some RPCService) {
+        service.register(into: &self)
+    }
+
+    private mutating func add(_ descriptor: AnyMethodDescriptor, _ run: @escaping @Sendable (ServerCall, ServerContext) async throws -> Void) {
+        precondition(handlers[descriptor.fullName] == nil, "\(descriptor.fullName) is registered twice")
+        handlers[descriptor.fullName] = ServerMethodHandler(descriptor: descriptor, run: run)
+    }
+}
+
+/// A registered method with its types erased.
+struct ServerMethodHandler: Sendable {
+    let descriptor: AnyMethodDescriptor
+    let run: @Sendable (ServerCall, ServerContext) async throws -> Void
+}
+
+/// Sends a streaming call's responses. `write` waits while the connection cannot take more
+/// bytes, so a slow reader slows the handler down instead of filling the server's memory.
+public struct RPCWriter<Output: Encodable & Sendable>: Sendable {
+    let call: ServerCall
+
+    public func write(_ message: Output) async throws {
+        try await call.sendStreamMessage(message)
+    }
+
+    public func write(contentsOf messages: some Sequence<Output>) async throws {
+        for message in messages { try await write(message) }
+    }
+}
+
+/// The request messages of a client-streaming or bidirectional call, as they arrive.
+public struct RPCRequestStream<Input: Decodable & Sendable>: AsyncSequence, Sendable {
+    public typealias Element = Input
+    let call: ServerCall
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let call: ServerCall
+        var inner: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
+
+        public mutating func next() async throws -> Input? {
+            guard let payload = try await inner.next() else { return nil }
+            return try call.codec.decodeRequest(Input.self, from: payload)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(call: call, inner: call.inboundMessages.makeAsyncIterator())
+    }
+}

@@ -1,0 +1,644 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import ServiceContextModule
+import TandemWire
+import X509
+
+/// What every connection of one server shares: the router, interceptors, configuration.
+final class ServerShared: Sendable {
+    let handlers: [String: ServerMethodHandler]
+    let interceptors: [any ServerInterceptor]
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let registry: ConnectionRegistry
+
+    init(handlers: [String: ServerMethodHandler], interceptors: [any ServerInterceptor], configuration: ServerConfiguration, logger: Logger) {
+        self.handlers = handlers
+        self.interceptors = interceptors
+        self.configuration = configuration
+        self.logger = logger
+        self.registry = ConnectionRegistry()
+    }
+}
+
+/// Serves one client connection: reads frames, runs calls, writes responses (Protocols/WIRE.md).
+///
+/// Confined to its event loop. Connection-level protocol state lives in
+/// `ServerConnectionStateMachine`; this handler keeps the streams and performs the actions.
+/// Handlers start with `Task.immediate` on this event loop's executor, so a handler that does
+/// not suspend answers within the same read, without a thread hop; responses of one read cycle
+/// are written with one flush.
+final class ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private struct Stream {
+        let handler: ServerMethodHandler
+        let headers: RequestHeaders
+        var call: ServerCall?
+        var task: Task<Void, Never>?
+        var deadlineTimer: Scheduled<Void>?
+        /// Request messages received (unary and server streaming take exactly one).
+        var request: ByteBuffer?
+        var requestCount = 0
+        var halfClosed = false
+        var sentHeaders = false
+    }
+
+    private let shared: ServerShared
+    private let connectionID: UInt64
+    private let overLimit: Bool
+    private var logger: Logger
+    private var state: ServerConnectionStateMachine
+    private var streams: [UInt32: Stream] = [:]
+    private var context: ChannelHandlerContext?
+    private var executor: EventLoopTaskExecutor?
+    private var codec: MessageCodec
+    private var peer = PeerIdentity(address: "?")
+
+    private var outbound = ByteBuffer()
+    private var inReadCycle = false
+    private var flushScheduled = false
+    private var readHeld = false
+    private var writabilityWaiters: [EventLoopPromise<Void>] = []
+
+    private var handshakeTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var keepaliveTimer: Scheduled<Void>?
+    private var nextPingPayload: UInt64 = 1
+    private var closing = false
+
+    init(shared: ServerShared, connectionID: UInt64, overLimit: Bool) {
+        self.shared = shared
+        self.connectionID = connectionID
+        self.overLimit = overLimit
+        self.state = ServerConnectionStateMachine(limits: .init(maxConcurrentStreams: shared.configuration.maxConcurrentStreams))
+        self.codec = MessageCodec(
+            compressionThreshold: shared.configuration.compressionThreshold,
+            compressOutbound: false,
+            maxDecompressedSize: shared.configuration.maxDecompressedSize
+        )
+        var logger = shared.logger
+        logger[metadataKey: "connection"] = "\(connectionID)"
+        self.logger = logger
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.executor = EventLoopTaskExecutor(context.eventLoop)
+        if let address = context.channel.remoteAddress {
+            peer.address = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+            logger[metadataKey: "peer"] = "\(peer.address)"
+        }
+        shared.registry.add(self, id: connectionID, eventLoop: context.eventLoop)
+        let timeout = shared.configuration.handshakeTimeout
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            guard let self, case .awaitingSettings = self.state.state else { return }
+            self.logger.debug("handshake timed out", metadata: ["timeout": "\(timeout)"])
+            self.close()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state.closed()
+        cancelTimers()
+        for (_, stream) in streams {
+            stream.deadlineTimer?.cancel()
+            stream.call?.inboundContinuation.finish(throwing: RPCError(code: .cancelled, message: "connection closed"))
+            stream.task?.cancel()
+        }
+        streams.removeAll()
+        let waiters = writabilityWaiters
+        writabilityWaiters.removeAll()
+        for waiter in waiters { waiter.fail(RPCError(code: .unavailable, message: "connection closed")) }
+        shared.registry.remove(id: connectionID)
+        logger.debug("connection closed")
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            tlsHandshakeCompleted(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func tlsHandshakeCompleted(context: ChannelHandlerContext) {
+        if let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+           let certificate = handler.peerCertificate {
+            peer.certificateNames = certificateNames(certificate)
+        }
+        if overLimit {
+            sendGoAway(.resourceExhausted, "too many connections (limit \(shared.configuration.maxConnections))")
+            close()
+            return
+        }
+        if let allowed = shared.configuration.tls.allowedClientNames, allowed.isDisjoint(with: peer.certificateNames) {
+            logger.warning("client certificate names are not allowed", metadata: ["names": "\(peer.certificateNames)"])
+            sendGoAway(.permissionDenied, "client certificate does not name an allowed service")
+            close()
+            return
+        }
+        var settings = ByteBuffer()
+        Settings(
+            maxFrameSize: UInt32(shared.configuration.maxFrameSize),
+            maxConcurrentStreams: UInt32(shared.configuration.maxConcurrentStreams),
+            compression: ["deflate"],
+            maxDecompressedSize: UInt32(shared.configuration.maxDecompressedSize),
+            agent: shared.configuration.agent
+        ).encode(into: &settings)
+        outbound.writeFrame(Frame(type: .settings, streamID: 0, payload: settings))
+        flushNow()
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inReadCycle = true
+        switch unwrapInboundIn(data) {
+        case .frame(let frame):
+            received(frame)
+        case .oversized(let header):
+            receivedOversized(header)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadCycle = false
+        flushNow()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case let error as FramingError:
+            logger.debug("closing connection: \(error)")
+        case let error as NIOSSLError:
+            logger.debug("TLS error: \(error)")
+        default:
+            logger.debug("connection error: \(error)")
+        }
+        close()
+    }
+
+    private func received(_ frame: Frame) {
+        if let violation = state.checkStream(frame.type, streamID: frame.streamID) {
+            protocolError(violation)
+            return
+        }
+        switch frame.type {
+        case .settings:
+            switch state.receivedSettings(frame.payload) {
+            case .accept(let settings):
+                handshakeTimer?.cancel()
+                handshakeTimer = nil
+                codec.peerMaxFrameSize = Int(settings.maxFrameSize)
+                codec.compressOutbound = shared.configuration.compressionEnabled && settings.compression.contains("deflate")
+                startKeepalive()
+                startIdleTimer()
+            case .protocolError(let message):
+                protocolError(message)
+            }
+        case .headers:
+            receivedHeaders(frame)
+        case .message:
+            receivedMessage(frame)
+        case .cancel:
+            if let stream = streams[frame.streamID] {
+                let task = stream.task
+                closeStream(frame.streamID)
+                task?.cancel()
+            }
+        case .ping:
+            guard frame.payload.readableBytes == 8 else { return protocolError("PING payload must be 8 bytes") }
+            outbound.writeFrame(Frame(type: .pong, streamID: 0, payload: frame.payload))
+            scheduleFlush()
+        case .pong:
+            if frame.payload.readableBytes == 8, let payload = frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt64.self) {
+                state.receivedPong(payload)
+            }
+        case .goAway:
+            // The client is leaving: finish what is open, accept nothing new.
+            beginDrain(sendGoAway: false)
+        case .trailers:
+            protocolError("clients do not send TRAILERS")
+        default:
+            break  // Unknown frame types are ignored (WIRE.md §2.2).
+        }
+    }
+
+    private func receivedOversized(_ header: FrameHeader) {
+        let message = "frame of \(header.length) bytes exceeds the maximum of \(shared.configuration.maxFrameSize) bytes"
+        if header.streamID == 0 {
+            sendGoAway(.resourceExhausted, message)
+            close()
+        } else if streams[header.streamID] != nil {
+            failStream(header.streamID, RPCError(code: .resourceExhausted, message: message))
+        } else if header.type == .headers, state.receivedHeaders(streamID: header.streamID) == .open {
+            // A HEADERS frame that opened a stream: answer on it.
+            writeTrailers(header.streamID, RPCError(code: .resourceExhausted, message: message).trailers)
+            handleCloseAction(state.streamClosed())
+        }
+    }
+
+    private func receivedHeaders(_ frame: Frame) {
+        let streamID = frame.streamID
+        if streams[streamID] != nil { return protocolError("HEADERS twice on stream \(streamID)") }
+        switch state.receivedHeaders(streamID: streamID) {
+        case .protocolError(let message):
+            return protocolError(message)
+        case .refuse(let code, let message):
+            writeTrailers(streamID, Trailers(code: code, message: message))
+            scheduleFlush()
+            return
+        case .open:
+            break
+        }
+        idleTimer?.cancel()
+        idleTimer = nil
+        let headers: RequestHeaders
+        do {
+            headers = try RequestHeaders(decoding: frame.payload)
+        } catch {
+            writeTrailers(streamID, Trailers(code: .invalidArgument, message: error.description))
+            handleCloseAction(state.streamClosed())
+            return
+        }
+        guard let handler = shared.handlers[headers.method] else {
+            writeTrailers(streamID, Trailers(code: .unimplemented, message: "method \(headers.method) is not implemented by this server"))
+            handleCloseAction(state.streamClosed())
+            return
+        }
+        streams[streamID] = Stream(handler: handler, headers: headers)
+        if let timeout = headers.timeoutMicroseconds {
+            let amount = TimeAmount.microseconds(Int64(clamping: timeout))
+            streams[streamID]!.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: amount) { [weak self] in
+                self?.deadlineExpired(streamID)
+            }
+        }
+        switch handler.descriptor.kind {
+        case .clientStreaming, .bidirectionalStreaming:
+            start(streamID)
+            if frame.flags.contains(.endStream) { receivedEndStream(streamID) }
+        case .unary, .serverStreaming:
+            if frame.flags.contains(.endStream) { receivedEndStream(streamID) }
+        }
+    }
+
+    private func receivedMessage(_ frame: Frame) {
+        let streamID = frame.streamID
+        guard var stream = streams[streamID], !stream.halfClosed else { return }  // finished or cancelled
+        let hasMessage = frame.payload.readableBytes > 0
+        if hasMessage {
+            let payload: ByteBuffer
+            do {
+                payload = try codec.payload(of: frame)
+            } catch {
+                return failStream(streamID, error)
+            }
+            switch stream.handler.descriptor.kind {
+            case .unary, .serverStreaming:
+                stream.requestCount += 1
+                if stream.requestCount > 1 {
+                    return failStream(streamID, RPCError(code: .invalidArgument, message: "\(stream.handler.descriptor.kind) method expects exactly one request message"))
+                }
+                stream.request = payload
+                streams[streamID] = stream
+            case .clientStreaming, .bidirectionalStreaming:
+                stream.call?.inboundContinuation.yield(payload)
+            }
+        }
+        if frame.flags.contains(.endStream) { receivedEndStream(streamID) }
+    }
+
+    private func receivedEndStream(_ streamID: UInt32) {
+        guard var stream = streams[streamID], !stream.halfClosed else { return }
+        stream.halfClosed = true
+        streams[streamID] = stream
+        switch stream.handler.descriptor.kind {
+        case .unary, .serverStreaming:
+            guard stream.request != nil else {
+                return failStream(streamID, RPCError(code: .invalidArgument, message: "\(stream.handler.descriptor.kind) method expects exactly one request message, got none"))
+            }
+            start(streamID)
+        case .clientStreaming, .bidirectionalStreaming:
+            stream.call?.inboundContinuation.finish()
+        }
+    }
+
+    // MARK: Running calls
+
+    private func start(_ streamID: UInt32) {
+        guard let context, let executor, var stream = streams[streamID] else { return }
+        let call = ServerCall(streamID: streamID, connection: self, eventLoop: context.eventLoop, codec: codec, request: stream.request)
+        stream.call = call
+        stream.request = nil
+        streams[streamID] = stream
+
+        let headers = stream.headers
+        let requestID = headers.metadata[Metadata.Keys.requestID] ?? RequestID.make()
+        let deadline = headers.timeoutMicroseconds.map { NIODeadline.now() + .microseconds(Int64(clamping: $0)) }
+        var loggerWithIDs = logger
+        loggerWithIDs[metadataKey: "request-id"] = "\(requestID)"
+        loggerWithIDs[metadataKey: "method"] = "\(headers.method)"
+        let callLogger = loggerWithIDs
+        let serverContext = ServerContext(
+            method: headers.method, metadata: headers.metadata, deadline: deadline, requestID: requestID, peer: peer,
+            logger: callLogger, serviceContext: .topLevel, responseMetadata: call.responseMetadata
+        )
+        let run = stream.handler.run
+        let interceptors = shared.interceptors
+        let operation: @Sendable () async -> Void = {
+            var failure: RPCError?
+            do {
+                try await RPCTaskContext.$current.withValue(.init(deadline: deadline, requestID: requestID)) {
+                    try await intercept(interceptors[...], serverContext) { context in
+                        try await run(call, context)
+                    }
+                }
+            } catch {
+                failure = Self.status(for: error, logger: callLogger, requestID: requestID)
+            }
+            call.finish(error: failure)
+        }
+        let task: Task<Void, Never>
+        switch shared.configuration.handlerExecution {
+        case .eventLoop:
+            task = Task.immediate(executorPreference: executor, operation: operation)
+        case .globalExecutor:
+            task = Task(operation: operation)
+        }
+        // The handler may have finished inline; only keep the task of a stream still open.
+        if streams[streamID] != nil {
+            streams[streamID]!.task = task
+        }
+    }
+
+    /// The status a client sees for an error a handler threw: an `RPCError` as it is; anything
+    /// else as UNKNOWN, without internals (the error is logged with the request id).
+    static func status(for error: any Error, logger: Logger, requestID: String) -> RPCError {
+        switch error {
+        case let error as RPCError:
+            return error
+        case is CancellationError:
+            return RPCError(code: .cancelled, message: "call was cancelled")
+        default:
+            logger.warning("handler failed: \(String(reflecting: error))")
+            return RPCError(code: .unknown, message: "internal error (request id \(requestID))")
+        }
+    }
+
+    /// Writes a response message for `call`. Returns a future to wait on when the connection is
+    /// not writable (back-pressure), nil when the caller may go on.
+    func writeResponse(_ frame: ByteBuffer, call: ServerCall) throws -> EventLoopFuture<Void>? {
+        guard let context, var stream = streams[call.streamID], stream.call === call else {
+            throw RPCError(code: .cancelled, message: "call is no longer active")
+        }
+        if !stream.sentHeaders {
+            stream.sentHeaders = true
+            streams[call.streamID] = stream
+            let initial = call.responseMetadata.initial
+            if !initial.isEmpty {
+                outbound.writeFrame(type: .headers, streamID: call.streamID) { ResponseHeaders(metadata: initial).encode(into: &$0) }
+            }
+        }
+        var frame = frame
+        outbound.writeBuffer(&frame)
+        if outbound.readableBytes >= 64 * 1024 {
+            flushNow()
+        } else {
+            scheduleFlush()
+        }
+        guard context.channel.isWritable else {
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            writabilityWaiters.append(promise)
+            return promise.futureResult
+        }
+        return nil
+    }
+
+    /// The handler's task ended: send the trailers (unless the call was already answered).
+    func finishCall(_ streamID: UInt32, error: RPCError?) {
+        guard let stream = streams[streamID] else { return }
+        var trailers = error?.trailers ?? Trailers(code: .ok)
+        if let call = stream.call { trailers.metadata.merge(call.responseMetadata.trailing) }
+        writeTrailers(streamID, trailers)
+        closeStream(streamID)
+    }
+
+    private func deadlineExpired(_ streamID: UInt32) {
+        guard let stream = streams[streamID] else { return }
+        writeTrailers(streamID, Trailers(code: .deadlineExceeded, message: "deadline exceeded"))
+        let task = stream.task
+        closeStream(streamID)
+        task?.cancel()
+    }
+
+    /// Ends a stream with an error status and cancels its handler.
+    private func failStream(_ streamID: UInt32, _ error: RPCError) {
+        guard let stream = streams[streamID] else { return }
+        writeTrailers(streamID, error.trailers)
+        let task = stream.task
+        closeStream(streamID)
+        task?.cancel()
+    }
+
+    private func closeStream(_ streamID: UInt32) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        stream.deadlineTimer?.cancel()
+        stream.call?.inboundContinuation.finish(throwing: RPCError(code: .cancelled, message: "call ended"))
+        handleCloseAction(state.streamClosed())
+    }
+
+    private func handleCloseAction(_ action: ServerConnectionStateMachine.CloseAction) {
+        switch action {
+        case .none:
+            break
+        case .close:
+            flushNow()
+            close()
+        case .startIdleTimer:
+            startIdleTimer()
+        }
+    }
+
+    private func writeTrailers(_ streamID: UInt32, _ trailers: Trailers) {
+        outbound.writeFrame(type: .trailers, streamID: streamID) { trailers.encode(into: &$0) }
+        scheduleFlush()
+    }
+
+    // MARK: Connection control
+
+    private func protocolError(_ message: String) {
+        logger.debug("protocol error: \(message)")
+        sendGoAway(.internal, message)
+        close()
+    }
+
+    private func sendGoAway(_ code: StatusCode, _ message: String) {
+        outbound.writeFrame(type: .goAway, streamID: 0) {
+            GoAway(lastStreamID: state.lastStreamID, code: code, message: message).encode(into: &$0)
+        }
+        flushNow()
+    }
+
+    /// Starts a graceful drain: GOAWAY, finish calls in flight, refuse new ones, then close.
+    func beginDrain(sendGoAway: Bool = true) {
+        switch state.beginDrain() {
+        case .none:
+            return
+        case .sendGoAway(_, let closeNow):
+            if sendGoAway { self.sendGoAway(.unavailable, "draining") }
+            if closeNow { close() }
+        }
+    }
+
+    /// Cancels every call and closes (the end of a drain's grace period).
+    func forceClose() {
+        for (streamID, _) in streams {
+            failStream(streamID, RPCError(code: .unavailable, message: "server shut down before the call finished"))
+        }
+        flushNow()
+        close()
+    }
+
+    private func close() {
+        guard !closing, let context else { return }
+        closing = true
+        cancelTimers()
+        flushNow()
+        context.close(promise: nil)
+    }
+
+    private func cancelTimers() {
+        handshakeTimer?.cancel()
+        idleTimer?.cancel()
+        keepaliveTimer?.cancel()
+        handshakeTimer = nil
+        idleTimer = nil
+        keepaliveTimer = nil
+    }
+
+    private func startIdleTimer() {
+        guard let context, idleTimer == nil, streams.isEmpty, state.state == .active else { return }
+        let timeout = shared.configuration.idleTimeout
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            guard let self else { return }
+            self.idleTimer = nil
+            guard self.streams.isEmpty else { return }
+            self.logger.debug("closing idle connection")
+            self.sendGoAway(.unavailable, "idle for \(timeout)")
+            self.close()
+        }
+    }
+
+    private func startKeepalive() {
+        guard let context, keepaliveTimer == nil else { return }
+        keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: shared.configuration.keepaliveInterval) { [weak self] in
+            self?.keepaliveTimer = nil
+            self?.sendKeepalivePing()
+        }
+    }
+
+    private func sendKeepalivePing() {
+        guard let context, !closing else { return }
+        let payload = nextPingPayload
+        nextPingPayload &+= 1
+        switch state.keepaliveTimerFired(nextPayload: payload) {
+        case .close:
+            close()
+        case .sendPing(let payload):
+            var bytes = ByteBuffer()
+            bytes.writeInteger(payload)
+            outbound.writeFrame(Frame(type: .ping, streamID: 0, payload: bytes))
+            flushNow()
+            context.eventLoop.assumeIsolated().scheduleTask(in: shared.configuration.keepaliveTimeout) { [weak self] in
+                guard let self, self.state.pingTimedOut(payload) else { return }
+                self.logger.debug("keepalive ping unanswered; closing")
+                self.close()
+            }
+            startKeepalive()
+        }
+    }
+
+    // MARK: Writing and back-pressure
+
+    private func scheduleFlush() {
+        guard !inReadCycle, !flushScheduled, let context else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            self.flushNow()
+        }
+    }
+
+    private func flushNow() {
+        guard let context, outbound.readableBytes > 0 else { return }
+        let bytes = outbound
+        outbound = context.channel.allocator.buffer(capacity: 1024)
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Stop reading requests while responses cannot be written: a client that does not read
+        // cannot make this server buffer without bound.
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            let waiters = writabilityWaiters
+            writabilityWaiters.removeAll()
+            for waiter in waiters { waiter.succeed() }
+            if readHeld {
+                readHeld = false
+                context.read()
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+}
+
+/// Runs `body` inside every interceptor, outermost first.
+func intercept(
+    _ interceptors: ArraySlice<any ServerInterceptor>, _ context: ServerContext,
+    _ body: @escaping @Sendable (ServerContext) async throws -> Void
+) async throws {
+    guard let first = interceptors.first else { return try await body(context) }
+    let rest = interceptors.dropFirst()
+    try await first.intercept(context: context) { context in
+        try await intercept(rest, context, body)
+    }
+}
+
+/// SAN DNS names, then the common name, of a peer certificate.
+func certificateNames(_ certificate: NIOSSLCertificate) -> [String] {
+    guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else { return [] }
+    var names: [String] = []
+    if let alternatives = try? parsed.extensions.subjectAlternativeNames {
+        for name in alternatives {
+            if case .dnsName(let dns) = name { names.append(dns) }
+        }
+    }
+    for rdn in parsed.subject {
+        for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
+            let text = String(describing: attribute.value)
+            if !names.contains(text) { names.append(text) }
+        }
+    }
+    return names
+}
