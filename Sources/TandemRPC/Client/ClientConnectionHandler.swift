@@ -283,7 +283,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Writing
 
+    /// Output is written at the end of a read cycle or event loop tick, so many calls share one
+    /// TLS record and system call; past this many bytes it is written at once, so the peer can
+    /// start on the first answers while the rest are produced.
+    private static let eagerFlushBytes = 8 * 1024
+
     private func scheduleFlush() {
+        if outbound.readableBytes >= Self.eagerFlushBytes {
+            flushNow()
+            return
+        }
         guard !inReadCycle, !flushScheduled, let context else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [weak self] in

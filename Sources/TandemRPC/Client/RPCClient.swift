@@ -166,7 +166,7 @@ public final class RPCClient: Service, Sendable {
         let eventLoop = connection.eventLoop
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let start = {
+                let start: @Sendable () -> Void = {
                     let sink = SingleResponseSink(.continuation(continuation))
                     do {
                         let streamID = try handler.value.openStream(headers, messages: frames, endStream: endStream, sink: sink)

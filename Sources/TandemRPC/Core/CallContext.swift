@@ -38,24 +38,32 @@ public struct ServerContext: Sendable {
     /// The call's request id: the caller's `request-id`, or one the server made.
     public let requestID: String
     public let peer: PeerIdentity
-    /// A logger carrying the connection and call ids.
-    public var logger: Logger
     /// Values interceptors attach for handlers (the authenticated caller, trace context…).
     public var serviceContext: ServiceContext
-    let responseMetadata: ResponseMetadata
+    private let baseLogger: Logger
+    let responseMetadata: any ResponseMetadata
 
     init(
         method: String, metadata: Metadata, deadline: NIODeadline?, requestID: String, peer: PeerIdentity,
-        logger: Logger, serviceContext: ServiceContext, responseMetadata: ResponseMetadata
+        logger: Logger, serviceContext: ServiceContext, responseMetadata: any ResponseMetadata
     ) {
         self.method = method
         self.metadata = metadata
         self.deadline = deadline
         self.requestID = requestID
         self.peer = peer
-        self.logger = logger
+        self.baseLogger = logger
         self.serviceContext = serviceContext
         self.responseMetadata = responseMetadata
+    }
+
+    /// A logger carrying the connection, request id and method (built when asked for, so calls
+    /// that do not log pay nothing for it).
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "request-id"] = "\(requestID)"
+        logger[metadataKey: "method"] = "\(method)"
+        return logger
     }
 
     /// Time left before the deadline, or nil when the call has none.
@@ -75,19 +83,9 @@ public struct ServerContext: Sendable {
 }
 
 /// Response metadata a handler and its interceptors add while the call runs.
-final class ResponseMetadata: Sendable {
-    private let storage = Mutex<(initial: Metadata, trailing: Metadata)>((Metadata(), Metadata()))
-
-    func setInitial(_ key: String, _ value: Metadata.Value) {
-        storage.withLock { $0.initial.append(key, value) }
-    }
-
-    func setTrailing(_ key: String, _ value: Metadata.Value) {
-        storage.withLock { $0.trailing.append(key, value) }
-    }
-
-    var initial: Metadata { storage.withLock { $0.initial } }
-    var trailing: Metadata { storage.withLock { $0.trailing } }
+protocol ResponseMetadata: AnyObject, Sendable {
+    func setInitial(_ key: String, _ value: Metadata.Value)
+    func setTrailing(_ key: String, _ value: Metadata.Value)
 }
 
 /// The call a task is serving, for calls it makes in turn: they inherit its deadline and
@@ -101,12 +99,18 @@ public enum RPCTaskContext {
     @TaskLocal public static var current: Values?
 }
 
-/// Makes request ids: 16 random hex characters.
+/// Makes request ids: a random prefix chosen once per process, then a counter — unique across
+/// processes and restarts, and cheap (no system call per call).
 enum RequestID {
-    static func make() -> String {
+    private static let prefix: String = {
         var generator = SystemRandomNumberGenerator()
         let value = generator.next() as UInt64
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        return String(value >> 24, radix: 36)
+    }()
+    private static let counter = Atomic<UInt64>(0)
+
+    static func make() -> String {
+        let next = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return prefix + "-" + String(next, radix: 36)
     }
 }

@@ -1,29 +1,49 @@
 import NIOCore
+import Synchronization
 import TandemWire
 
 /// One call in progress on the server: the bridge between the handler's task and the
 /// connection. Its methods may be called from any thread; connection state is only touched on
 /// the connection's event loop.
-final class ServerCall: Sendable {
+final class ServerCall: ResponseMetadata {
     let streamID: UInt32
     let eventLoop: any EventLoop
     let connection: NIOLoopBound<ServerConnectionHandler>
     let codec: MessageCodec
     /// The request of a unary or server-streaming call (exactly one message).
     let request: ByteBuffer?
-    /// The requests of a client-streaming or bidirectional call.
-    let inboundMessages: AsyncThrowingStream<ByteBuffer, any Error>
-    let inboundContinuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
-    let responseMetadata = ResponseMetadata()
+    /// The requests of a client-streaming or bidirectional call (nil for the other shapes).
+    let inbound: (messages: AsyncThrowingStream<ByteBuffer, any Error>, continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation)?
+    private let metadata = Mutex<(initial: Metadata, trailing: Metadata)>((Metadata(), Metadata()))
 
-    init(streamID: UInt32, connection: ServerConnectionHandler, eventLoop: any EventLoop, codec: MessageCodec, request: ByteBuffer?) {
+    init(streamID: UInt32, connection: ServerConnectionHandler, eventLoop: any EventLoop, codec: MessageCodec, request: ByteBuffer?, streamingRequests: Bool) {
         self.streamID = streamID
         self.eventLoop = eventLoop
         self.connection = NIOLoopBound(connection, eventLoop: eventLoop)
         self.codec = codec
         self.request = request
-        (inboundMessages, inboundContinuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .unbounded)
+        if streamingRequests {
+            let (messages, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .unbounded)
+            self.inbound = (messages, continuation)
+        } else {
+            self.inbound = nil
+        }
     }
+
+    var inboundMessages: AsyncThrowingStream<ByteBuffer, any Error> {
+        inbound?.messages ?? AsyncThrowingStream { $0.finish() }
+    }
+
+    func setInitial(_ key: String, _ value: Metadata.Value) {
+        metadata.withLock { $0.initial.append(key, value) }
+    }
+
+    func setTrailing(_ key: String, _ value: Metadata.Value) {
+        metadata.withLock { $0.trailing.append(key, value) }
+    }
+
+    var initialMetadata: Metadata { metadata.withLock { $0.initial } }
+    var trailingMetadata: Metadata { metadata.withLock { $0.trailing } }
 
     func singleRequest() throws(RPCError) -> ByteBuffer {
         guard let request else { throw RPCError(code: .internal, message: "no request message") }
@@ -41,22 +61,23 @@ final class ServerCall: Sendable {
     }
 
     private func send<T: Encodable>(_ message: T) async throws {
-        var frame = ByteBuffer()
-        try codec.writeMessage(message, streamID: streamID, into: &frame)
         if eventLoop.inEventLoop {
-            if let wait = try connection.value.writeResponse(frame, call: self) {
+            // On the connection's loop (the usual case): encode straight into its output.
+            if let wait = try connection.value.writeResponse(message, call: self) {
                 try await wait.get()
             }
-        } else {
-            let wait = eventLoop.flatSubmit { [connection, frame] in
-                do {
-                    return try connection.value.writeResponse(frame, call: self) ?? self.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return self.eventLoop.makeFailedFuture(error)
-                }
-            }
-            try await wait.get()
+            return
         }
+        var frame = ByteBuffer()
+        try codec.writeMessage(message, streamID: streamID, into: &frame)
+        let wait = eventLoop.flatSubmit { [connection, frame] in
+            do {
+                return try connection.value.writeResponseFrame(frame, call: self) ?? self.eventLoop.makeSucceededVoidFuture()
+            } catch {
+                return self.eventLoop.makeFailedFuture(error)
+            }
+        }
+        try await wait.get()
     }
 
     /// Ends the call with OK, or with `error`'s status.

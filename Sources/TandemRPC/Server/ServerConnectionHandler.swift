@@ -35,7 +35,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private struct Stream {
+    /// A stream's state; a class so that looking one up copies nothing.
+    private final class Stream {
         let handler: ServerMethodHandler
         let headers: RequestHeaders
         var call: ServerCall?
@@ -46,6 +47,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var requestCount = 0
         var halfClosed = false
         var sentHeaders = false
+
+        init(handler: ServerMethodHandler, headers: RequestHeaders) {
+            self.handler = handler
+            self.headers = headers
+        }
     }
 
     private let shared: ServerShared
@@ -113,7 +119,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         cancelTimers()
         for (_, stream) in streams {
             stream.deadlineTimer?.cancel()
-            stream.call?.inboundContinuation.finish(throwing: RPCError(code: .cancelled, message: "connection closed"))
+            stream.call?.inbound?.continuation.finish(throwing: RPCError(code: .cancelled, message: "connection closed"))
             stream.task?.cancel()
         }
         streams.removeAll()
@@ -278,10 +284,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             handleCloseAction(state.streamClosed())
             return
         }
-        streams[streamID] = Stream(handler: handler, headers: headers)
+        let stream = Stream(handler: handler, headers: headers)
+        streams[streamID] = stream
         if let timeout = headers.timeoutMicroseconds {
             let amount = TimeAmount.microseconds(Int64(clamping: timeout))
-            streams[streamID]!.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: amount) { [weak self] in
+            stream.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: amount) { [weak self] in
                 self?.deadlineExpired(streamID)
             }
         }
@@ -296,7 +303,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func receivedMessage(_ frame: Frame) {
         let streamID = frame.streamID
-        guard var stream = streams[streamID], !stream.halfClosed else { return }  // finished or cancelled
+        guard let stream = streams[streamID], !stream.halfClosed else { return }  // finished or cancelled
         let hasMessage = frame.payload.readableBytes > 0
         if hasMessage {
             let payload: ByteBuffer
@@ -312,18 +319,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                     return failStream(streamID, RPCError(code: .invalidArgument, message: "\(stream.handler.descriptor.kind) method expects exactly one request message"))
                 }
                 stream.request = payload
-                streams[streamID] = stream
             case .clientStreaming, .bidirectionalStreaming:
-                stream.call?.inboundContinuation.yield(payload)
+                stream.call?.inbound?.continuation.yield(payload)
             }
         }
         if frame.flags.contains(.endStream) { receivedEndStream(streamID) }
     }
 
     private func receivedEndStream(_ streamID: UInt32) {
-        guard var stream = streams[streamID], !stream.halfClosed else { return }
+        guard let stream = streams[streamID], !stream.halfClosed else { return }
         stream.halfClosed = true
-        streams[streamID] = stream
         switch stream.handler.descriptor.kind {
         case .unary, .serverStreaming:
             guard stream.request != nil else {
@@ -331,29 +336,28 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
             start(streamID)
         case .clientStreaming, .bidirectionalStreaming:
-            stream.call?.inboundContinuation.finish()
+            stream.call?.inbound?.continuation.finish()
         }
     }
 
     // MARK: Running calls
 
     private func start(_ streamID: UInt32) {
-        guard let context, let executor, var stream = streams[streamID] else { return }
-        let call = ServerCall(streamID: streamID, connection: self, eventLoop: context.eventLoop, codec: codec, request: stream.request)
+        guard let context, let executor, let stream = streams[streamID] else { return }
+        let kind = stream.handler.descriptor.kind
+        let call = ServerCall(
+            streamID: streamID, connection: self, eventLoop: context.eventLoop, codec: codec, request: stream.request,
+            streamingRequests: kind == .clientStreaming || kind == .bidirectionalStreaming
+        )
         stream.call = call
         stream.request = nil
-        streams[streamID] = stream
 
         let headers = stream.headers
         let requestID = headers.metadata[Metadata.Keys.requestID] ?? RequestID.make()
         let deadline = headers.timeoutMicroseconds.map { NIODeadline.now() + .microseconds(Int64(clamping: $0)) }
-        var loggerWithIDs = logger
-        loggerWithIDs[metadataKey: "request-id"] = "\(requestID)"
-        loggerWithIDs[metadataKey: "method"] = "\(headers.method)"
-        let callLogger = loggerWithIDs
         let serverContext = ServerContext(
             method: headers.method, metadata: headers.metadata, deadline: deadline, requestID: requestID, peer: peer,
-            logger: callLogger, serviceContext: .topLevel, responseMetadata: call.responseMetadata
+            logger: logger, serviceContext: .topLevel, responseMetadata: call
         )
         let run = stream.handler.run
         let interceptors = shared.interceptors
@@ -366,7 +370,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                     }
                 }
             } catch {
-                failure = Self.status(for: error, logger: callLogger, requestID: requestID)
+                failure = Self.status(for: error, logger: serverContext.logger, requestID: requestID)
             }
             call.finish(error: failure)
         }
@@ -378,8 +382,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             task = Task(operation: operation)
         }
         // The handler may have finished inline; only keep the task of a stream still open.
-        if streams[streamID] != nil {
-            streams[streamID]!.task = task
+        if streams[streamID] === stream {
+            stream.task = task
         }
     }
 
@@ -397,22 +401,37 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Writes a response message for `call`. Returns a future to wait on when the connection is
-    /// not writable (back-pressure), nil when the caller may go on.
-    func writeResponse(_ frame: ByteBuffer, call: ServerCall) throws -> EventLoopFuture<Void>? {
-        guard let context, var stream = streams[call.streamID], stream.call === call else {
+    /// Encodes a response message for `call` straight into the output. Returns a future to wait
+    /// on when the connection is not writable (back-pressure), nil when the caller may go on.
+    func writeResponse<T: Encodable>(_ message: T, call: ServerCall) throws -> EventLoopFuture<Void>? {
+        try prepareResponse(call)
+        try codec.writeMessage(message, streamID: call.streamID, into: &outbound)
+        return afterResponse()
+    }
+
+    /// Writes a response frame encoded off the event loop.
+    func writeResponseFrame(_ frame: ByteBuffer, call: ServerCall) throws -> EventLoopFuture<Void>? {
+        try prepareResponse(call)
+        var frame = frame
+        outbound.writeBuffer(&frame)
+        return afterResponse()
+    }
+
+    private func prepareResponse(_ call: ServerCall) throws {
+        guard let stream = streams[call.streamID], stream.call === call else {
             throw RPCError(code: .cancelled, message: "call is no longer active")
         }
         if !stream.sentHeaders {
             stream.sentHeaders = true
-            streams[call.streamID] = stream
-            let initial = call.responseMetadata.initial
+            let initial = call.initialMetadata
             if !initial.isEmpty {
                 outbound.writeFrame(type: .headers, streamID: call.streamID) { ResponseHeaders(metadata: initial).encode(into: &$0) }
             }
         }
-        var frame = frame
-        outbound.writeBuffer(&frame)
+    }
+
+    private func afterResponse() -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
         if outbound.readableBytes >= 64 * 1024 {
             flushNow()
         } else {
@@ -430,7 +449,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func finishCall(_ streamID: UInt32, error: RPCError?) {
         guard let stream = streams[streamID] else { return }
         var trailers = error?.trailers ?? Trailers(code: .ok)
-        if let call = stream.call { trailers.metadata.merge(call.responseMetadata.trailing) }
+        if let call = stream.call { trailers.metadata.merge(call.trailingMetadata) }
         writeTrailers(streamID, trailers)
         closeStream(streamID)
     }
@@ -455,7 +474,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func closeStream(_ streamID: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         stream.deadlineTimer?.cancel()
-        stream.call?.inboundContinuation.finish(throwing: RPCError(code: .cancelled, message: "call ended"))
+        stream.call?.inbound?.continuation.finish(throwing: RPCError(code: .cancelled, message: "call ended"))
         handleCloseAction(state.streamClosed())
     }
 
@@ -572,7 +591,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Writing and back-pressure
 
+    /// Output is written at the end of a read cycle or event loop tick, so many calls share one
+    /// TLS record and system call; past this many bytes it is written at once, so the peer can
+    /// start on the first answers while the rest are produced.
+    private static let eagerFlushBytes = 8 * 1024
+
     private func scheduleFlush() {
+        if outbound.readableBytes >= Self.eagerFlushBytes {
+            flushNow()
+            return
+        }
         guard !inReadCycle, !flushScheduled, let context else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [weak self] in
