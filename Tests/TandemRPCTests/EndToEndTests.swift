@@ -127,6 +127,7 @@ struct EndToEndTests {
         try await withServer(services: [ProbeService(log: log)]) { _, endpoint in
             let client = try makeClient([endpoint])
             defer { client.close() }
+            _ = try await client.call(Probe.wait, EchoMessage(text: "warm-up"))
             let started = ContinuousClock.now
             await expectRPCError(.deadlineExceeded) {
                 _ = try await client.call(Probe.wait, EchoMessage(text: "slow", delayMilliseconds: 10_000), options: CallOptions(timeout: .milliseconds(200)))

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 import NIOTLS
 import TandemWire
 
@@ -41,11 +42,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private let readyPromise: EventLoopPromise<Void>
     private let settings: Settings
     private let logger: Logger
+    /// The name the server's certificate must carry (checked after the TLS handshake: NIOSSL
+    /// also accepts a certificate whose IP address matches, which says nothing about the service).
+    private let expectedServerName: String?
     /// Called (on the event loop) when the connection stops taking new calls: GOAWAY or close.
     var onUnusable: (() -> Void)?
 
-    init(readyPromise: EventLoopPromise<Void>, configuration: ClientConfiguration, logger: Logger) {
+    init(readyPromise: EventLoopPromise<Void>, configuration: ClientConfiguration, expectedServerName: String?, logger: Logger) {
         self.readyPromise = readyPromise
+        self.expectedServerName = expectedServerName
         self.settings = Settings(
             maxFrameSize: UInt32(configuration.maxFrameSize), maxConcurrentStreams: 0, compression: ["deflate"],
             maxDecompressedSize: UInt32(configuration.maxDecompressedSize), agent: configuration.agent
@@ -75,6 +80,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent {
+            if let expectedServerName {
+                let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
+                let names = handler?.peerCertificate.map(certificateNames) ?? []
+                guard names.contains(expectedServerName) else {
+                    let error = RPCError(
+                        code: .unavailable,
+                        message: "server certificate names \(names), not the expected service '\(expectedServerName)'"
+                    )
+                    readyPromise.fail(error)
+                    context.close(promise: nil)
+                    return
+                }
+            }
             state = .awaitingSettings
             outbound.writeBytes(ConnectionPreface.bytes)
             outbound.writeFrame(type: .settings, streamID: 0) { settings.encode(into: &$0) }
@@ -165,6 +183,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .goAway:
             let goAway = try? GoAway(decoding: frame.payload)
             let last = goAway?.lastStreamID ?? 0
+            if case .awaitingSettings = state {
+                // Turned away before the connection was ready (connection limit, not allowed).
+                let code = goAway.map { $0.code == .ok ? .unavailable : $0.code } ?? .unavailable
+                readyPromise.fail(RPCError(code: code, message: goAway?.message ?? "server sent GOAWAY"))
+            }
             logger.debug("GOAWAY from server", metadata: ["code": "\(goAway?.code ?? .unknown)", "message": "\(goAway?.message ?? "")"])
             state = .goingAway(lastStreamID: last)
             // Calls the server never saw are safe to retry elsewhere.

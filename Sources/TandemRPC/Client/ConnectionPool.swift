@@ -40,7 +40,9 @@ final class ClientConnection: Sendable {
                 .channelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let handler = ClientConnectionHandler(readyPromise: ready, configuration: configuration, logger: logger)
+                        let handler = ClientConnectionHandler(
+                            readyPromise: ready, configuration: configuration, expectedServerName: serverName, logger: logger
+                        )
                         handler.onUnusable = onUnusable
                         try channel.pipeline.syncOperations.addHandlers([
                             try NIOSSLClientHandler(context: sslContext, serverHostname: serverName),
@@ -121,6 +123,35 @@ final class ConnectionPool: Sendable {
         self.group = group
         self.configuration = configuration
         self.logger = logger
+    }
+
+    /// A connection for a call with `deadline`: waiting for one (connecting) ends at the deadline.
+    func connection(deadline: NIODeadline?) async throws -> ClientConnection {
+        guard let deadline else { return try await connection() }
+        return try await withThrowingTaskGroup(of: ClientConnection?.self) { group in
+            group.addTask { try await self.connection() }
+            group.addTask {
+                try await Task.sleep(for: .nanoseconds(max(0, (deadline - .now()).nanoseconds)))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let connection = try await group.next() ?? nil else {
+                throw RPCError(code: .deadlineExceeded, message: "deadline exceeded while connecting to \(serverName)")
+            }
+            return connection
+        }
+    }
+
+    /// The next ready connection, without waiting; nil when a connection must be made first.
+    func readyConnection() -> ClientConnection? {
+        guard !closed.load(ordering: .relaxed) else { return nil }
+        let start = next.load(ordering: .relaxed)
+        return slots.withLock { slots -> ClientConnection? in
+            let index = start % slots.count
+            guard let connection = slots[index].connection, slots[index].healthy else { return nil }
+            next.wrappingAdd(1, ordering: .relaxed)
+            return connection
+        }
     }
 
     /// A connection for the next call: the next ready, healthy slot in round-robin order;

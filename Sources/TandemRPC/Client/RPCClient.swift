@@ -97,7 +97,7 @@ public final class RPCClient: Service, Sendable {
     /// A task executor on the event loop of a connection to this service: tasks that make many
     /// calls (load generators) avoid a thread hop per call by running there.
     public func preferredTaskExecutor() async throws -> any TaskExecutor {
-        try await pool.connection().executor
+        try await acquireConnection(deadline: nil).executor
     }
 
     // MARK: Unary
@@ -133,7 +133,7 @@ public final class RPCClient: Service, Sendable {
         var attempt = 1
         while true {
             do {
-                let connection = try await pool.connection()
+                let connection = try await acquireConnection(deadline: deadline)
                 return try await unaryAttempt(connection, method: head.method, request: request, metadata: head.metadata, deadline: deadline, as: type)
             } catch let error as RPCError where attempt < policy.maxAttempts && policy.retryableCodes.contains(error.code) {
                 let backoff = retryBackoff(policy, attempt: attempt)
@@ -241,7 +241,7 @@ public final class RPCClient: Service, Sendable {
         let head = makeHead(method.fullName, options: options, idempotent: method.isIdempotent)
         let result = ResultBox<Result>()
         try await intercept(interceptors[...], head) { head in
-            let connection = try await self.pool.connection()
+            let connection = try await self.acquireConnection(deadline: self.effectiveDeadline(head.options))
             var frames = ByteBuffer()
             try connection.codec.writeMessage(request, streamID: 0, flags: .endStream, into: &frames)
             let noRequests: (@Sendable (RPCRequestWriter<Input>) async throws -> Void)? = nil
@@ -260,8 +260,8 @@ public final class RPCClient: Service, Sendable {
         let head = makeHead(method.fullName, options: options, idempotent: method.isIdempotent)
         let result = ResultBox<Output>()
         try await intercept(interceptors[...], head) { head in
-            let connection = try await self.pool.connection()
             let deadline = self.effectiveDeadline(head.options)
+            let connection = try await self.acquireConnection(deadline: deadline)
             let headers = try self.requestHeaders(head.method, metadata: head.metadata, deadline: deadline)
             let response = try await self.clientStreamingResponse(connection, headers: headers, deadline: deadline, requests: requests)
             result.set(try connection.codec.decodeResponse(Output.self, from: response.payload))
@@ -279,7 +279,7 @@ public final class RPCClient: Service, Sendable {
         let head = makeHead(method.fullName, options: options, idempotent: method.isIdempotent)
         let result = ResultBox<Result>()
         try await intercept(interceptors[...], head) { head in
-            let connection = try await self.pool.connection()
+            let connection = try await self.acquireConnection(deadline: self.effectiveDeadline(head.options))
             result.set(try await self.streamingCall(connection, head, frames: nil, endStream: false, requests: requests, body))
         }
         return try result.get()
@@ -339,6 +339,13 @@ public final class RPCClient: Service, Sendable {
     }
 
     // MARK: Helpers
+
+    /// A ready connection at once when there is one; otherwise one made (or awaited) within the
+    /// call's deadline.
+    private func acquireConnection(deadline: NIODeadline?) async throws -> ClientConnection {
+        if let ready = pool.readyConnection() { return ready }
+        return try await pool.connection(deadline: deadline)
+    }
 
     private func makeHead(_ method: String, options: CallOptions, idempotent: Bool) -> ClientCallHead {
         var options = options

@@ -94,6 +94,11 @@ public enum RPCTaskContext {
     public struct Values: Sendable {
         public var deadline: NIODeadline?
         public var requestID: String?
+
+        public init(deadline: NIODeadline?, requestID: String?) {
+            self.deadline = deadline
+            self.requestID = requestID
+        }
     }
 
     @TaskLocal public static var current: Values?

@@ -158,8 +158,10 @@ public final class RPCServer: Service, Sendable {
     public func beginGracefulShutdown() {
         guard !shutdownStarted.exchange(true, ordering: .acquiringAndReleasing) else { return }
         shared.logger.info("draining", metadata: ["connections": "\(shared.registry.count)"])
+        // Stop accepting first; a connection accepted meanwhile sees the flag and is turned away.
+        shared.beginDraining()
+        listener.withLock { $0 }?.close(promise: nil)
         health.beginDrain()
         shared.registry.drainAll()
-        listener.withLock { $0 }?.close(promise: nil)
     }
 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOSSL
 import NIOTLS
 import ServiceContextModule
+import Synchronization
 import TandemWire
 import X509
 
@@ -13,6 +14,13 @@ final class ServerShared: Sendable {
     let configuration: ServerConfiguration
     let logger: Logger
     let registry: ConnectionRegistry
+    private let draining = Atomic<Bool>(false)
+
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    func beginDraining() {
+        draining.store(true, ordering: .relaxed)
+    }
 
     init(handlers: [String: ServerMethodHandler], interceptors: [any ServerInterceptor], configuration: ServerConfiguration, logger: Logger) {
         self.handlers = handlers
@@ -145,6 +153,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         if overLimit {
             sendGoAway(.resourceExhausted, "too many connections (limit \(shared.configuration.maxConnections))")
+            close()
+            return
+        }
+        if shared.isDraining {
+            // Accepted just as the server began draining: turn it away like the others.
+            sendGoAway(.unavailable, "draining")
             close()
             return
         }
@@ -396,7 +410,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case is CancellationError:
             return RPCError(code: .cancelled, message: "call was cancelled")
         default:
-            logger.warning("handler failed: \(String(reflecting: error))")
+            // Only the error's type: its description or reflection could carry secrets.
+            logger.warning("handler failed with an unexpected error", metadata: ["error-type": "\(type(of: error))"])
             return RPCError(code: .unknown, message: "internal error (request id \(requestID))")
         }
     }

@@ -1,0 +1,133 @@
+public import CoreMetrics
+public import Logging
+import NIOCore
+public import Tracing
+import TandemWire
+
+/// Carries trace context in call metadata for `Tracer.inject` / `Tracer.extract` (W3C
+/// `traceparent` with a W3C tracer such as swift-otel's).
+struct MetadataInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout Metadata) {
+        carrier.append(key, value)
+    }
+}
+
+struct MetadataExtractor: Extractor {
+    func extract(key: String, from carrier: Metadata) -> String? {
+        carrier[key]
+    }
+}
+
+/// Opens a server span for every call, continuing the caller's trace from the request
+/// metadata, and makes it the current context, so calls the handler makes join the trace.
+public struct TracingServerInterceptor: ServerInterceptor {
+    let tracer: any Tracer
+
+    public init(tracer: any Tracer) {
+        self.tracer = tracer
+    }
+
+    public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        var parent = context.serviceContext
+        tracer.extract(context.metadata, into: &parent, using: MetadataExtractor())
+        try await tracer.withSpan(context.method, context: parent, ofKind: .server) { span in
+            span.attributes["rpc.system"] = "tandem"
+            span.attributes["rpc.method"] = context.method
+            span.attributes["tandem.request_id"] = context.requestID
+            var context = context
+            context.serviceContext = span.context
+            do {
+                try await ServiceContext.withValue(span.context) {
+                    try await next(context)
+                }
+                span.attributes["rpc.status_code"] = Int(StatusCode.ok.rawValue)
+            } catch let error as RPCError {
+                span.attributes["rpc.status_code"] = Int(error.code.rawValue)
+                throw error
+            }
+        }
+    }
+}
+
+/// Opens a client span for every call and puts its context into the request metadata.
+public struct TracingClientInterceptor: ClientInterceptor {
+    let tracer: any Tracer
+
+    public init(tracer: any Tracer) {
+        self.tracer = tracer
+    }
+
+    public func intercept(head: ClientCallHead, next: @Sendable (ClientCallHead) async throws -> Void) async throws {
+        let parent = ServiceContext.current ?? .topLevel
+        try await tracer.withSpan(head.method, context: parent, ofKind: .client) { span in
+            span.attributes["rpc.system"] = "tandem"
+            span.attributes["rpc.method"] = head.method
+            var head = head
+            tracer.inject(span.context, into: &head.metadata, using: MetadataInjector())
+            try await next(head)
+        }
+    }
+}
+
+/// Logs every call: one line at debug when it succeeds, at warning when it fails, with the
+/// request id, method, status, duration and peer. Metadata values (tokens) are never logged.
+public struct LoggingServerInterceptor: ServerInterceptor {
+    public init() {}
+
+    public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        let started = NIODeadline.now()
+        func log(_ code: StatusCode, _ message: String?) {
+            let milliseconds = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
+            var metadata: Logger.Metadata = [
+                "status": "\(code.name)", "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "peer": "\(context.peer)",
+            ]
+            if let message { metadata["error"] = "\(message)" }
+            let level: Logger.Level = code == .ok ? .debug : .warning
+            context.logger.log(level: level, "call finished", metadata: metadata)
+        }
+        do {
+            try await next(context)
+            log(.ok, nil)
+        } catch let error as RPCError {
+            log(error.code, error.message)
+            throw error
+        } catch {
+            log(.unknown, String(describing: type(of: error)))
+            throw error
+        }
+    }
+}
+
+/// Records per-method metrics: `tandem_rpc_calls_total{method,code}` and the latency timer
+/// `tandem_rpc_duration{method}`, plus `tandem_rpc_in_flight{method}`.
+public struct MetricsServerInterceptor: ServerInterceptor {
+    let factory: any MetricsFactory
+
+    /// - Parameter factory: where metrics go; by default the process's `MetricsSystem`.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+    }
+
+    public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        let method = context.method
+        let inFlight = Meter(label: "tandem_rpc_in_flight", dimensions: [("method", method)], factory: factory)
+        inFlight.increment()
+        let started = NIODeadline.now()
+        var code = StatusCode.ok
+        defer {
+            inFlight.decrement()
+            Timer(label: "tandem_rpc_duration", dimensions: [("method", method)], factory: factory)
+                .recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            Counter(label: "tandem_rpc_calls_total", dimensions: [("method", method), ("code", code.name)], factory: factory).increment()
+        }
+        do {
+            try await next(context)
+        } catch let error as RPCError {
+            code = error.code
+            throw error
+        } catch {
+            code = .unknown
+            throw error
+        }
+    }
+}

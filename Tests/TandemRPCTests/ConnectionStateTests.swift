@@ -1,0 +1,223 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOTLS
+import TandemProtocols
+import TandemWire
+import Testing
+@testable import TandemRPC
+
+/// The server connection's protocol state, driven through an `EmbeddedChannel` whose event
+/// loop clock the test moves by hand.
+@Suite("Server connection state")
+struct ConnectionStateTests {
+    /// An embedded server connection, past a (simulated) TLS handshake.
+    struct Harness {
+        let channel: EmbeddedChannel
+        let loop: EmbeddedEventLoop
+
+        init(configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+            var configuration = ServerConfiguration(tls: TestPKI.shared.serverTLS)
+            configure(&configuration)
+            var router = RPCRouter()
+            router.register(EchoService())
+            let shared = ServerShared(handlers: router.handlers, interceptors: [], configuration: configuration, logger: Logger(label: "test"))
+            loop = EmbeddedEventLoop()
+            channel = EmbeddedChannel(loop: loop)
+            try channel.pipeline.syncOperations.addHandlers([
+                ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize, expectPreface: true)),
+                ServerConnectionHandler(shared: shared, connectionID: 1, overLimit: false),
+            ])
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: "tandem/1"))
+        }
+
+        /// Frames the server wrote since the last call.
+        func written() throws -> [Frame] {
+            var decoder = FrameDecoder(maxFrameSize: 1 << 24)
+            var frames: [Frame] = []
+            while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+                while case .frame(let frame)? = try decoder.next(&buffer) { frames.append(frame) }
+            }
+            return frames
+        }
+
+        func receive(_ frames: [Frame], preface: Bool = false) throws {
+            var buffer = ByteBuffer()
+            if preface { buffer.writeBytes(ConnectionPreface.bytes) }
+            for frame in frames { buffer.writeFrame(frame) }
+            try channel.writeInbound(buffer)
+        }
+
+        func clientSettings() throws {
+            var payload = ByteBuffer()
+            Settings(maxConcurrentStreams: 0).encode(into: &payload)
+            try receive([Frame(type: .settings, streamID: 0, payload: payload)], preface: true)
+        }
+
+        var isOpen: Bool { channel.isActive }
+    }
+
+    @Test func serverSendsSettingsAfterTheHandshake() throws {
+        let harness = try Harness(configure: { $0.maxConcurrentStreams = 7 })
+        let frames = try harness.written()
+        #expect(frames.map(\.type) == [.settings])
+        #expect(try Settings(decoding: frames[0].payload).maxConcurrentStreams == 7)
+    }
+
+    @Test func handshakeTimesOutWithoutClientSettings() throws {
+        let harness = try Harness(configure: { $0.handshakeTimeout = .seconds(10) })
+        harness.loop.advanceTime(by: .seconds(9))
+        #expect(harness.isOpen)
+        harness.loop.advanceTime(by: .seconds(2))
+        #expect(!harness.isOpen)
+    }
+
+    @Test func firstFrameMustBeSettings() throws {
+        let harness = try Harness()
+        _ = try harness.written()
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(), streamID: 1), preface: true)
+        let frames = try harness.written()
+        #expect(frames.last?.type == .goAway)
+        #expect(try GoAway(decoding: frames.last!.payload).code == .internal)
+        #expect(!harness.isOpen)
+    }
+
+    @Test func unaryCallIsAnsweredInTheSameRead() throws {
+        let harness = try Harness()
+        try harness.clientSettings()
+        _ = try harness.written()
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(text: "hi"), streamID: 1))
+        let frames = try harness.written()
+        #expect(frames.map(\.type) == [.message, .trailers])
+        #expect(try CBORDecoder().decode(EchoMessage.self, from: frames[0].payload).text == "hi")
+        #expect(try Trailers(decoding: frames[1].payload).code == .ok)
+    }
+
+    @Test func idleTimeoutSendsGoAwayAndCloses() throws {
+        let harness = try Harness(configure: { $0.idleTimeout = .seconds(30) })
+        try harness.clientSettings()
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(), streamID: 1))
+        _ = try harness.written()
+        harness.loop.advanceTime(by: .seconds(29))
+        #expect(harness.isOpen)
+        harness.loop.advanceTime(by: .seconds(2))
+        let frames = try harness.written()
+        #expect(frames.last?.type == .goAway)
+        #expect(!harness.isOpen)
+    }
+
+    @Test func keepalivePingsAndClosesWhenUnanswered() throws {
+        let harness = try Harness(configure: {
+            $0.keepaliveInterval = .seconds(10)
+            $0.keepaliveTimeout = .seconds(5)
+            $0.idleTimeout = .hours(1)
+        })
+        try harness.clientSettings()
+        _ = try harness.written()
+        harness.loop.advanceTime(by: .seconds(10))
+        let ping = try #require(try harness.written().first { $0.type == .ping })
+        // Answered: the connection stays.
+        try harness.receive([Frame(type: .pong, streamID: 0, payload: ping.payload)])
+        harness.loop.advanceTime(by: .seconds(6))
+        #expect(harness.isOpen)
+        // The next ping goes unanswered: closed after the timeout.
+        harness.loop.advanceTime(by: .seconds(4))
+        #expect(try harness.written().contains { $0.type == .ping })
+        harness.loop.advanceTime(by: .seconds(6))
+        #expect(!harness.isOpen)
+    }
+
+    @Test func serverAnswersPingWithPong() throws {
+        let harness = try Harness()
+        try harness.clientSettings()
+        _ = try harness.written()
+        let payload = ByteBuffer(bytes: [8, 7, 6, 5, 4, 3, 2, 1])
+        try harness.receive([Frame(type: .ping, streamID: 0, payload: payload)])
+        #expect(try harness.written() == [Frame(type: .pong, streamID: 0, payload: payload)])
+    }
+
+    @Test func deadlineTimerAnswersDeadlineExceeded() throws {
+        let harness = try Harness()
+        try harness.clientSettings()
+        _ = try harness.written()
+        // A call whose handler waits 10 s, with a 2 s deadline.
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(delayMilliseconds: 10_000), streamID: 1, timeoutMicroseconds: 2_000_000))
+        #expect(try harness.written().isEmpty)
+        harness.loop.advanceTime(by: .seconds(2))
+        let frames = try harness.written()
+        #expect(frames.map(\.type) == [.trailers])
+        #expect(try Trailers(decoding: frames[0].payload).code == .deadlineExceeded)
+    }
+
+    @Test func drainWithNoCallsClosesAndRefusesNewStreams() throws {
+        let harness = try Harness()
+        try harness.clientSettings()
+        _ = try harness.written()
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(delayMilliseconds: 10_000), streamID: 1))
+        let handler = try harness.channel.pipeline.syncOperations.handler(type: ServerConnectionHandler.self)
+        handler.beginDrain()
+        let goAway = try #require(try harness.written().first { $0.type == .goAway })
+        #expect(try GoAway(decoding: goAway.payload) == GoAway(lastStreamID: 1, code: .unavailable, message: "draining"))
+        // A new call after GOAWAY is refused.
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(), streamID: 3))
+        let refused = try harness.written()
+        #expect(refused.map(\.type) == [.trailers])
+        #expect(try Trailers(decoding: refused[0].payload).code == .unavailable)
+        #expect(harness.isOpen)
+        // Cancelling the last call ends the drain.
+        try harness.receive([Frame(type: .cancel, streamID: 1)])
+        #expect(!harness.isOpen)
+    }
+}
+
+@Suite("Server connection state machine")
+struct ServerConnectionStateMachineTests {
+    @Test func streamRules() {
+        var machine = ServerConnectionStateMachine(limits: .init(maxConcurrentStreams: 2))
+        #expect(machine.receivedHeaders(streamID: 1) == .protocolError("the first frame must be SETTINGS"))
+        var settings = ByteBuffer()
+        Settings().encode(into: &settings)
+        #expect(machine.receivedSettings(settings) == .accept(Settings()))
+        #expect(machine.receivedSettings(settings) == .protocolError("SETTINGS may only be sent once"))
+        #expect(machine.receivedHeaders(streamID: 0) == .protocolError("HEADERS on stream 0"))
+        #expect(machine.receivedHeaders(streamID: 1) == .open)
+        #expect(machine.receivedHeaders(streamID: 1) == .protocolError("stream id 1 is not greater than 1"))
+        #expect(machine.receivedHeaders(streamID: 4) == .open)
+        if case .refuse(let code, _) = machine.receivedHeaders(streamID: 5) {
+            #expect(code == .resourceExhausted)
+        } else {
+            Issue.record("third stream should be refused")
+        }
+        #expect(machine.streamClosed() == .none)
+        #expect(machine.receivedHeaders(streamID: 9) == .open)
+        #expect(machine.beginDrain() == .sendGoAway(lastStreamID: 9, closeNow: false))
+        if case .refuse(let code, _) = machine.receivedHeaders(streamID: 11) {
+            #expect(code == .unavailable)
+        } else {
+            Issue.record("streams after GOAWAY should be refused")
+        }
+        #expect(machine.streamClosed() == .none)
+        #expect(machine.streamClosed() == .close)
+    }
+
+    @Test func keepalive() {
+        var machine = ServerConnectionStateMachine(limits: .init(maxConcurrentStreams: 1))
+        #expect(machine.keepaliveTimerFired(nextPayload: 1) == .sendPing(1))
+        #expect(machine.pingTimedOut(1))
+        machine.receivedPong(2)
+        #expect(machine.pingTimedOut(1))
+        machine.receivedPong(1)
+        #expect(!machine.pingTimedOut(1))
+        #expect(machine.keepaliveTimerFired(nextPayload: 2) == .sendPing(2))
+        #expect(machine.keepaliveTimerFired(nextPayload: 3) == .close)
+    }
+
+    @Test func frameStreamPlacement() {
+        let machine = ServerConnectionStateMachine(limits: .init(maxConcurrentStreams: 1))
+        #expect(machine.checkStream(.settings, streamID: 0) == nil)
+        #expect(machine.checkStream(.ping, streamID: 3) != nil)
+        #expect(machine.checkStream(.headers, streamID: 0) != nil)
+        #expect(machine.checkStream(.headers, streamID: 1) == "the first frame must be SETTINGS")
+    }
+}

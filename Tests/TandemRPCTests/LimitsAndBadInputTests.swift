@@ -1,0 +1,227 @@
+import Foundation
+import NIOCore
+import NIOSSL
+import TandemCertificates
+import TandemProtocols
+import TandemRPC
+import TandemWire
+import Testing
+
+/// Every limit, and every kind of bad input, gets its documented outcome while the server goes
+/// on serving other clients.
+@Suite("RPC limits and bad input")
+struct LimitsAndBadInputTests {
+    /// A well-behaved client still gets answers.
+    func stillServing(_ endpoint: Endpoint, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let client = try makeClient([endpoint])
+        defer { client.close() }
+        #expect(try await client.call(Echo.get, EchoMessage(text: "still here")).text == "still here", sourceLocation: sourceLocation)
+    }
+
+    @Test func oversizedFrameGetsResourceExhaustedOnItsStreamAndTheConnectionGoesOn() async throws {
+        try await withServer(configure: { $0.maxFrameSize = 16 * 1024 }) { _, endpoint in
+            let raw = try await RawConnection.connect(to: endpoint)
+            defer { raw.close() }
+            let settings = try #require(try await raw.handshake())
+            #expect(settings.maxFrameSize == 16 * 1024)
+            // A 1 MiB request: only its header is read before the answer.
+            let big = try unaryCall("echo.Get", EchoMessage(payload: Data(repeating: 1, count: 1 << 20)), streamID: 1)
+            try await raw.send(big)
+            guard case .frame(let trailers) = try await raw.next() else { Issue.record("no answer"); return }
+            #expect(trailers.type == .trailers && trailers.streamID == 1)
+            #expect(try Trailers(decoding: trailers.payload).code == .resourceExhausted)
+            // The same connection serves the next call.
+            try await raw.send(try unaryCall("echo.Get", EchoMessage(text: "small"), streamID: 3))
+            guard case .frame(let message) = try await raw.next() else { Issue.record("no answer"); return }
+            #expect(message.type == .message && message.streamID == 3)
+            #expect(try CBORDecoder().decode(EchoMessage.self, from: message.payload).text == "small")
+        }
+    }
+
+    @Test func clientRefusesToSendAMessageLargerThanTheServerAccepts() async throws {
+        try await withServer(configure: { $0.maxFrameSize = 16 * 1024 }) { _, endpoint in
+            let client = try makeClient([endpoint], configure: { $0.compressionThreshold = 0 })
+            defer { client.close() }
+            let error = await expectRPCError(.resourceExhausted) {
+                _ = try await client.call(Echo.get, EchoMessage(payload: Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) })))
+            }
+            #expect(error?.message.contains("maximum frame size") == true)
+        }
+    }
+
+    @Test func tooManyConcurrentStreamsAreRefused() async throws {
+        try await withServer(configure: { $0.maxConcurrentStreams = 2 }) { _, endpoint in
+            let client = try makeClient([endpoint])
+            defer { client.close() }
+            let outcomes = try await withThrowingTaskGroup(of: StatusCode.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        do {
+                            _ = try await client.call(Echo.get, EchoMessage(delayMilliseconds: 500))
+                            return .ok
+                        } catch let error as RPCError {
+                            return error.code
+                        }
+                    }
+                }
+                return try await group.reduce(into: [StatusCode]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == .ok }.count == 2)
+            #expect(outcomes.filter { $0 == .resourceExhausted }.count == 1)
+        }
+    }
+
+    @Test func idleConnectionsAreClosedAndClientsReconnect() async throws {
+        try await withServer(configure: { $0.idleTimeout = .milliseconds(300) }) { server, endpoint in
+            let client = try makeClient([endpoint])
+            defer { client.close() }
+            _ = try await client.call(Echo.get, EchoMessage(text: "one"))
+            #expect(server.connectionCount == 1)
+            #expect(try await eventually { server.connectionCount == 0 })
+            #expect(try await client.call(Echo.get, EchoMessage(text: "two")).text == "two")
+        }
+    }
+
+    @Test func handshakeTimeoutClosesSilentConnections() async throws {
+        try await withServer(configure: { $0.handshakeTimeout = .milliseconds(300) }) { _, endpoint in
+            // TLS completes, but the client never sends its preface.
+            let raw = try await RawConnection.connect(to: endpoint)
+            let started = ContinuousClock.now
+            try await raw.waitUntilClosed()
+            #expect(ContinuousClock.now - started < .seconds(5))
+            try await stillServing(endpoint)
+        }
+    }
+
+    @Test func unansweredKeepalivePingsCloseTheConnection() async throws {
+        try await withServer(configure: {
+            $0.keepaliveInterval = .milliseconds(100)
+            $0.keepaliveTimeout = .milliseconds(100)
+        }) { _, endpoint in
+            let raw = try await RawConnection.connect(to: endpoint)
+            _ = try await raw.handshake()
+            // This client reads the PINGs but never answers.
+            let frames = await raw.remainingFrames()
+            #expect(frames.contains { if case .frame(let frame) = $0 { return frame.type == .ping } else { return false } })
+            // A client that answers (RPCClient) keeps its connection across several intervals.
+            let client = try makeClient([endpoint])
+            defer { client.close() }
+            for index in 0..<5 {
+                #expect(try await client.call(Echo.get, EchoMessage(text: "\(index)", delayMilliseconds: 100)).text == "\(index)")
+            }
+        }
+    }
+
+    @Test func connectionLimitTurnsAwayExtraConnections() async throws {
+        try await withServer(configure: { $0.maxConnections = 1 }) { server, endpoint in
+            let first = try makeClient([endpoint])
+            defer { first.close() }
+            _ = try await first.call(Echo.get, EchoMessage())
+            let second = try makeClient([endpoint])
+            defer { second.close() }
+            let error = await expectRPCError(.resourceExhausted) { _ = try await second.call(Echo.get, EchoMessage()) }
+            #expect(error?.message.contains("too many connections") == true)
+            #expect(try await eventually { server.connectionCount == 1 })
+            _ = try await first.call(Echo.get, EchoMessage())
+        }
+    }
+
+    @Test func randomBytesAfterTLSCloseTheConnection() async throws {
+        try await withServer { _, endpoint in
+            let raw = try await RawConnection.connect(to: endpoint)
+            var generator = SystemRandomNumberGenerator()
+            try await raw.send((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            try await raw.waitUntilClosed()
+            try await stillServing(endpoint)
+        }
+    }
+
+    @Test func truncatedFrameThenCloseLeavesTheServerServing() async throws {
+        try await withServer { _, endpoint in
+            let raw = try await RawConnection.connect(to: endpoint)
+            _ = try await raw.handshake()
+            var partial = ByteBuffer()
+            try unaryCall("echo.Get", EchoMessage(text: "cut"), streamID: 1).forEach { partial.writeFrame($0) }
+            try await raw.send(Array(partial.readableBytesView.prefix(partial.readableBytes - 5)))
+            raw.close()
+            try await stillServing(endpoint)
+        }
+    }
+
+    @Test func plaintextClientAgainstTheTLSPortIsTurnedAway() async throws {
+        try await withServer { _, endpoint in
+            let raw = try await RawConnection.connect(to: endpoint, tls: false)
+            try await raw.send(ConnectionPreface.bytes + [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xA0])
+            try await raw.waitUntilClosed()
+            try await stillServing(endpoint)
+        }
+    }
+
+    @Test func protocolViolationsGetGoAway() async throws {
+        try await withServer { _, endpoint in
+            // A call frame on stream 0.
+            let raw = try await RawConnection.connect(to: endpoint)
+            _ = try await raw.handshake()
+            try await raw.send(try unaryCall("echo.Get", EchoMessage(), streamID: 0))
+            let frames = await raw.remainingFrames()
+            guard case .frame(let goAway) = frames.last, goAway.type == .goAway else { Issue.record("no GOAWAY: \(frames)"); return }
+            #expect(try GoAway(decoding: goAway.payload).code == .internal)
+            // A stream id that does not increase.
+            let second = try await RawConnection.connect(to: endpoint)
+            _ = try await second.handshake()
+            try await second.send(try unaryCall("echo.Get", EchoMessage(), streamID: 5) + unaryCall("echo.Get", EchoMessage(), streamID: 3))
+            let secondFrames = await second.remainingFrames()
+            #expect(secondFrames.contains { if case .frame(let f) = $0 { return f.type == .goAway } else { return false } })
+            try await stillServing(endpoint)
+        }
+    }
+
+    @Test func unaryMethodWithTwoRequestMessagesIsInvalidArgument() async throws {
+        try await withServer { _, endpoint in
+            let raw = try await RawConnection.connect(to: endpoint)
+            defer { raw.close() }
+            _ = try await raw.handshake()
+            var frames = try unaryCall("echo.Get", EchoMessage(text: "a"), streamID: 1)
+            frames[1].flags = []
+            frames.append(frames[1])
+            try await raw.send(frames)
+            guard case .frame(let trailers) = try await raw.next() else { Issue.record("no answer"); return }
+            #expect(try Trailers(decoding: trailers.payload).code == .invalidArgument)
+        }
+    }
+
+    @Test func clientCertificateFromAnotherCAIsRejected() async throws {
+        try await withServer { _, endpoint in
+            let strangerCA = try CertificateAuthority.create(commonName: "Someone else")
+            let stranger = try strangerCA.issue(name: "gateway")
+            let tls = ClientTLSConfiguration(
+                trustRoots: TestPKI.shared.caCertificates,
+                identity: try TLSIdentity(certificatePEM: stranger.certificatePEM, keyPEM: stranger.privateKeyPEM),
+                serverName: "echo"
+            )
+            let client = try RPCClient(endpoints: [endpoint], tls: tls)
+            defer { client.close() }
+            await expectRPCError(.unavailable) { _ = try await client.call(Echo.get, EchoMessage()) }
+            try await stillServing(endpoint)
+        }
+    }
+
+    @Test func serverCertificateForAnotherNameIsRejected() async throws {
+        try await withServer { _, endpoint in
+            // The client wants "scheduling"; the server's certificate names "echo".
+            let client = try makeClient([endpoint], serverName: "scheduling")
+            defer { client.close() }
+            let error = await expectRPCError(.unavailable) { _ = try await client.call(Echo.get, EchoMessage()) }
+            #expect(error?.message.contains("not the expected service 'scheduling'") == true, "\(String(describing: error))")
+            try await stillServing(endpoint)
+        }
+    }
+
+    @Test func clientNotAmongTheAllowedNamesIsRefused() async throws {
+        try await withServer(configure: { $0.tls.allowedClientNames = ["identity"] }) { _, endpoint in
+            let client = try makeClient([endpoint])
+            defer { client.close() }
+            await expectRPCError(.permissionDenied) { _ = try await client.call(Echo.get, EchoMessage()) }
+        }
+    }
+}
