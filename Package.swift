@@ -86,6 +86,14 @@ let package = Package(
 
         // MARK: Tools
         .executableTarget(
+            name: "tandem",
+            dependencies: [
+                "TandemCertificates",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "tandem-fuzz",
             dependencies: [
                 "TandemWire",
@@ -147,6 +155,14 @@ let package = Package(
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TandemCertificatesTests",
+            dependencies: [
+                "TandemCertificates",
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: swiftSettings
         ),
