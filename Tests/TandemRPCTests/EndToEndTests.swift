@@ -181,6 +181,10 @@ struct EndToEndTests {
             #expect(response.text == "ping")
             #expect(metadata["x-reply"] == "pong")
             #expect(metadata["x-initial"] == "hello")
+            // The server made a request id and returned it in the trailers.
+            #expect(metadata["request-id"]?.isEmpty == false)
+            let (_, echoed) = try await client.callWithMetadata(Probe.metadata, EchoMessage(), options: CallOptions(metadata: ["request-id": "mine-7"]))
+            #expect(echoed["request-id"] == "mine-7")
         }
     }
 

@@ -55,6 +55,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var requestCount = 0
         var halfClosed = false
         var sentHeaders = false
+        /// The call's request id, echoed in its trailers.
+        var requestID: String?
 
         init(handler: ServerMethodHandler, headers: RequestHeaders) {
             self.handler = handler
@@ -368,6 +370,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
         let headers = stream.headers
         let requestID = headers.metadata[Metadata.Keys.requestID] ?? RequestID.make()
+        stream.requestID = requestID
         let deadline = headers.timeoutMicroseconds.map { NIODeadline.now() + .microseconds(Int64(clamping: $0)) }
         let serverContext = ServerContext(
             method: headers.method, metadata: headers.metadata, deadline: deadline, requestID: requestID, peer: peer,
@@ -465,6 +468,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let stream = streams[streamID] else { return }
         var trailers = error?.trailers ?? Trailers(code: .ok)
         if let call = stream.call { trailers.metadata.merge(call.trailingMetadata) }
+        if let requestID = stream.requestID { trailers.metadata.append(Metadata.Keys.requestID, requestID) }
         writeTrailers(streamID, trailers)
         closeStream(streamID)
     }
