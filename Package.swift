@@ -56,6 +56,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Storage
+        .systemLibrary(
+            name: "CTandemSQLite",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(
+            name: "TandemStore",
+            dependencies: [
+                "CTandemSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: RPC runtime
         .target(
             name: "TandemRPC",
@@ -156,6 +170,11 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TandemStoreTests",
+            dependencies: ["TandemStore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

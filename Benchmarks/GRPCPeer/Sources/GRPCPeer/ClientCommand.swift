@@ -31,8 +31,10 @@ struct ClientCommand: AsyncParsableCommand {
 
     func run() async throws {
         // The client's `.mTLS` defaults serverCertificateVerification to `.fullVerification`
-        // (chain + host name). The host name checked is the SNI name, which the transport takes
-        // from `http2.authority` (for an IP target it would otherwise be the IP address).
+        // (chain + host name) and trust roots to the system's, so replace the roots with our CA.
+        // The expected host name is the SNI name, which the transport takes from `http2.authority`;
+        // an IP target alone gives no SNI name. NIOSSL then accepts the certificate if a DNS SAN
+        // matches that name *or* an IP SAN matches the peer address (ours has IP 127.0.0.1 too).
         let security = HTTP2ClientTransport.Posix.TransportSecurity.mTLS(
             certificateChain: [.file(path: pki + "/client.pem", format: .pem)],
             privateKey: .file(path: pki + "/client-key.pem", format: .pem)
@@ -82,9 +84,14 @@ struct ClientCommand: AsyncParsableCommand {
             maxMicroseconds: Double(histogram.max),
             errors: result.errors
         )
-        let json = try JSONEncoder().encode(report)
+        if let firstError = result.firstError {
+            FileHandle.standardError.write(Data("first error: \(firstError)\n".utf8))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = try encoder.encode(report)
         print(String(decoding: json, as: UTF8.self))
-        fflush(stdout)
+        fflush(nil)  // flush all C streams (naming the global `stdout` is an error in Swift 6 mode)
     }
 
     /// One closed-loop worker: calls back to back until `measureEnd`, recording calls started at or after `measureStart`.
@@ -112,6 +119,7 @@ struct ClientCommand: AsyncParsableCommand {
                     try response.message.count == expectedCount
                 }
             } catch {
+                if result.firstError == nil { result.firstError = String(describing: error) }
                 ok = false
             }
             guard start >= measureStart else { continue }
@@ -131,11 +139,13 @@ struct ClientCommand: AsyncParsableCommand {
 struct LoopResult: Sendable {
     var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
     var errors = 0
+    var firstError: String?
     var finished = ContinuousClock.now
 
     mutating func merge(_ other: LoopResult) {
         histogram.add(other.histogram)
         errors += other.errors
+        firstError = firstError ?? other.firstError
     }
 }
 

@@ -38,7 +38,7 @@ struct ServerCommand: AsyncParsableCommand {
                 throw ValidationError("server did not bind an IPv4 address")
             }
             print("listening \(bound.port)")
-            fflush(stdout)
+            fflush(nil)  // flush all C streams (naming the global `stdout` is an error in Swift 6 mode)
         }
     }
 }

@@ -1,0 +1,240 @@
+import CTandemSQLite
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// A value stored in or read from SQLite.
+public enum SQLiteValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// A failed SQLite operation: the result code, SQLite's message, and the statement.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public var code: Int32
+    public var message: String
+    public var sql: String?
+
+    /// A constraint (UNIQUE, CHECK, trigger RAISE) stopped the statement.
+    public var isConstraintViolation: Bool { code & 0xFF == SQLITE_CONSTRAINT }
+    public var isBusy: Bool { code & 0xFF == SQLITE_BUSY }
+
+    public var description: String {
+        "SQLite error \(code): \(message)" + (sql.map { " [\($0.prefix(120))]" } ?? "")
+    }
+}
+
+/// Types that bind to a statement parameter.
+public protocol SQLiteBindable {
+    var sqliteValue: SQLiteValue { get }
+}
+
+extension SQLiteValue: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { self }
+}
+extension Int: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { .integer(Int64(self)) }
+}
+extension Int64: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { .integer(self) }
+}
+extension Bool: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { .integer(self ? 1 : 0) }
+}
+extension Double: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { .real(self) }
+}
+extension String: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { .text(self) }
+}
+extension [UInt8]: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { .blob(self) }
+}
+extension Data: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { .blob(Array(self)) }
+}
+extension UUID: SQLiteBindable {
+    /// UUIDs are stored as 16-byte blobs.
+    public var sqliteValue: SQLiteValue { .blob(withUnsafeBytes(of: uuid) { Array($0) }) }
+}
+extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
+    public var sqliteValue: SQLiteValue { self?.sqliteValue ?? .null }
+}
+
+/// One result row; columns are read by index.
+public struct SQLiteRow: Sendable {
+    public let values: [SQLiteValue]
+
+    public subscript(index: Int) -> SQLiteValue { values[index] }
+
+    public func int(_ index: Int) -> Int64? {
+        if case .integer(let value) = values[index] { return value }
+        return nil
+    }
+
+    public func double(_ index: Int) -> Double? {
+        switch values[index] {
+        case .real(let value): return value
+        case .integer(let value): return Double(value)
+        default: return nil
+        }
+    }
+
+    public func text(_ index: Int) -> String? {
+        if case .text(let value) = values[index] { return value }
+        return nil
+    }
+
+    public func blob(_ index: Int) -> [UInt8]? {
+        if case .blob(let value) = values[index] { return value }
+        return nil
+    }
+
+    public func uuid(_ index: Int) -> UUID? {
+        guard let bytes = blob(index), bytes.count == 16 else { return nil }
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}
+
+/// A SQLite connection. Not thread-safe: a `SQLiteDatabase` confines each connection to its
+/// own thread and hands it to closures that run there.
+public final class SQLiteConnection {
+    let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+
+    init(path: String, readOnly: Bool) throws {
+        var handle: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let result = sqlite3_open_v2(path, &handle, flags, nil)
+        guard result == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let handle { sqlite3_close_v2(handle) }
+            throw SQLiteError(code: result, message: "\(message): \(path)", sql: nil)
+        }
+        self.handle = handle
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, 10_000)
+    }
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(handle)
+    }
+
+    private func error(_ code: Int32, _ sql: String?) -> SQLiteError {
+        SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    /// Runs one or more statements without parameters (schema, pragmas).
+    public func executeScript(_ sql: String) throws {
+        let result = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard result == SQLITE_OK else { throw error(result, sql) }
+    }
+
+    /// A prepared statement, cached by its SQL text.
+    private func statement(_ sql: String) throws -> OpaquePointer {
+        if let cached = statements[sql] {
+            sqlite3_reset(cached)
+            sqlite3_clear_bindings(cached)
+            return cached
+        }
+        var statement: OpaquePointer?
+        let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard result == SQLITE_OK, let statement else { throw error(result, sql) }
+        statements[sql] = statement
+        return statement
+    }
+
+    private func bind(_ statement: OpaquePointer, _ values: [any SQLiteBindable], _ sql: String) throws {
+        for (index, value) in values.enumerated() {
+            let position = Int32(index + 1)
+            let result: Int32
+            switch value.sqliteValue {
+            case .null:
+                result = sqlite3_bind_null(statement, position)
+            case .integer(let int):
+                result = sqlite3_bind_int64(statement, position, int)
+            case .real(let double):
+                result = sqlite3_bind_double(statement, position, double)
+            case .text(let text):
+                result = sqlite3_bind_text(statement, position, text, -1, tandem_sqlite_transient())
+            case .blob(let bytes):
+                result = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), tandem_sqlite_transient()) }
+            }
+            guard result == SQLITE_OK else { throw error(result, sql) }
+        }
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows it changed.
+    @discardableResult
+    public func execute(_ sql: String, _ values: any SQLiteBindable...) throws -> Int {
+        try execute(sql, values)
+    }
+
+    @discardableResult
+    public func execute(_ sql: String, _ values: [any SQLiteBindable]) throws -> Int {
+        let statement = try statement(sql)
+        try bind(statement, values, sql)
+        var result = sqlite3_step(statement)
+        while result == SQLITE_ROW { result = sqlite3_step(statement) }
+        sqlite3_reset(statement)
+        guard result == SQLITE_DONE else { throw error(result, sql) }
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// Runs a query and returns every row.
+    public func query(_ sql: String, _ values: any SQLiteBindable...) throws -> [SQLiteRow] {
+        try query(sql, values)
+    }
+
+    public func query(_ sql: String, _ values: [any SQLiteBindable]) throws -> [SQLiteRow] {
+        var rows: [SQLiteRow] = []
+        try forEachRow(sql, values) { rows.append($0) }
+        return rows
+    }
+
+    /// Calls `body` with each row as it is read.
+    public func forEachRow(_ sql: String, _ values: [any SQLiteBindable], _ body: (SQLiteRow) throws -> Void) throws {
+        let statement = try statement(sql)
+        try bind(statement, values, sql)
+        defer { sqlite3_reset(statement) }
+        let columns = sqlite3_column_count(statement)
+        while true {
+            let result = sqlite3_step(statement)
+            if result == SQLITE_DONE { return }
+            guard result == SQLITE_ROW else { throw error(result, sql) }
+            var values: [SQLiteValue] = []
+            values.reserveCapacity(Int(columns))
+            for column in 0..<columns {
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER:
+                    values.append(.integer(sqlite3_column_int64(statement, column)))
+                case SQLITE_FLOAT:
+                    values.append(.real(sqlite3_column_double(statement, column)))
+                case SQLITE_TEXT:
+                    values.append(.text(String(cString: sqlite3_column_text(statement, column))))
+                case SQLITE_BLOB:
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    let pointer = sqlite3_column_blob(statement, column)
+                    values.append(.blob(count == 0 ? [] : Array(UnsafeRawBufferPointer(start: pointer, count: count))))
+                default:
+                    values.append(.null)
+                }
+            }
+            try body(SQLiteRow(values: values))
+        }
+    }
+
+    /// The first row of a query, if any (write `LIMIT 1` for large tables).
+    public func first(_ sql: String, _ values: any SQLiteBindable...) throws -> SQLiteRow? {
+        try query(sql, values).first
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+}

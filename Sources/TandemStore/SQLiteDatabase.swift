@@ -1,0 +1,256 @@
+public import Logging
+import Synchronization
+import Foundation
+
+/// A schema change applied once, in order, at start-up.
+public struct Migration: Sendable {
+    public var version: Int
+    public var sql: String
+
+    public init(version: Int, _ sql: String) {
+        self.version = version
+        self.sql = sql
+    }
+}
+
+/// A SQLite database in WAL mode with `synchronous=FULL`: a write that returned has survived
+/// `kill -9`. Writes run on one writer thread and are committed in groups — every write waiting
+/// when a transaction starts joins it, each in its own savepoint, so one fsync covers many
+/// writes and a failing write rolls back only itself. Reads run on a pool of reader threads.
+public final class SQLiteDatabase: Sendable {
+    public let path: String
+    private let writer: SQLiteWorker
+    private let readers: SQLiteWorker
+    private let statistics = Mutex(Statistics())
+    private let logger: Logger
+
+    /// Counters for operators (and metrics).
+    public struct Statistics: Sendable {
+        public var transactions = 0
+        public var writes = 0
+        public var largestBatch = 0
+        public var lastBatch = 0
+        public var commitNanoseconds: UInt64 = 0
+    }
+
+    /// Opens (creating if needed) the database at `path` and applies `migrations`.
+    public init(path: String, migrations: [Migration], readers: Int = 2, maxBatch: Int = 512, logger: Logger = Logger(label: "tandem.store")) throws {
+        self.path = path
+        self.logger = logger
+        let writerConnection = try SQLiteConnection(path: path, readOnly: false)
+        try writerConnection.executeScript("""
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=FULL;
+            PRAGMA foreign_keys=ON;
+            """)
+        try Self.migrate(writerConnection, migrations, logger: logger)
+        var readerConnections: [SQLiteConnection] = []
+        for _ in 0..<max(readers, 1) {
+            let connection = try SQLiteConnection(path: path, readOnly: true)
+            try connection.executeScript("PRAGMA query_only=ON;")
+            readerConnections.append(connection)
+        }
+        self.writer = SQLiteWorker(name: "sqlite-writer", connections: [writerConnection], mode: .groupCommit(maxBatch: maxBatch))
+        self.readers = SQLiteWorker(name: "sqlite-reader", connections: readerConnections, mode: .read)
+        self.writer.onBatch = { [weak self] size, nanoseconds in
+            self?.statistics.withLock { stats in
+                stats.transactions += 1
+                stats.writes += size
+                stats.lastBatch = size
+                stats.largestBatch = max(stats.largestBatch, size)
+                stats.commitNanoseconds += nanoseconds
+            }
+        }
+        self.writer.start()
+        self.readers.start()
+    }
+
+    private static func migrate(_ connection: SQLiteConnection, _ migrations: [Migration], logger: Logger) throws {
+        try connection.executeScript("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        let applied = Set(try connection.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) })
+        for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(Int64(migration.version)) {
+            try connection.executeScript("BEGIN IMMEDIATE")
+            do {
+                try connection.executeScript(migration.sql)
+                try connection.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))", migration.version)
+                try connection.executeScript("COMMIT")
+                logger.info("applied migration", metadata: ["version": "\(migration.version)"])
+            } catch {
+                try? connection.executeScript("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` atomically (in its own savepoint within a group commit) and returns once the
+    /// transaction is durable. If `body` throws, its changes are rolled back and the error rethrown.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            writer.enqueue(SQLiteJob(run: { connection in
+                let result = Result { try body(connection) }
+                let succeeded: Bool
+                if case .success = result { succeeded = true } else { succeeded = false }
+                return (succeeded, { commit in
+                    switch commit {
+                    case .failure(let error): continuation.resume(throwing: error)
+                    case .success: continuation.resume(with: result)
+                    }
+                })
+            }, fail: { continuation.resume(throwing: $0) }))
+        }
+    }
+
+    /// Runs `body` on a reader connection, in one read transaction (a consistent snapshot).
+    public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            readers.enqueue(SQLiteJob(run: { connection in
+                let result = Result { try body(connection) }
+                return (true, { _ in continuation.resume(with: result) })
+            }, fail: { continuation.resume(throwing: $0) }))
+        }
+    }
+
+    public var currentStatistics: Statistics { statistics.withLock { $0 } }
+
+    /// Finishes queued work and closes the connections.
+    public func close() {
+        writer.stop()
+        readers.stop()
+    }
+}
+
+/// A unit of work for a worker thread: runs against the connection, says whether it
+/// succeeded, and returns what to do once the transaction's outcome is known. `fail` reports
+/// an error when the job could not run at all.
+struct SQLiteJob: Sendable {
+    let run: @Sendable (SQLiteConnection) -> (succeeded: Bool, complete: @Sendable (Result<Void, any Error>) -> Void)
+    let fail: @Sendable (any Error) -> Void
+}
+
+/// Threads that own SQLite connections and run jobs on them.
+final class SQLiteWorker: @unchecked Sendable {
+    // Safe: `queue`, `running` and `onBatch` are only touched under `condition`; each connection
+    // is used only by the one thread it was given to.
+    enum Mode {
+        case read
+        case groupCommit(maxBatch: Int)
+    }
+
+    private let condition = NSCondition()
+    private var queue: [SQLiteJob] = []
+    private var running = true
+    private var threads: [Thread] = []
+    private var finished = 0
+    private let connections: [SQLiteConnection]
+    private let mode: Mode
+    private let name: String
+    var onBatch: (@Sendable (Int, UInt64) -> Void)?
+
+    init(name: String, connections: [SQLiteConnection], mode: Mode) {
+        self.name = name
+        self.connections = connections
+        self.mode = mode
+    }
+
+    func start() {
+        for index in connections.indices {
+            let thread = Thread { [self] in self.loop(self.connections[index]) }
+            thread.name = "\(name)-\(index)"
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    func enqueue(_ job: SQLiteJob) {
+        condition.lock()
+        guard running else {
+            condition.unlock()
+            job.fail(SQLiteError(code: 21, message: "database is closed", sql: nil))
+            return
+        }
+        queue.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Stops after the queued jobs and waits for the threads to end.
+    func stop() {
+        condition.lock()
+        running = false
+        condition.broadcast()
+        while finished < threads.count { condition.wait() }
+        condition.unlock()
+    }
+
+    private func takeJobs(max: Int) -> [SQLiteJob]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && running { condition.wait() }
+        if queue.isEmpty { return nil }
+        let count = Swift.min(max, queue.count)
+        let jobs = Array(queue.prefix(count))
+        queue.removeFirst(count)
+        return jobs
+    }
+
+    private func loop(_ connection: SQLiteConnection) {
+        defer {
+            condition.lock()
+            finished += 1
+            condition.broadcast()
+            condition.unlock()
+        }
+        switch mode {
+        case .read:
+            while let jobs = takeJobs(max: 1) {
+                for job in jobs {
+                    try? connection.executeScript("BEGIN DEFERRED")
+                    let (_, complete) = job.run(connection)
+                    try? connection.executeScript("COMMIT")
+                    complete(.success(()))
+                }
+            }
+        case .groupCommit(let maxBatch):
+            while let jobs = takeJobs(max: maxBatch) {
+                commit(jobs, on: connection)
+            }
+        }
+    }
+
+    private func commit(_ jobs: [SQLiteJob], on connection: SQLiteConnection) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            try connection.executeScript("BEGIN IMMEDIATE")
+        } catch {
+            for job in jobs { job.fail(error) }
+            return
+        }
+        var completions: [@Sendable (Result<Void, any Error>) -> Void] = []
+        completions.reserveCapacity(jobs.count)
+        for job in jobs {
+            do {
+                try connection.executeScript("SAVEPOINT job")
+            } catch {
+                job.fail(error)
+                continue
+            }
+            let (succeeded, complete) = job.run(connection)
+            do {
+                try connection.executeScript(succeeded ? "RELEASE job" : "ROLLBACK TO job; RELEASE job")
+                completions.append(complete)
+            } catch {
+                try? connection.executeScript("ROLLBACK TO job; RELEASE job")
+                complete(.failure(error))
+            }
+        }
+        var outcome: Result<Void, any Error> = .success(())
+        do {
+            try connection.executeScript("COMMIT")
+        } catch {
+            try? connection.executeScript("ROLLBACK")
+            outcome = .failure(error)
+        }
+        onBatch?(jobs.count, DispatchTime.now().uptimeNanoseconds - started)
+        for complete in completions { complete(outcome) }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+import TandemStore
+
+private func temporaryPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("tandem-store-\(UUID()).sqlite").path
+}
+
+private let schema = [
+    Migration(version: 1, "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, amount INTEGER NOT NULL CHECK (amount >= 0))"),
+    Migration(version: 2, "ALTER TABLE items ADD COLUMN note TEXT"),
+]
+
+@Suite("SQLite database")
+struct SQLiteDatabaseTests {
+    @Test func writesAreReadBackAndSurviveReopening() async throws {
+        let path = temporaryPath()
+        let database = try SQLiteDatabase(path: path, migrations: schema)
+        _ = try await database.write { try $0.execute("INSERT INTO items (name, amount, note) VALUES (?, ?, ?)", "a", 1, "first") }
+        let rows = try await database.read { try $0.query("SELECT name, amount, note FROM items") }
+        #expect(rows.count == 1)
+        #expect(rows[0].text(0) == "a" && rows[0].int(1) == 1 && rows[0].text(2) == "first")
+        database.close()
+        // Reopening applies no migration twice and keeps the data.
+        let reopened = try SQLiteDatabase(path: path, migrations: schema)
+        defer { reopened.close() }
+        #expect(try await reopened.read { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 1)
+        #expect(try await reopened.read { try $0.query("SELECT version FROM schema_migrations ORDER BY version").compactMap { $0.int(0) } } == [1, 2])
+        let mode = try await reopened.read { try $0.query("PRAGMA journal_mode")[0].text(0) }
+        #expect(mode == "wal")
+    }
+
+    @Test func concurrentWritesAreCommittedInGroups() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
+        defer { database.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<500 {
+                group.addTask {
+                    _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES (?, ?)", "item-\(index)", index) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let statistics = database.currentStatistics
+        #expect(statistics.writes == 500)
+        // Fewer transactions (fsyncs) than writes: writes waiting together share a commit.
+        #expect(statistics.transactions < 500)
+        #expect(statistics.largestBatch > 1)
+        #expect(try await database.read { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 500)
+    }
+
+    @Test func aFailingWriteRollsBackOnlyItself() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
+        defer { database.close() }
+        struct Refused: Error {}
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    do {
+                        try await database.write { connection in
+                            try connection.execute("INSERT INTO items (name, amount) VALUES (?, ?)", "n\(index)", index)
+                            if index % 2 == 1 {
+                                // Half the writes change something, then fail: their change must vanish.
+                                try connection.execute("UPDATE items SET amount = amount + 1000 WHERE name = ?", "n\(index)")
+                                throw Refused()
+                            }
+                        }
+                        return true
+                    } catch is Refused {
+                        return false
+                    }
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 100)
+        let rows = try await database.read { try $0.query("SELECT name, amount FROM items ORDER BY amount") }
+        #expect(rows.count == 100)
+        #expect(rows.allSatisfy { ($0.int(1) ?? 0) % 2 == 0 && ($0.int(1) ?? 0) < 1000 })
+    }
+
+    @Test func constraintViolationsAreReportedAsSuch() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
+        defer { database.close() }
+        _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('x', 1)") }
+        await #expect {
+            _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('x', 2)") }
+        } throws: { ($0 as? SQLiteError)?.isConstraintViolation == true }
+        await #expect {
+            _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('y', -1)") }
+        } throws: { ($0 as? SQLiteError)?.isConstraintViolation == true }
+        #expect(try await database.read { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 1)
+    }
+
+    @Test func valuesOfEveryTypeRoundTrip() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: [
+            Migration(version: 1, "CREATE TABLE v (i INTEGER, r REAL, t TEXT, b BLOB, u BLOB, n TEXT)"),
+        ])
+        defer { database.close() }
+        let id = UUID()
+        _ = try await database.write {
+            try $0.execute("INSERT INTO v VALUES (?, ?, ?, ?, ?, ?)", Int64.min, 2.5, "héllo", [UInt8](arrayLiteral: 0, 255), id, String?.none)
+        }
+        let row = try #require(try await database.read { try $0.first("SELECT i, r, t, b, u, n FROM v") })
+        #expect(row.int(0) == Int64.min && row.double(1) == 2.5 && row.text(2) == "héllo")
+        #expect(row.blob(3) == [0, 255] && row.uuid(4) == id && row[5] == .null)
+    }
+
+    @Test func aClosedDatabaseRefusesWork() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
+        database.close()
+        await #expect(throws: SQLiteError.self) { _ = try await database.write { try $0.execute("SELECT 1") } }
+    }
+
+    @Test func anUnwritablePathIsAClearError() {
+        #expect(throws: SQLiteError.self) { try SQLiteDatabase(path: "/nonexistent/dir/db.sqlite", migrations: schema) }
+    }
+}
