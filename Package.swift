@@ -84,7 +84,6 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -122,10 +121,30 @@ let package = Package(
             name: "CTandemMallocCounter",
             path: "Benchmarks/CTandemMallocCounter"
         ),
+        .target(
+            name: "TandemBenchSupport",
+            dependencies: ["TandemWire"],
+            path: "Benchmarks/Support",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-echo-server",
+            dependencies: [
+                "CTandemMallocCounter",
+                "TandemBenchSupport",
+                "TandemRPC",
+                "TandemProtocols",
+                "TandemWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/EchoServer",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tandem-bench",
             dependencies: [
                 "CTandemMallocCounter",
+                "TandemBenchSupport",
                 "TandemWire",
                 "TandemProtocols",
                 "TandemRPC",

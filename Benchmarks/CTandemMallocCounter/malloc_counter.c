@@ -3,6 +3,7 @@
 // points. Only the benchmark links this; the services never do.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include "tandem_malloc_counter.h"
@@ -60,7 +61,15 @@ void *memalign(size_t alignment, size_t size) {
 unsigned long long tandem_allocation_count(void) {
     return atomic_load_explicit(&allocations, memory_order_relaxed);
 }
+
+unsigned long long tandem_heap_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+}
 #else
+unsigned long long tandem_heap_in_use(void) {
+    return 0;
+}
 unsigned long long tandem_allocation_count(void) {
     return 0;
 }

@@ -7,44 +7,11 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Synchronization
+import TandemBenchSupport
 import TandemCertificates
 import TandemProtocols
 import TandemRPC
 import TandemWire
-
-/// What the benchmark server reports about itself.
-struct BenchStats: Codable, Sendable {
-    var allocations: UInt64
-    var cpuMicroseconds: UInt64
-    var residentBytes: UInt64
-    var connections: Int
-
-    enum CodingKeys: Int, CodingKey {
-        case allocations = 1, cpuMicroseconds, residentBytes, connections
-    }
-}
-
-enum BenchMethods {
-    static let stats = MethodDescriptor<Empty, BenchStats>(service: "bench", method: "Stats", idempotent: true)
-}
-
-/// Process CPU time (user + system) and resident memory.
-enum ProcessUsage {
-    static var cpuMicroseconds: UInt64 {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let user = UInt64(usage.ru_utime.tv_sec) * 1_000_000 + UInt64(usage.ru_utime.tv_usec)
-        let system = UInt64(usage.ru_stime.tv_sec) * 1_000_000 + UInt64(usage.ru_stime.tv_usec)
-        return user + system
-    }
-
-    static var residentBytes: UInt64 {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
-        let kilobytes = line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
-        return kilobytes * 1024
-    }
-}
 
 /// Certificates for the benchmark, written once to a directory both processes read.
 enum BenchPKI {
@@ -55,50 +22,6 @@ enum BenchPKI {
         _ = try ca.issued.write(to: directory, name: "ca")
         _ = try ca.issue(name: "echo", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"]).write(to: directory, name: "echo")
         _ = try ca.issue(name: "bench-client").write(to: directory, name: "client")
-    }
-}
-
-struct RPCServerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rpc-server", abstract: "The echo server the RPC benchmark calls (run by `rpc`).")
-
-    @Option var port = 0
-    @Option var pki = "/tmp/tandem-bench-pki"
-    @Option(help: "Event loop threads (0: one per core).") var threads = 0
-
-    func run() async throws {
-        try BenchPKI.ensure(pki)
-        var configuration = ServerConfiguration(
-            host: "127.0.0.1", port: port,
-            tls: try .mutual(certificatePath: pki + "/echo.pem", keyPath: pki + "/echo-key.pem", caPath: pki + "/ca.pem")
-        )
-        configuration.eventLoopThreads = threads
-        configuration.maxConnections = 20_000
-        configuration.maxConcurrentStreams = 4096
-        final class ServerReference: Sendable {
-            let server = Mutex<RPCServer?>(nil)
-        }
-        let connections = ServerReference()
-        struct StatsService: RPCService {
-            let reference: ServerReference
-            func register(into router: inout RPCRouter) {
-                router.register(BenchMethods.stats, unary: { _, _ in
-                    BenchStats(
-                        allocations: tandem_allocation_count(), cpuMicroseconds: ProcessUsage.cpuMicroseconds,
-                        residentBytes: ProcessUsage.residentBytes, connections: reference.server.withLock { $0?.connectionCount ?? 0 }
-                    )
-                })
-            }
-        }
-        var logger = Logger(label: "bench.server")
-        logger.logLevel = .warning
-        let server = RPCServer(configuration: configuration, services: [EchoService(), StatsService(reference: connections)], logger: logger)
-        connections.server.withLock { $0 = server }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            let address = try await server.listeningAddress()
-            FileHandle.standardOutput.write(Data("listening \(address.port!)\n".utf8))
-            try await group.next()
-        }
     }
 }
 
@@ -193,7 +116,9 @@ struct RPCBenchmark: AsyncParsableCommand {
     func run() async throws {
         try BenchPKI.ensure(pki)
         let levels = concurrency.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let server = try launch(CommandLine.arguments[0], ["rpc-server", "--pki", pki, "--threads", "\(serverThreads)"])
+        // The server is its own, lean binary (built alongside this one).
+        let serverBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tandem-echo-server").path
+        let server = try launch(serverBinary, [pki, "0", "\(serverThreads)"])
         defer { server.process.terminate() }
         let tls = try ClientTLSConfiguration.mutual(caPath: pki + "/ca.pem", certificatePath: pki + "/client.pem", keyPath: pki + "/client-key.pem", serverName: "echo")
         var clientConfiguration = ClientConfiguration()
@@ -218,8 +143,9 @@ struct RPCBenchmark: AsyncParsableCommand {
         client.close()
 
         if memoryConnections > 0 {
+            let idle = try await memoryAtConnections(1, port: server.port, tls: tls, group: group)
             let resident = try await memoryAtConnections(memoryConnections, port: server.port, tls: tls, group: group)
-            print("server resident memory with \(memoryConnections) open connections: \(format(Double(resident) / 1_048_576, 1)) MiB")
+            print("server resident memory: \(format(Double(idle) / 1_048_576, 1)) MiB after the runs with 1 connection, \(format(Double(resident) / 1_048_576, 1)) MiB with \(memoryConnections) open connections (\(format(Double(resident - idle) / Double(memoryConnections) / 1024, 1)) KiB per connection)")
         }
         server.process.terminate()
         server.process.waitUntilExit()
@@ -306,4 +232,16 @@ func runToEnd(_ executable: String, _ arguments: [String]) throws -> String {
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
+}
+
+/// `tandem-bench pki DIR`: writes the benchmark certificates (the peer benchmark reads them too).
+struct PKICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pki", abstract: "Write the benchmark's CA and certificates to a directory.")
+
+    @Argument var directory = "/tmp/tandem-bench-pki"
+
+    func run() throws {
+        try BenchPKI.ensure(directory)
+        print("certificates in \(directory)")
+    }
 }

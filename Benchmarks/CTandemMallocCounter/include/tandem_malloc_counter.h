@@ -6,4 +6,7 @@
 /// allocation functions and forwards them to glibc.
 unsigned long long tandem_allocation_count(void);
 
+/// Bytes of heap memory in use (glibc's mallinfo2), for the memory benchmark.
+unsigned long long tandem_heap_in_use(void);
+
 #endif

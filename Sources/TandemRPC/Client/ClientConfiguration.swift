@@ -13,7 +13,7 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `HOST:PORT` (IPv6 as `[::1]:PORT`).
     public init(parsing text: String) throws {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         guard let colon = trimmed.lastIndex(of: ":"), let port = Int(trimmed[trimmed.index(after: colon)...]), (1...65535).contains(port) else {
             throw ConfigurationError("endpoint '\(text)' must be HOST:PORT with a port between 1 and 65535")
         }

@@ -5,7 +5,6 @@ import NIOTLS
 import ServiceContextModule
 import Synchronization
 import TandemWire
-import X509
 
 /// What every connection of one server shares: the router, interceptors, configuration.
 final class ServerShared: Sendable {
@@ -672,20 +671,13 @@ func intercept(
     }
 }
 
-/// SAN DNS names, then the common name, of a peer certificate.
+/// The DNS names in a peer certificate's subject alternative names (where Tandem certificates
+/// name their service).
 func certificateNames(_ certificate: NIOSSLCertificate) -> [String] {
-    guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else { return [] }
     var names: [String] = []
-    if let alternatives = try? parsed.extensions.subjectAlternativeNames {
-        for name in alternatives {
-            if case .dnsName(let dns) = name { names.append(dns) }
-        }
-    }
-    for rdn in parsed.subject {
-        for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
-            let text = String(describing: attribute.value)
-            if !names.contains(text) { names.append(text) }
-        }
+    for name in certificate._subjectAlternativeNames() where name.nameType == .dnsName {
+        let text = String(decoding: name.contents, as: UTF8.self)
+        if !names.contains(text) { names.append(text) }
     }
     return names
 }
