@@ -40,6 +40,29 @@ func measure(rounds: Int, duration: Double, _ body: () throws -> Void) rethrows 
     return results[results.count / 2]
 }
 
+/// Measures `a` and `b` alternately, round after round, so both see the same machine
+/// conditions (this VM's speed drifts by tens of percent over seconds); returns the median
+/// round of each and the median of the per-round ratios b/a.
+func measurePair(rounds: Int, duration: Double, _ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (a: Measurement, b: Measurement, ratio: Double) {
+    var first: [Measurement] = []
+    var second: [Measurement] = []
+    var ratios: [Double] = []
+    // Warm both up once.
+    _ = try measure(rounds: 1, duration: duration / 3, a)
+    _ = try measure(rounds: 1, duration: duration / 3, b)
+    for _ in 0..<rounds {
+        let x = try measure(rounds: 1, duration: duration, a)
+        let y = try measure(rounds: 1, duration: duration, b)
+        first.append(x)
+        second.append(y)
+        ratios.append(y.nanosecondsPerOperation / x.nanosecondsPerOperation)
+    }
+    func median(_ values: [Measurement]) -> Measurement {
+        values.sorted { $0.nanosecondsPerOperation < $1.nanosecondsPerOperation }[values.count / 2]
+    }
+    return (median(first), median(second), ratios.sorted()[ratios.count / 2])
+}
+
 /// Keeps the optimizer from discarding a benchmarked result.
 @inline(never)
 func blackHole<T>(_ value: T) {

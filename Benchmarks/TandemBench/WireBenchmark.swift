@@ -11,7 +11,7 @@ struct WireBenchmark: ParsableCommand {
     )
 
     @Option(help: "Measured rounds per case; the median is reported.")
-    var rounds = 7
+    var rounds = 11
 
     @Option(help: "Seconds per round.")
     var seconds = 0.3
@@ -31,9 +31,10 @@ struct WireBenchmark: ParsableCommand {
         var jsonEncodeAllocations: Double
         var cborDecodeAllocations: Double
         var jsonDecodeAllocations: Double
+        /// Medians of the per-round JSON/CBOR time ratios.
+        var encodeSpeedup: Double
+        var decodeSpeedup: Double
         var sizeRatio: Double { Double(cborBytes) / Double(jsonBytes) }
-        var encodeSpeedup: Double { jsonEncodeMicroseconds / cborEncodeMicroseconds }
-        var decodeSpeedup: Double { jsonDecodeMicroseconds / cborDecodeMicroseconds }
     }
 
     @Option(help: ArgumentHelp("Only loop one case (encode-profile, decode-profile, encode-booking, decode-booking) for profilers.", visibility: .hidden))
@@ -57,7 +58,7 @@ struct WireBenchmark: ParsableCommand {
             try bench("ParticipantProfile (mentor profile)", WireSamples.mentorProfile),
             try bench("BookMeetingRequest", WireSamples.bookingRequest),
         ]
-        print("tandem-bench wire: \(rounds) rounds × \(seconds) s per case, median round; µs per operation")
+        print("tandem-bench wire: \(rounds) rounds × \(seconds) s, CBOR and JSON alternating; median round in µs per operation, × = median per-round speed-up")
         print(pad("message", 36) + pad("CBOR B", 8, right: true) + pad("JSON B", 8, right: true) + pad("size", 7, right: true)
               + pad("enc CBOR", 10, right: true) + pad("enc JSON", 10, right: true) + pad("×", 7, right: true)
               + pad("dec CBOR", 10, right: true) + pad("dec JSON", 10, right: true) + pad("×", 7, right: true)
@@ -89,17 +90,17 @@ struct WireBenchmark: ParsableCommand {
         guard try cborDecoder.decode(T.self, from: cbor) == value, try jsonDecoder.decode(T.self, from: json) == value else {
             throw ValidationError("\(name) does not round-trip")
         }
-        // Interleave the measurements so both see the same machine conditions.
-        let cborEncode = try measure(rounds: rounds, duration: seconds) { blackHole(try cborEncoder.encode(value)) }
-        let jsonEncode = try measure(rounds: rounds, duration: seconds) { blackHole(try jsonEncoder.encode(value)) }
-        let cborDecode = try measure(rounds: rounds, duration: seconds) { blackHole(try cborDecoder.decode(T.self, from: cbor)) }
-        let jsonDecode = try measure(rounds: rounds, duration: seconds) { blackHole(try jsonDecoder.decode(T.self, from: json)) }
+        // CBOR and JSON alternate round by round, so both see the same machine conditions.
+        let encode = try measurePair(rounds: rounds, duration: seconds, { blackHole(try cborEncoder.encode(value)) }, { blackHole(try jsonEncoder.encode(value)) })
+        let decode = try measurePair(rounds: rounds, duration: seconds, { blackHole(try cborDecoder.decode(T.self, from: cbor)) }, { blackHole(try jsonDecoder.decode(T.self, from: json)) })
+        let (cborEncode, jsonEncode, cborDecode, jsonDecode) = (encode.a, encode.b, decode.a, decode.b)
         return Row(
             message: name, cborBytes: cbor.count, jsonBytes: json.count,
             cborEncodeMicroseconds: cborEncode.microseconds, jsonEncodeMicroseconds: jsonEncode.microseconds,
             cborDecodeMicroseconds: cborDecode.microseconds, jsonDecodeMicroseconds: jsonDecode.microseconds,
             cborEncodeAllocations: cborEncode.allocationsPerOperation, jsonEncodeAllocations: jsonEncode.allocationsPerOperation,
-            cborDecodeAllocations: cborDecode.allocationsPerOperation, jsonDecodeAllocations: jsonDecode.allocationsPerOperation
+            cborDecodeAllocations: cborDecode.allocationsPerOperation, jsonDecodeAllocations: jsonDecode.allocationsPerOperation,
+            encodeSpeedup: encode.ratio, decodeSpeedup: decode.ratio
         )
     }
 }

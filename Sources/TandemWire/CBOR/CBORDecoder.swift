@@ -90,6 +90,10 @@ final class CBORDecodingState {
         var extraKeys = UnsafeGrowableBuffer<String>()
         /// Where the top-level map ends, once known, so the end check needs no second pass.
         var rootEnd: Int?
+        /// The last map parsed and where it ends: an array of maps moves to its next element
+        /// without walking the one it just decoded a second time.
+        var lastMapOffset = -1
+        var lastMapEnd = -1
     }
 
     private let hot: UnsafeMutablePointer<Hot>
@@ -130,6 +134,12 @@ final class CBORDecodingState {
     @inline(__always) var extraKeys: UnsafeGrowableBuffer<String> {
         unsafeAddress { UnsafePointer(hot).pointer(to: \.extraKeys)! }
         unsafeMutableAddress { hot.pointer(to: \.extraKeys)! }
+    }
+
+    /// Where the item at `offset` ends, if a map parsed there says so.
+    @inline(__always)
+    func knownEnd(of offset: Int) -> Int? {
+        hot.pointee.lastMapOffset == offset ? hot.pointee.lastMapEnd : nil
     }
 
     @inline(__always) var rootEnd: Int? {
@@ -435,6 +445,8 @@ final class CBORDecodingState {
                 }
             }
             if offset == 0 { rootEnd = position }
+            hot.pointee.lastMapOffset = offset
+            hot.pointee.lastMapEnd = position
         } catch {
             throw corrupted(error, codingPath(path))
         }

@@ -277,8 +277,19 @@ struct CBORUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let (offset, component) = try next(type)
-        return try state.decodeValue(type, at: offset, depth: depth + 1, parent: path, component: component)
+        guard currentIndex < itemCount else {
+            throw DecodingError.valueNotFound(type, .init(
+                codingPath: codingPath + [CBORCodingKey(index: currentIndex)],
+                debugDescription: "Unkeyed container is at its end."
+            ))
+        }
+        let offset = position
+        let component = CBORPathComponent.index(currentIndex)
+        let value = try state.decodeValue(type, at: offset, depth: depth + 1, parent: path, component: component)
+        // Decoding a map element found its end already; other items are skipped over.
+        position = try state.knownEnd(of: offset) ?? state.skip(at: offset, depth: depth + 1, state.codingPath(path, appending: component))
+        currentIndex += 1
+        return value
     }
 
     mutating func decode(_ type: Bool.Type) throws -> Bool { try decodeGeneric(type) }
