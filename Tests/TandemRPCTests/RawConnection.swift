@@ -32,6 +32,18 @@ final class RawConnection: Sendable {
         }
     }
 
+    /// Sits next to the socket and drops `read()` requests once closed, so nothing above it —
+    /// TLS included — can pull more bytes off the socket.
+    private final class ReadGate: ChannelOutboundHandler, @unchecked Sendable {
+        // Safe: only touched on the channel's event loop.
+        typealias OutboundIn = Any
+        var open = true
+
+        func read(context: ChannelHandlerContext) {
+            if open { context.read() }
+        }
+    }
+
     private init(channel: any Channel, frames: AsyncStream<InboundFrame>) {
         self.channel = channel
         self.frames = frames
@@ -51,6 +63,7 @@ final class RawConnection: Sendable {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ReadGate())
                     if tls {
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: "echo"))
                     }
@@ -104,6 +117,14 @@ final class RawConnection: Sendable {
 
     func close() {
         channel.close(promise: nil)
+    }
+
+    /// Stops reading from the socket: the peer's writes back up as they would to a slow client.
+    func stopReading() async throws {
+        try await channel.eventLoop.submit { [channel] in
+            try channel.pipeline.syncOperations.handler(type: ReadGate.self).open = false
+        }.get()
+        try await channel.setOption(ChannelOptions.autoRead, value: false)
     }
 }
 

@@ -1,0 +1,148 @@
+import Foundation
+import NIOCore
+import Synchronization
+import TandemProtocols
+import TandemWire
+import Testing
+@testable import TandemRPC
+
+enum Flood {
+    static let method = MethodDescriptor<EchoMessage, EchoMessage>(service: "flood", method: "Pour", kind: .serverStreaming)
+}
+
+/// Writes as many 64 KiB messages as it is allowed to, counting them.
+struct FloodService: RPCService {
+    let written = Counter()
+
+    func register(into router: inout RPCRouter) {
+        router.register(Flood.method, serverStreaming: { _, writer, _ in
+            // Random bytes, so compression cannot shrink them.
+            var generator = SystemRandomNumberGenerator()
+            let chunk = EchoMessage(payload: Data((0..<64 * 1024).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+            for _ in 0..<100_000 {
+                try await writer.write(chunk)
+                _ = written.next()
+            }
+        })
+    }
+}
+
+@Suite("Client behaviour and back-pressure")
+struct ClientBehaviourTests {
+    @Test func aClientThatDoesNotReadStopsTheServerFromBuffering() async throws {
+        let flood = FloodService()
+        try await withServer(services: [flood]) { _, endpoint in
+            let raw = try await RawConnection.connect(to: endpoint)
+            _ = try await raw.handshake()
+            // Ask for 100,000 × 64 KiB (6 GiB) and then read nothing.
+            try await raw.stopReading()
+            try await raw.send(try unaryCall("flood.Pour", EchoMessage(), streamID: 1))
+            // The handler is held back by the connection's writability: after it stalls, far
+            // fewer than the requested messages have been produced.
+            var last = -1
+            while flood.written.count != last {
+                last = flood.written.count
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            #expect(flood.written.count < 2_000, "\(flood.written.count) messages of 64 KiB buffered")
+            raw.close()
+        }
+    }
+
+    @Test func reconnectBackoffFollowsTheSchedule() {
+        let backoff = ConnectionBackoff()
+        #expect(backoff.delay(attempt: 1, random: 0) == .seconds(1))
+        #expect(backoff.delay(attempt: 2, random: 0) == .milliseconds(1600))
+        #expect(backoff.delay(attempt: 3, random: 0) == .milliseconds(2560))
+        #expect(backoff.delay(attempt: 30, random: 0) == .seconds(120))
+        #expect(backoff.delay(attempt: 1, random: 1) == .milliseconds(1200))
+        #expect(backoff.delay(attempt: 1, random: -1) == .milliseconds(800))
+    }
+
+    /// Echo that counts the calls it serves.
+    struct CountingEcho: RPCService {
+        let served = Counter()
+        func register(into router: inout RPCRouter) {
+            router.register(Echo.get, unary: { request, _ in
+                _ = served.next()
+                return request
+            })
+        }
+    }
+
+    @Test func instancesReportingNotServingAreSkipped() async throws {
+        let firstEcho = CountingEcho(), secondEcho = CountingEcho()
+        try await withServer(services: [firstEcho]) { _, firstEndpoint in
+            try await withServer(services: [secondEcho]) { second, secondEndpoint in
+                let client = try makeClient([firstEndpoint, secondEndpoint])
+                defer { client.close() }
+                for index in 0..<4 { _ = try await client.call(Echo.get, EchoMessage(text: "\(index)")) }
+                #expect(firstEcho.served.count == 2 && secondEcho.served.count == 2)
+                // The second instance reports NOT_SERVING; after a health check, calls avoid it.
+                second.health.setStatus(.notServing, for: "echo")
+                await client.checkHealth()
+                for _ in 0..<20 { _ = try await client.call(Echo.get, EchoMessage()) }
+                #expect(firstEcho.served.count == 22)
+                #expect(secondEcho.served.count == 2)
+                // Serving again: it gets calls again.
+                second.health.setStatus(.serving, for: "echo")
+                await client.checkHealth()
+                for _ in 0..<20 { _ = try await client.call(Echo.get, EchoMessage()) }
+                #expect(secondEcho.served.count == 12)
+            }
+        }
+    }
+
+    @Test func serverCertificateOnlyListenerAcceptsClientsWithoutCertificates() async throws {
+        try await withServer(configure: { $0.tls.clientTrustRoots = nil }) { _, endpoint in
+            let tls = ClientTLSConfiguration(trustRoots: TestPKI.shared.caCertificates, identity: nil, serverName: "echo")
+            let client = try RPCClient(endpoints: [endpoint], tls: tls)
+            defer { client.close() }
+            #expect(try await client.call(Echo.get, EchoMessage(text: "no client certificate")).text == "no client certificate")
+        }
+    }
+
+    @Test func mutualTLSListenerRefusesClientsWithoutCertificates() async throws {
+        try await withServer { _, endpoint in
+            let tls = ClientTLSConfiguration(trustRoots: TestPKI.shared.caCertificates, identity: nil, serverName: "echo")
+            let client = try RPCClient(endpoints: [endpoint], tls: tls)
+            defer { client.close() }
+            await expectRPCError(.unavailable) { _ = try await client.call(Echo.get, EchoMessage()) }
+        }
+    }
+
+    @Test func typedClientStub() async throws {
+        try await withServer { _, endpoint in
+            let echo = EchoClient(try makeClient([endpoint]))
+            defer { echo.client.close() }
+            #expect(try await echo.get(EchoMessage(text: "typed")).text == "typed")
+            let count = try await echo.expand(EchoMessage(repeat: 3)) { responses in
+                var count = 0
+                for try await _ in responses { count += 1 }
+                return count
+            }
+            #expect(count == 3)
+        }
+    }
+
+    @Test func endpointsParse() throws {
+        #expect(try Endpoint(parsing: "10.0.0.7:7443") == Endpoint(host: "10.0.0.7", port: 7443))
+        #expect(try Endpoint(parsing: " [::1]:80 ") == Endpoint(host: "::1", port: 80))
+        #expect(throws: ConfigurationError.self) { try Endpoint(parsing: "nohost") }
+        #expect(throws: ConfigurationError.self) { try Endpoint(parsing: "host:99999") }
+        #expect(throws: ConfigurationError.self) { try Endpoint(parsing: ":80") }
+    }
+
+    @Test func serverConfigurationIsValidatedWithClearErrors() async throws {
+        var configuration = ServerConfiguration(tls: TestPKI.shared.serverTLS)
+        configuration.maxFrameSize = 100
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration = ServerConfiguration(port: 70_000, tls: TestPKI.shared.serverTLS)
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        // A port already in use fails at start-up with one clear line.
+        try await withServer { _, endpoint in
+            let clash = RPCServer(configuration: ServerConfiguration(host: "127.0.0.1", port: endpoint.port, tls: TestPKI.shared.serverTLS), services: [])
+            await #expect { try await clash.run() } throws: { "\($0)".contains("cannot listen on 127.0.0.1:\(endpoint.port)") }
+        }
+    }
+}
