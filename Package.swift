@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "TandemProtocols", targets: ["TandemProtocols"]),
         .library(name: "TandemRPC", targets: ["TandemRPC"]),
         .library(name: "TandemCertificates", targets: ["TandemCertificates"]),
+        .library(name: "TandemAuth", targets: ["TandemAuth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -28,7 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
@@ -97,6 +99,65 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Services
+        .target(
+            name: "TandemAuth",
+            dependencies: [
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TandemServiceKit",
+            dependencies: [
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "IdentityService",
+            dependencies: [
+                "TandemAuth",
+                "TandemStore",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-identity",
+            dependencies: [
+                "IdentityService",
+                "TandemWire",
+                "TandemServiceKit",
+                "TandemRPC",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tools
         .executableTarget(
             name: "tandem",
@@ -149,6 +210,8 @@ let package = Package(
                 "TandemProtocols",
                 "TandemRPC",
                 "TandemCertificates",
+                "IdentityService",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -174,6 +237,7 @@ let package = Package(
         .testTarget(
             name: "TandemRPCTests",
             dependencies: [
+                "TandemTestSupport",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
@@ -201,6 +265,34 @@ let package = Package(
             dependencies: [
                 "TandemCertificates",
                 .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TandemTestSupport",
+            dependencies: [
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                "TandemCertificates",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TandemTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IdentityServiceTests",
+            dependencies: [
+                "IdentityService",
+                "TandemAuth",
+                "TandemTestSupport",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -53,6 +53,15 @@ final class LoadState: Sendable {
 /// loop (no thread hop per call). Latency per call goes into an HDR histogram.
 func closedLoop(client: RPCClient, concurrency: Int, warmup: Double, duration: Double, payloadBytes: Int) async throws -> LoadResult {
     let request = EchoMessage(text: "", payload: Data(repeating: 0x5A, count: payloadBytes))
+    return try await closedLoop(client: client, concurrency: concurrency, warmup: warmup, duration: duration) {
+        _ = try await client.call(Echo.get, request)
+    }
+}
+
+/// Closed loop around any call.
+func closedLoop(
+    client: RPCClient, concurrency: Int, warmup: Double, duration: Double, _ call: @escaping @Sendable () async throws -> Void
+) async throws -> LoadResult {
     let executor = try await client.preferredTaskExecutor()
     let shared = LoadState()
     let start = ContinuousClock.now
@@ -65,7 +74,7 @@ func closedLoop(client: RPCClient, concurrency: Int, warmup: Double, duration: D
                 while !shared.stop.load(ordering: .relaxed) {
                     let began = DispatchTime.now().uptimeNanoseconds
                     do {
-                        _ = try await client.call(Echo.get, request)
+                        try await call()
                     } catch {
                         if shared.measuring.load(ordering: .relaxed) { shared.errors.wrappingAdd(1, ordering: .relaxed) }
                         continue

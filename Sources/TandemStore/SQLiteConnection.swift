@@ -70,6 +70,10 @@ extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
 public struct SQLiteRow: Sendable {
     public let values: [SQLiteValue]
 
+    public init(values: [SQLiteValue]) {
+        self.values = values
+    }
+
     public subscript(index: Int) -> SQLiteValue { values[index] }
 
     public func int(_ index: Int) -> Int64? {

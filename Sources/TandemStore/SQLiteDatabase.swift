@@ -34,7 +34,12 @@ public final class SQLiteDatabase: Sendable {
     }
 
     /// Opens (creating if needed) the database at `path` and applies `migrations`.
-    public init(path: String, migrations: [Migration], readers: Int = 2, maxBatch: Int = 512, logger: Logger = Logger(label: "tandem.store")) throws {
+    /// - Parameter secureDelete: overwrite deleted content with zeros (for personal data that
+    ///   must be gone from the file once erased; costs some write speed).
+    public init(
+        path: String, migrations: [Migration], readers: Int = 2, maxBatch: Int = 512, secureDelete: Bool = false,
+        logger: Logger = Logger(label: "tandem.store")
+    ) throws {
         self.path = path
         self.logger = logger
         let writerConnection = try SQLiteConnection(path: path, readOnly: false)
@@ -42,6 +47,7 @@ public final class SQLiteDatabase: Sendable {
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=FULL;
             PRAGMA foreign_keys=ON;
+            PRAGMA secure_delete=\(secureDelete ? "ON" : "OFF");
             """)
         try Self.migrate(writerConnection, migrations, logger: logger)
         var readerConnections: [SQLiteConnection] = []
@@ -111,6 +117,22 @@ public final class SQLiteDatabase: Sendable {
     }
 
     public var currentStatistics: Statistics { statistics.withLock { $0 } }
+
+    /// Copies everything in the write-ahead log into the database file and truncates the log
+    /// to zero bytes, so no old version of any page is left in it (after erasing personal data,
+    /// or before a backup). Returns false when readers kept it from completing.
+    public func checkpoint() async throws -> Bool {
+        let path = self.path
+        return try await read { _ in
+            let connection = try SQLiteConnection(path: path, readOnly: false)
+            for attempt in 0..<50 {
+                let row = try connection.first("PRAGMA wal_checkpoint(TRUNCATE)")
+                if row?.int(0) == 0 { return true }
+                usleep(UInt32(2_000 * (attempt + 1)))
+            }
+            return false
+        }
+    }
 
     /// Finishes queued work and closes the connections.
     public func close() {

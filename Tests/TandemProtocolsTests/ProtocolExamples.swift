@@ -39,11 +39,102 @@ enum Examples {
         updatedAt: Date(timeIntervalSince1970: 1_790_000_000.25), version: 12
     )
 
+    /// `profile` with the fields added after the golden vector `cbor-participant-profile` (which
+    /// pins `profile`'s 20-field encoding) was recorded: the full example sets every documented key.
+    static let fullProfile: ParticipantProfile = {
+        var full = profile
+        full.managerID = managerID
+        full.workingHours = WorkingHours(days: [1, 2, 3, 4, 5], startMinute: 8 * 60 + 30, endMinute: 17 * 60)
+        full.hireDate = "2019-04-01"
+        return full
+    }()
+
     static let minimalProfile = ParticipantProfile(
         id: profile.id, personID: profile.personID, programID: profile.programID, role: .mentee,
         displayName: "Kenji Sato", division: "Sales", jobTitle: "Account Executive", seniority: 2,
         timeZone: "Asia/Tokyo", languages: ["ja"], skillsOffered: [], skillsWanted: [],
         updatedAt: Date(timeIntervalSince1970: 1_790_000_000), version: 1
+    )
+
+    // Identity
+    static let organisationID = UUID(uuidString: "5E2B8C41-7A3F-4D19-B6E0-2C8F1A9D4B73")!
+    static let programID = profile.programID
+    static let personID = profile.personID
+    static let managerID = UUID(uuidString: "3C9E7A10-5B2D-4E8F-A1C3-7D6B5E4F3A21")!
+    static let serviceAccountID = UUID(uuidString: "A7C3E915-2F4B-4D8A-9E61-0B5D7C3F2E84")!
+    static let apiKeyID = UUID(uuidString: "B2D4F6A8-1C3E-4A5B-8D7F-9E0A1B2C3D4E")!
+    static let issuedAt = Date(timeIntervalSince1970: 1_790_000_000)
+
+    static let workingHours = WorkingHours(days: [1, 2, 3, 4], startMinute: 8 * 60, endMinute: 16 * 60 + 30)
+
+    static let personInput = PersonInput(
+        externalID: "HR-004217", email: "amara.okafor@acme.example", name: "Amara Okafor",
+        division: "Platform Engineering", jobTitle: "Staff Engineer", seniority: 7, managerID: managerID,
+        timeZone: "Europe/London", workingHours: workingHours, languages: ["en", "yo"], location: "London",
+        hireDate: "2019-04-01", organisationAdmin: true
+    )
+
+    static let minimalPersonInput = PersonInput(
+        email: "kenji.sato@acme.example", name: "Kenji Sato", division: "Sales", jobTitle: "Account Executive",
+        seniority: 2, timeZone: "Asia/Tokyo", languages: ["ja"]
+    )
+
+    static let person = Person(
+        id: personID, organisationID: organisationID, externalID: "HR-004217", email: "amara.okafor@acme.example",
+        name: "Amara Okafor", division: "Platform Engineering", jobTitle: "Staff Engineer", seniority: 7,
+        managerID: managerID, timeZone: "Europe/London", workingHours: workingHours, languages: ["en", "yo"],
+        location: "London", hireDate: "2019-04-01", active: true, roles: [Role.organisationAdmin, Role.programAdmin],
+        version: 4, updatedAt: issuedAt
+    )
+
+    static let minimalPerson = Person(
+        id: UUID(uuidString: "C4E6A8B0-3D5F-4B7C-9E1A-2F3B4C5D6E7F")!, organisationID: organisationID, externalID: nil,
+        email: "kenji.sato@acme.example", name: "Kenji Sato", division: "Sales", jobTitle: "Account Executive",
+        seniority: 2, managerID: nil, timeZone: "Asia/Tokyo", workingHours: WorkingHours(), languages: ["ja"],
+        location: nil, hireDate: nil, active: false, roles: [], version: 1, updatedAt: issuedAt
+    )
+
+    static let programInput = ProgramInput(
+        name: "Engineering Mentoring 2026", format: .oneToOne, startsOn: "2026-09-01", endsOn: "2027-06-30",
+        onboarding: true, adminIDs: [personID]
+    )
+
+    static let minimalProgramInput = ProgramInput(name: "Peer Circles", format: .peer, startsOn: "2026-10-01")
+
+    static let program = Program(
+        id: programID, organisationID: organisationID, name: "Engineering Mentoring 2026", format: .oneToOne,
+        startsOn: "2026-09-01", endsOn: "2027-06-30", onboarding: true, adminIDs: [personID], version: 3
+    )
+
+    static let minimalProgram = Program(
+        id: programID, organisationID: organisationID, name: "Peer Circles", format: .group, startsOn: "2026-10-01",
+        endsOn: nil, onboarding: false, adminIDs: [], version: 1
+    )
+
+    static let currentKey = VerificationKey(
+        keyID: "k1790000000-3fa9c1d2", publicKey: Data((0..<32).map { UInt8($0 * 7 % 256) }), activeFrom: issuedAt, acceptedUntil: nil
+    )
+
+    static let previousKey = VerificationKey(
+        keyID: "k1782000000-8b04e6f7", publicKey: Data((0..<32).map { UInt8(255 - $0 * 5) }),
+        activeFrom: Date(timeIntervalSince1970: 1_782_000_000), acceptedUntil: issuedAt.addingTimeInterval(900)
+    )
+
+    static let serviceAccount = ServiceAccount(
+        id: serviceAccountID, name: "hr-sync", scopes: ["identity.ImportPeople", "identity.ListPeople"],
+        createdAt: issuedAt, activeKeyIDs: [apiKeyID]
+    )
+
+    static let importRowError = ImportRowError(
+        line: 14, field: "time_zone", rule: "format", message: "\"Europe/Londn\" is not an IANA time zone."
+    )
+
+    static let participationInput = ParticipationInput(
+        programID: programID, personID: personID, role: .mentor,
+        skillsOffered: [SkillLevel(name: "distributed systems", level: 5)],
+        skillsWanted: [SkillLevel(name: "people management", level: 2)],
+        goals: "Help new tech leads grow", goalTags: ["leadership"], topics: ["career growth", "system design"],
+        cadence: .fortnightly, capacity: 3, version: 12
     )
 
     static let booking = BookMeetingRequest(
@@ -72,12 +163,191 @@ enum Examples {
                 full: EchoMessage(text: "hi", payload: Data([1, 2, 3]), repeat: 3, delayMilliseconds: 10),
                 minimal: EchoMessage(text: "", payload: Data())
             ),
-            try MessageExample(ParticipantProfile.self, full: profile, minimal: minimalProfile),
+            try MessageExample(ParticipantProfile.self, full: fullProfile, minimal: minimalProfile),
             try MessageExample(SkillLevel.self, full: SkillLevel(name: "swift", level: 4), minimal: SkillLevel(name: "go", level: 1)),
             try MessageExample(
                 BookMeetingRequest.self, full: booking,
                 minimal: BookMeetingRequest(matchID: matchID, start: booking.start, durationMinutes: 30, timeZone: "Asia/Kolkata")
             ),
+        ] + (try identity())
+    }
+
+    /// The identity service's messages (Protocols/Identity.md), apart from ParticipantProfile and SkillLevel.
+    static func identity() throws -> [MessageExample] {
+        [
+            // Authentication
+            try MessageExample(
+                SignInRequest.self,
+                full: SignInRequest(organisation: "acme", email: "amara.okafor@acme.example", password: "correct horse battery"),
+                minimal: SignInRequest(organisation: "globex", email: "kenji.sato@globex.example", password: "staple-lantern-42")
+            ),
+            try MessageExample(
+                RefreshRequest.self,
+                full: RefreshRequest(refreshToken: "rt_9fK2mQ7xLp3vZ8wN4bT6yH1cJ5dR0sAuE3gW8kX2nP7"), minimal: RefreshRequest(refreshToken: "rt_x")
+            ),
+            try MessageExample(
+                APIKeyExchangeRequest.self,
+                full: APIKeyExchangeRequest(apiKey: "tdm_b2d4f6a81c3e4a5b8d7f9e0a1b2c3d4e_q8Vn3kP0wZ7rT2yL5mX9cH4jD6sF1gA0eU3iO7pQ2w"),
+                minimal: APIKeyExchangeRequest(apiKey: "tdm_x_y")
+            ),
+            try MessageExample(
+                Tokens.self,
+                full: Tokens(
+                    accessToken: "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxNzkwMDAwMDAwLTNmYTljMWQyIn0.eyJzdWIiOiIwQTFCIn0.c2lnbmF0dXJl",
+                    accessExpiresAt: issuedAt.addingTimeInterval(900), refreshToken: "rt_9fK2mQ7xLp3vZ8wN4bT6yH1cJ5dR0sAuE3gW8kX2nP7",
+                    refreshExpiresAt: issuedAt.addingTimeInterval(30 * 86_400), subject: personID, organisationID: organisationID,
+                    roles: [Role.organisationAdmin, "mentor"]
+                ),
+                minimal: Tokens(
+                    accessToken: "eyJhbGciOiJFZERTQSJ9.e30.c2ln", accessExpiresAt: issuedAt.addingTimeInterval(900),
+                    refreshToken: nil, refreshExpiresAt: nil, subject: serviceAccountID, organisationID: organisationID,
+                    roles: [Role.service]
+                )
+            ),
+            try MessageExample(
+                VerificationKeys.self, full: VerificationKeys(keys: [currentKey, previousKey]), minimal: VerificationKeys(keys: [])
+            ),
+            try MessageExample(VerificationKey.self, full: previousKey, minimal: currentKey),
+            try MessageExample(
+                RotateSigningKeyRequest.self, full: RotateSigningKeyRequest(overlapSeconds: 1_800), minimal: RotateSigningKeyRequest()
+            ),
+            try MessageExample(
+                Caller.self,
+                full: Caller(
+                    subject: serviceAccountID, organisationID: organisationID, kind: "service",
+                    roles: [Role.service, Role.programAdmin], programs: [programID], scopes: ["identity.ListPeople", "scheduling.*"]
+                ),
+                minimal: Caller(subject: personID, organisationID: organisationID, kind: "person", roles: [], programs: [], scopes: [])
+            ),
+
+            // Organisations and programs
+            try MessageExample(
+                CreateOrganisationRequest.self,
+                full: CreateOrganisationRequest(name: "Acme Ltd", slug: "acme", admin: personInput, adminPassword: "correct horse battery"),
+                minimal: CreateOrganisationRequest(name: "Globex", slug: "globex", admin: minimalPersonInput, adminPassword: "staple-lantern-42")
+            ),
+            try MessageExample(
+                Organisation.self,
+                full: Organisation(id: organisationID, name: "Acme Ltd", slug: "acme", createdAt: issuedAt),
+                minimal: Organisation(id: organisationID, name: "Globex", slug: "globex", createdAt: Date(timeIntervalSince1970: 1_790_000_000.5))
+            ),
+            try MessageExample(ProgramInput.self, full: programInput, minimal: minimalProgramInput),
+            try MessageExample(Program.self, full: program, minimal: minimalProgram),
+            try MessageExample(
+                UpdateProgramRequest.self,
+                full: UpdateProgramRequest(programID: programID, version: 3, program: programInput),
+                minimal: UpdateProgramRequest(programID: programID, version: 1, program: minimalProgramInput)
+            ),
+            try MessageExample(ProgramRef.self, full: ProgramRef(programID: programID), minimal: ProgramRef(programID: programID)),
+            try MessageExample(
+                ProgramList.self, full: ProgramList(programs: [program, minimalProgram]), minimal: ProgramList(programs: [])
+            ),
+
+            // People
+            try MessageExample(WorkingHours.self, full: workingHours, minimal: WorkingHours()),
+            try MessageExample(PersonInput.self, full: personInput, minimal: minimalPersonInput),
+            try MessageExample(Person.self, full: person, minimal: minimalPerson),
+            try MessageExample(
+                CreatePersonRequest.self,
+                full: CreatePersonRequest(person: personInput, password: "correct horse battery"),
+                minimal: CreatePersonRequest(person: minimalPersonInput)
+            ),
+            try MessageExample(
+                UpdatePersonRequest.self,
+                full: UpdatePersonRequest(personID: personID, version: 4, person: personInput),
+                minimal: UpdatePersonRequest(personID: personID, version: 1, person: minimalPersonInput)
+            ),
+            try MessageExample(PersonRef.self, full: PersonRef(personID: personID), minimal: PersonRef(personID: managerID)),
+            try MessageExample(
+                ListPeopleRequest.self,
+                full: ListPeopleRequest(
+                    programID: programID, role: .mentor, skill: "distributed systems", division: "Platform Engineering",
+                    query: "okafor", includeInactive: true, pageSize: 100, pageToken: "p2.eyJhZnRlciI6Ik9rYWZvciJ9"
+                ),
+                minimal: ListPeopleRequest()
+            ),
+            try MessageExample(
+                PeoplePage.self,
+                full: PeoplePage(people: [person, minimalPerson], nextPageToken: "p3.eyJhZnRlciI6IlNhdG8ifQ"),
+                minimal: PeoplePage(people: [], nextPageToken: nil)
+            ),
+            try MessageExample(
+                SetPasswordRequest.self,
+                full: SetPasswordRequest(personID: personID, currentPassword: "correct horse battery", newPassword: "orbit-meadow-7-violin"),
+                minimal: SetPasswordRequest(personID: personID, newPassword: "staple-lantern-42")
+            ),
+            try MessageExample(
+                ImportPeopleRequest.self,
+                full: ImportPeopleRequest(
+                    csv: """
+                        email,name,time_zone,role,skills_offered
+                        amara.okafor@acme.example,Amara Okafor,Europe/London,mentor,distributed systems:5;swift:4
+
+                        """,
+                    dryRun: true, deactivateMissing: true, programID: programID
+                ),
+                minimal: ImportPeopleRequest(csv: "email,name,time_zone\nkenji.sato@acme.example,Kenji Sato,Asia/Tokyo\n")
+            ),
+            try MessageExample(
+                ImportReport.self,
+                full: ImportReport(
+                    dryRun: false, rows: 240, created: 180, updated: 41, unchanged: 17, deactivated: 3, participations: 96,
+                    errors: [importRowError]
+                ),
+                minimal: ImportReport(
+                    dryRun: true, rows: 0, created: 0, updated: 0, unchanged: 0, deactivated: 0, participations: 0, errors: []
+                )
+            ),
+            try MessageExample(
+                ImportRowError.self, full: importRowError,
+                minimal: ImportRowError(line: 2, field: "email", rule: "required", message: "email is required.")
+            ),
+
+            // Participation
+            try MessageExample(
+                ParticipationInput.self, full: participationInput,
+                minimal: ParticipationInput(programID: programID, personID: personID, role: .mentee)
+            ),
+            try MessageExample(
+                ParticipationRef.self,
+                full: ParticipationRef(programID: programID, personID: personID),
+                minimal: ParticipationRef(programID: programID, personID: managerID)
+            ),
+            try MessageExample(
+                ListParticipantsRequest.self,
+                full: ListParticipantsRequest(programID: programID, role: .both, pageSize: 200, pageToken: "p2.eyJhZnRlciI6MjAwfQ"),
+                minimal: ListParticipantsRequest(programID: programID)
+            ),
+            try MessageExample(
+                ParticipantPage.self,
+                full: ParticipantPage(participants: [fullProfile, minimalProfile], nextPageToken: "p2.eyJhZnRlciI6Mn0"),
+                minimal: ParticipantPage(participants: [], nextPageToken: nil)
+            ),
+
+            // Service accounts
+            try MessageExample(
+                CreateServiceAccountRequest.self,
+                full: CreateServiceAccountRequest(name: "hr-sync", scopes: ["identity.ImportPeople", "identity.ListPeople"]),
+                minimal: CreateServiceAccountRequest(name: "reporting", scopes: [])
+            ),
+            try MessageExample(
+                ServiceAccount.self, full: serviceAccount,
+                minimal: ServiceAccount(id: serviceAccountID, name: "reporting", scopes: [], createdAt: issuedAt, activeKeyIDs: [])
+            ),
+            try MessageExample(
+                ServiceAccountRef.self,
+                full: ServiceAccountRef(serviceAccountID: serviceAccountID), minimal: ServiceAccountRef(serviceAccountID: serviceAccountID)
+            ),
+            try MessageExample(
+                ServiceAccountList.self,
+                full: ServiceAccountList(serviceAccounts: [serviceAccount]), minimal: ServiceAccountList(serviceAccounts: [])
+            ),
+            try MessageExample(
+                CreatedAPIKey.self,
+                full: CreatedAPIKey(keyID: apiKeyID, apiKey: "tdm_b2d4f6a81c3e4a5b8d7f9e0a1b2c3d4e_q8Vn3kP0wZ7rT2yL5mX9cH4jD6sF1gA0eU3iO7pQ2w"),
+                minimal: CreatedAPIKey(keyID: apiKeyID, apiKey: "tdm_b2d4f6a81c3e4a5b8d7f9e0a1b2c3d4e_Hs4Wc9Ue2Nj6Rb1Ty7Qp3Lm8Xk5Vz0Ga2Bd4Fh6Jn")
+            ),
+            try MessageExample(APIKeyRef.self, full: APIKeyRef(keyID: apiKeyID), minimal: APIKeyRef(keyID: apiKeyID)),
         ]
     }
 
@@ -86,7 +356,7 @@ enum Examples {
         "Health.md": Health.methods,
         "Reflection.md": Reflection.methods,
         "Echo.md": Echo.methods,
-        "Identity.md": [],
+        "Identity.md": Identity.methods,
         "Scheduling.md": [],
     ]
 }

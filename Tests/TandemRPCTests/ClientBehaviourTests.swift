@@ -5,6 +5,7 @@ import TandemProtocols
 import TandemWire
 import Testing
 @testable import TandemRPC
+import TandemTestSupport
 
 enum Flood {
     static let method = MethodDescriptor<EchoMessage, EchoMessage>(service: "flood", method: "Pour", kind: .serverStreaming)

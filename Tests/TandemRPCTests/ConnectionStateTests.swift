@@ -6,6 +6,7 @@ import TandemProtocols
 import TandemWire
 import Testing
 @testable import TandemRPC
+import TandemTestSupport
 
 /// The server connection's protocol state, driven through an `EmbeddedChannel` whose event
 /// loop clock the test moves by hand.

@@ -4,6 +4,7 @@ import NIOCore
 import Synchronization
 import TandemProtocols
 import TandemRPC
+import TandemTestSupport
 import TandemWire
 import Testing
 

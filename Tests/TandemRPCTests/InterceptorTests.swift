@@ -6,6 +6,7 @@ import NIOCore
 import ServiceContextModule
 import TandemProtocols
 import TandemRPC
+import TandemTestSupport
 import TandemWire
 import Testing
 import Tracing

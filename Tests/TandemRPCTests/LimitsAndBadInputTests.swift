@@ -4,6 +4,7 @@ import NIOSSL
 import TandemCertificates
 import TandemProtocols
 import TandemRPC
+import TandemTestSupport
 import TandemWire
 import Testing
 

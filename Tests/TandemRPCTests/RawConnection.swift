@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import TandemRPC
+import TandemTestSupport
 import TandemWire
 
 /// A hand-driven connection to a server, for sending exactly the bytes a test wants (bad

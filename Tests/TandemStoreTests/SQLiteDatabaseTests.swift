@@ -106,6 +106,25 @@ struct SQLiteDatabaseTests {
         #expect(row.blob(3) == [0, 255] && row.uuid(4) == id && row[5] == .null)
     }
 
+    @Test("secure delete and a truncating checkpoint leave no trace of deleted data in the files")
+    func secureDeleteAndCheckpoint() async throws {
+        func contains(_ path: String, _ secret: String) -> Bool {
+            ["", "-wal"].contains { FileManager.default.contents(atPath: path + $0)?.range(of: Data(secret.utf8)) != nil }
+        }
+        for secure in [false, true] {
+            let path = temporaryPath()
+            let database = try SQLiteDatabase(path: path, migrations: schema, secureDelete: secure)
+            defer { database.close() }
+            _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES (?, 1), ('other', 2)", "Quetzalcoatl-\(secure)") }
+            #expect(contains(path, "Quetzalcoatl-\(secure)"))
+            _ = try await database.write { try $0.execute("DELETE FROM items WHERE name LIKE 'Quetzalcoatl%'") }
+            #expect(try await database.checkpoint())
+            #expect(FileManager.default.contents(atPath: path + "-wal")?.count ?? 0 == 0, "the log is truncated")
+            // Without secure delete the deleted row can still be read from the file; with it, not.
+            #expect(contains(path, "Quetzalcoatl-\(secure)") == !secure)
+        }
+    }
+
     @Test func aClosedDatabaseRefusesWork() async throws {
         let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
         database.close()

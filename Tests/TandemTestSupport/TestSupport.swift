@@ -1,22 +1,25 @@
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import NIOCore
 import NIOPosix
-import NIOSSL
+public import NIOSSL
 import Synchronization
-import TandemCertificates
+public import TandemCertificates
 import TandemProtocols
-import TandemRPC
-import TandemWire
+public import TandemRPC
+public import TandemWire
+public import Testing
 
-/// A CA with certificates for a test server ("echo") and a test client ("gateway"), made once.
-struct TestPKI: Sendable {
-    let ca: CertificateAuthority
-    let caCertificates: [NIOSSLCertificate]
-    let server: TLSIdentity
-    let client: TLSIdentity
+/// A CA made once per test process, with certificates for a test server ("echo"), a test
+/// client ("gateway"), and any service name a test asks for.
+public final class TestPKI: Sendable {
+    public let ca: CertificateAuthority
+    public let caCertificates: [NIOSSLCertificate]
+    public let server: TLSIdentity
+    public let client: TLSIdentity
+    private let issued = Mutex<[String: TLSIdentity]>([:])
 
-    static let shared: TestPKI = try! TestPKI()
+    public static let shared: TestPKI = try! TestPKI()
 
     init() throws {
         ca = try CertificateAuthority.create(commonName: "Test CA")
@@ -27,23 +30,52 @@ struct TestPKI: Sendable {
         client = try TLSIdentity(certificatePEM: clientCertificate.certificatePEM, keyPEM: clientCertificate.privateKeyPEM)
     }
 
-    var serverTLS: ServerTLSConfiguration {
+    /// A certificate naming `name` (and localhost / 127.0.0.1), issued once.
+    public func identity(_ name: String) -> TLSIdentity {
+        if name == "echo" { return server }
+        if name == "gateway" { return client }
+        return issued.withLock { issued in
+            if let identity = issued[name] { return identity }
+            let certificate = try! ca.issue(name: name, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+            let identity = try! TLSIdentity(certificatePEM: certificate.certificatePEM, keyPEM: certificate.privateKeyPEM)
+            issued[name] = identity
+            return identity
+        }
+    }
+
+    /// Writes the CA and a certificate for `name` as PEM files into `directory` (for tests that
+    /// start executables): `ca.pem`, `<name>.pem`, `<name>-key.pem`.
+    public func writeFiles(for names: [String], into directory: URL) throws {
+        try ca.certificatePEM.write(to: directory.appending(path: "ca.pem"), atomically: true, encoding: .utf8)
+        for name in names {
+            let certificate = try ca.issue(name: name, dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+            try certificate.certificatePEM.write(to: directory.appending(path: "\(name).pem"), atomically: true, encoding: .utf8)
+            try certificate.privateKeyPEM.write(to: directory.appending(path: "\(name)-key.pem"), atomically: true, encoding: .utf8)
+        }
+    }
+
+    public var serverTLS: ServerTLSConfiguration {
         ServerTLSConfiguration(identity: server, clientTrustRoots: caCertificates)
     }
 
-    func clientTLS(serverName: String = "echo") -> ClientTLSConfiguration {
-        ClientTLSConfiguration(trustRoots: caCertificates, identity: client, serverName: serverName)
+    public func serverTLS(name: String) -> ServerTLSConfiguration {
+        ServerTLSConfiguration(identity: identity(name), clientTrustRoots: caCertificates)
+    }
+
+    public func clientTLS(serverName: String = "echo", clientName: String = "gateway") -> ClientTLSConfiguration {
+        ClientTLSConfiguration(trustRoots: caCertificates, identity: identity(clientName), serverName: serverName)
     }
 }
 
 /// Runs a server for the duration of `body`, then shuts it down gracefully.
-func withServer<T>(
+public func withServer<T>(
     services: [any RPCService] = [EchoService()],
+    tls: ServerTLSConfiguration = TestPKI.shared.serverTLS,
     interceptors: [any ServerInterceptor] = [],
     configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (RPCServer, Endpoint) async throws -> T
 ) async throws -> T {
-    var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, tls: TestPKI.shared.serverTLS)
+    var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, tls: tls)
     configure(&configuration)
     let server = RPCServer(configuration: configuration, services: services, interceptors: interceptors, logger: Logger(label: "test.server"))
     return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -64,7 +96,7 @@ func withServer<T>(
     }
 }
 
-func makeClient(
+public func makeClient(
     _ endpoints: [Endpoint], serverName: String = "echo", configure: (inout ClientConfiguration) -> Void = { _ in },
     interceptors: [any ClientInterceptor] = []
 ) throws -> RPCClient {
@@ -79,7 +111,7 @@ func makeClient(
 
 /// Expects `body` to throw an `RPCError` with `code`; returns it.
 @discardableResult
-func expectRPCError(_ code: StatusCode, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> RPCError? {
+public func expectRPCError(_ code: StatusCode, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> RPCError? {
     do {
         try await body()
         Issue.record("expected \(code), but the call succeeded", sourceLocation: sourceLocation)
@@ -94,7 +126,7 @@ func expectRPCError(_ code: StatusCode, _ body: () async throws -> Void, sourceL
 }
 
 /// Polls `condition` until it holds or `timeout` passes (no fixed sleeps).
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
@@ -104,16 +136,18 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
 }
 
 /// Records events from handlers so tests can wait for them.
-final class EventLog: Sendable {
+public final class EventLog: Sendable {
     private let events = Mutex<[String]>([])
 
-    func record(_ event: String) {
+    public init() {}
+
+    public func record(_ event: String) {
         events.withLock { $0.append(event) }
     }
 
-    var all: [String] { events.withLock { $0 } }
+    public var all: [String] { events.withLock { $0 } }
 
-    func contains(_ event: String) -> Bool { all.contains(event) }
+    public func contains(_ event: String) -> Bool { all.contains(event) }
 }
 
-import Testing
+

@@ -1,0 +1,131 @@
+public import ArgumentParser
+public import Foundation
+public import Logging
+public import NIOCore
+public import TandemRPC
+
+/// The options every Tandem service takes. Each has an environment-variable equivalent
+/// (`TANDEM_<NAME>`, e.g. `TANDEM_PORT`); a flag on the command line wins over the variable.
+public struct ServiceOptions: ParsableArguments, Sendable {
+    @Option(help: "Address to listen on. [env: TANDEM_HOST] (default: 127.0.0.1)")
+    public var host: String?
+
+    @Option(help: "Port to listen on; 0 picks a free one. [env: TANDEM_PORT] (default: the service's port)")
+    public var port: Int?
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the service's database. [env: TANDEM_DATA_DIR] (default: ./data/<service>)")
+    public var dataDirectory: String?
+
+    @Option(help: "This service's certificate chain (PEM). [env: TANDEM_CERTIFICATE] (default: certs/<service>.pem)")
+    public var certificate: String?
+
+    @Option(help: "This service's private key (PEM). [env: TANDEM_KEY] (default: certs/<service>-key.pem)")
+    public var key: String?
+
+    @Option(help: "The platform CA (PEM): clients must present a certificate it signed (mutual TLS). [env: TANDEM_CA] (default: certs/ca.pem)")
+    public var ca: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [env: TANDEM_LOG_LEVEL] (default: info)")
+    public var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line). [env: TANDEM_LOG_FORMAT] (default: text)")
+    public var logFormat: String?
+
+    @Option(name: .customLong("event-loop-threads"), help: "Network threads; 0 means one per core. [env: TANDEM_EVENT_LOOP_THREADS] (default: 0)")
+    public var eventLoopThreads: Int?
+
+    @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long calls in flight may take to finish. [env: TANDEM_DRAIN_SECONDS] (default: 20)")
+    public var drainSeconds: Int?
+
+    public init() {}
+
+    /// The settings these options resolve to (flags, then environment, then defaults),
+    /// checked: a bad value or a missing file is one clear error before anything starts.
+    public func resolve(service: String, defaultPort: Int, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServiceSettings {
+        func value(_ flag: String?, _ name: String) -> String? { flag ?? environment["TANDEM_" + name] }
+        func integer(_ flag: Int?, _ name: String, default fallback: Int, range: ClosedRange<Int>, option: String) throws -> Int {
+            if let flag { return try checked(flag, range, option) }
+            guard let text = environment["TANDEM_" + name] else { return fallback }
+            guard let number = Int(text) else { throw ServiceConfigurationError("TANDEM_\(name)='\(text)' is not a whole number") }
+            return try checked(number, range, "TANDEM_" + name)
+        }
+        func checked(_ number: Int, _ range: ClosedRange<Int>, _ name: String) throws -> Int {
+            guard range.contains(number) else { throw ServiceConfigurationError("\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(number)") }
+            return number
+        }
+        let host = value(host, "HOST") ?? "127.0.0.1"
+        guard !host.isEmpty, (try? SocketAddress(ipAddress: host, port: 0)) != nil || host == "localhost" else {
+            throw ServiceConfigurationError("--host '\(host)' is not an IP address (use 0.0.0.0 to listen on every interface)")
+        }
+        let port = try integer(port, "PORT", default: defaultPort, range: 0...65535, option: "--port")
+        let levelText = value(logLevel, "LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ServiceConfigurationError("--log-level '\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        let formatText = value(logFormat, "LOG_FORMAT") ?? "text"
+        guard let format = LogFormat(rawValue: formatText.lowercased()) else {
+            throw ServiceConfigurationError("--log-format '\(formatText)' is not text or json")
+        }
+        let certificate = value(certificate, "CERTIFICATE") ?? "certs/\(service).pem"
+        let key = value(key, "KEY") ?? "certs/\(service)-key.pem"
+        let ca = value(ca, "CA") ?? "certs/ca.pem"
+        for (path, what) in [(certificate, "--certificate"), (key, "--key"), (ca, "--ca")] where !FileManager.default.isReadableFile(atPath: path) {
+            throw ServiceConfigurationError("\(what) \(path): no such readable file (create certificates with `tandem certs init` and `tandem certs issue \(service)`)")
+        }
+        let tls: ServerTLSConfiguration
+        do {
+            tls = try ServerTLSConfiguration.mutual(certificatePath: certificate, keyPath: key, caPath: ca)
+        } catch {
+            throw ServiceConfigurationError("cannot load the TLS files: \(error)")
+        }
+        return ServiceSettings(
+            service: service, host: host, port: port, dataDirectory: value(dataDirectory, "DATA_DIR") ?? "data/\(service)", tls: tls,
+            logLevel: level, logFormat: format,
+            eventLoopThreads: try integer(eventLoopThreads, "EVENT_LOOP_THREADS", default: 0, range: 0...256, option: "--event-loop-threads"),
+            drainSeconds: try integer(drainSeconds, "DRAIN_SECONDS", default: 20, range: 0...3600, option: "--drain-seconds")
+        )
+    }
+}
+
+public enum LogFormat: String, Sendable {
+    case text
+    case json
+}
+
+/// What a service runs with, after flags, environment and defaults were resolved and checked.
+public struct ServiceSettings: Sendable {
+    public var service: String
+    public var host: String
+    public var port: Int
+    public var dataDirectory: String
+    public var tls: ServerTLSConfiguration
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    public var eventLoopThreads: Int
+    public var drainSeconds: Int
+
+    /// The RPC server configuration for these settings.
+    public var serverConfiguration: ServerConfiguration {
+        var configuration = ServerConfiguration(host: host, port: port, tls: tls)
+        configuration.eventLoopThreads = eventLoopThreads
+        configuration.drainGracePeriod = .seconds(Int64(drainSeconds))
+        configuration.agent = "tandem-\(service)/\(TandemVersion.version)"
+        return configuration
+    }
+}
+
+/// A configuration problem, reported as one line before the service starts.
+public struct ServiceConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// The version of Tandem and of the wire protocol it speaks.
+public enum TandemVersion {
+    public static let version = "0.1.0"
+    public static let wireProtocolVersion = 1
+    public static var text: String { "\(version) (wire protocol \(wireProtocolVersion))" }
+}

@@ -1,0 +1,240 @@
+import Foundation
+import TandemAuth
+import TandemProtocols
+import TandemRPC
+import TandemTestSupport
+import TandemWire
+import Testing
+@testable import IdentityService
+
+@Suite("Identity end to end: authentication")
+struct AuthenticationTests {
+    @Test("sign-in gives a 15-minute access token and a refresh token; wrong credentials all get the same answer")
+    func signIn() async throws {
+        try await withIdentity { identity in
+            let tokens = try await identity.admin()
+            #expect(tokens.accessExpiresAt.timeIntervalSince(identity.clock.now()) == 15 * 60)
+            #expect(tokens.refreshToken?.hasPrefix("rt_") == true)
+            #expect(Set(tokens.roles).isSuperset(of: [Role.organisationAdmin, Role.platformAdmin]))
+            let me = try await identity.call(Identity.whoAmI, token: tokens.accessToken)
+            #expect(me.subject == tokens.subject)
+            #expect(me.kind == "person")
+
+            var messages: Set<String> = []
+            for (organisation, email, password) in [
+                ("acme", "admin@acme.example", "wrong password!!"), ("acme", "nobody@acme.example", "wrong password!!"),
+                ("nowhere", "admin@acme.example", IdentityHarness.adminPassword),
+            ] {
+                let error = await expectRPCError(.unauthenticated) {
+                    _ = try await identity.signIn(email, password, organisation: organisation)
+                }
+                messages.insert(error?.message ?? "")
+            }
+            #expect(messages.count == 1, "the answer does not reveal which part was wrong: \(messages)")
+            // Emails are matched without case.
+            _ = try await identity.signIn("ADMIN@Acme.Example", IdentityHarness.adminPassword)
+            await expectRPCError(.invalidArgument) { _ = try await identity.signIn("", "") }
+        }
+    }
+
+    @Test("methods need a valid token; an expired one is refused and the refresh token gets a new one")
+    func tokensExpire() async throws {
+        try await withIdentity { identity in
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.whoAmI) }
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.whoAmI, token: "not.a.jwt") }
+            let tokens = try await identity.admin()
+            // A token whose signature does not match its contents.
+            var parts = tokens.accessToken.split(separator: ".").map(String.init)
+            parts[2] = String(parts[2].reversed())
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.whoAmI, token: parts.joined(separator: ".")) }
+
+            identity.clock.advance(15 * 60 + 1)
+            let expired = await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.whoAmI, token: tokens.accessToken) }
+            #expect(expired?.message.contains("expired") == true)
+            let renewed = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: tokens.refreshToken!))
+            _ = try await identity.call(Identity.whoAmI, token: renewed.accessToken)
+        }
+    }
+
+    @Test("refresh tokens rotate on use; presenting a used one revokes the whole family; sign-out revokes")
+    func refreshRotation() async throws {
+        try await withIdentity { identity in
+            let first = try await identity.admin()
+            let second = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: first.refreshToken!))
+            #expect(second.refreshToken != first.refreshToken)
+            let third = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: second.refreshToken!))
+
+            // Someone replays the first token: that family is finished, including the newest token.
+            let reuse = await expectRPCError(.unauthenticated) {
+                _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: first.refreshToken!))
+            }
+            #expect(reuse?.message.contains("already used") == true)
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: third.refreshToken!)) }
+
+            // Another sign-in (another device) is a separate family and is not affected.
+            let other = try await identity.admin()
+            let otherNext = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: other.refreshToken!))
+            _ = try await identity.call(Identity.signOut, RefreshRequest(refreshToken: otherNext.refreshToken!))
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: otherNext.refreshToken!)) }
+            // Signing out twice, or with an unknown token, is fine (idempotent).
+            _ = try await identity.call(Identity.signOut, RefreshRequest(refreshToken: otherNext.refreshToken!))
+            _ = try await identity.call(Identity.signOut, RefreshRequest(refreshToken: "rt_unknown"))
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: "rt_made_up")) }
+
+            // Refresh tokens expire.
+            let late = try await identity.admin()
+            identity.clock.advance(31 * 24 * 3600)
+            let expired = await expectRPCError(.unauthenticated) {
+                _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: late.refreshToken!))
+            }
+            #expect(expired?.message.contains("expired") == true)
+        }
+    }
+
+    @Test("failed sign-ins lock the account with growing back-off, the same for unknown emails; per client too")
+    func lockout() async throws {
+        try await withIdentity { identity in
+            let right = IdentityHarness.adminPassword
+            // Five free failures, the sixth starts a 1 s lock.
+            for _ in 0..<6 {
+                await expectRPCError(.unauthenticated) { _ = try await identity.signIn("admin@acme.example", "wrong password!!") }
+            }
+            let locked = await expectRPCError(.resourceExhausted) { _ = try await identity.signIn("admin@acme.example", right) }
+            #expect(locked?.metadata[Metadata.Keys.retryAfter] == "1000")
+            identity.clock.advance(1)
+            // Another failure doubles the lock to 2 s.
+            await expectRPCError(.unauthenticated) { _ = try await identity.signIn("admin@acme.example", "wrong password!!") }
+            identity.clock.advance(1)
+            await expectRPCError(.resourceExhausted) { _ = try await identity.signIn("admin@acme.example", right) }
+            identity.clock.advance(1)
+            _ = try await identity.signIn("admin@acme.example", right)
+
+            // An email that does not exist behaves exactly the same (no account enumeration).
+            for _ in 0..<6 {
+                await expectRPCError(.unauthenticated) { _ = try await identity.signIn("ghost@acme.example", "wrong password!!") }
+            }
+            await expectRPCError(.resourceExhausted) { _ = try await identity.signIn("ghost@acme.example", "wrong password!!") }
+
+            // One client guessing many accounts is slowed down too (20 free failures per client).
+            for index in 0..<8 {
+                await expectRPCError(.unauthenticated) { _ = try await identity.signIn("guess\(index)@acme.example", "wrong password!!") }
+            }
+            let client = await expectRPCError(.resourceExhausted) { _ = try await identity.signIn("fresh@acme.example", "wrong password!!") }
+            #expect(client?.message.contains("too many failed sign-ins") == true)
+        }
+    }
+
+    @Test("key rotation: new tokens use the new key, old ones work through the overlap, other services follow")
+    func keyRotation() async throws {
+        try await withIdentity { identity in
+            let admin = try await identity.admin()
+            // Another service verifies tokens locally, with keys fetched over RPC.
+            let client = identity.client
+            let clock = identity.clock
+            let remote = TokenVerifier(refreshInterval: 3600, now: clock.now) {
+                try await client.call(Identity.verificationKeys, Empty())
+            }
+            #expect(try await remote.verify(admin.accessToken).subject == admin.subject)
+            let before = try await identity.call(Identity.verificationKeys)
+            #expect(before.keys.count == 1)
+            #expect(before.keys[0].publicKey.count == 32 && before.keys[0].algorithm == "EdDSA")
+
+            let person = try await identity.call(Identity.createPerson, CreatePersonRequest(person: personInput("pat@acme.example"), password: "pat's long password"), token: admin.accessToken)
+            let pat = try await identity.signIn(person.email, "pat's long password")
+            await expectRPCError(.permissionDenied) { _ = try await identity.call(Identity.rotateSigningKey, RotateSigningKeyRequest(), token: pat.accessToken) }
+            await expectRPCError(.invalidArgument) { _ = try await identity.call(Identity.rotateSigningKey, RotateSigningKeyRequest(overlapSeconds: -1), token: admin.accessToken) }
+
+            let rotated = try await identity.call(Identity.rotateSigningKey, RotateSigningKeyRequest(overlapSeconds: 120), token: admin.accessToken)
+            #expect(rotated.keys.count == 2)
+            #expect(rotated.keys[0].acceptedUntil == clock.now().addingTimeInterval(120))
+            let fresh = try await identity.admin()
+            #expect(TokenVerifier.keyID(of: fresh.accessToken) == rotated.keys[1].keyID)
+            #expect(TokenVerifier.keyID(of: admin.accessToken) == rotated.keys[0].keyID)
+
+            // Within the overlap both work, here and in the other service (which fetches the
+            // new key when it first sees its id).
+            _ = try await identity.call(Identity.whoAmI, token: admin.accessToken)
+            _ = try await identity.call(Identity.whoAmI, token: fresh.accessToken)
+            clock.advance(11)
+            #expect(try await remote.verify(fresh.accessToken).subject == admin.subject)
+            #expect(try await remote.verify(admin.accessToken).subject == admin.subject)
+
+            clock.advance(120)
+            let retired = await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.whoAmI, token: admin.accessToken) }
+            #expect(retired?.message.contains("retired") == true)
+            await #expect(throws: RPCError.self) { _ = try await remote.verify(admin.accessToken) }
+            _ = try await identity.call(Identity.whoAmI, token: fresh.accessToken)
+            #expect(try await identity.call(Identity.verificationKeys).keys.map(\.keyID) == [rotated.keys[1].keyID])
+        }
+    }
+
+    @Test("service accounts: API keys are shown once, exchanged for scoped tokens, usable directly, and revocable")
+    func apiKeys() async throws {
+        try await withIdentity { identity in
+            let admin = try await identity.admin().accessToken
+            await expectRPCError(.invalidArgument) {
+                _ = try await identity.call(Identity.createServiceAccount, CreateServiceAccountRequest(name: "hr-sync", scopes: ["identity.Import People", "x"]), token: admin)
+            }
+            let account = try await identity.call(
+                Identity.createServiceAccount, CreateServiceAccountRequest(name: "hr-sync", scopes: ["identity.ListPeople", "identity.GetPerson", "identity.WhoAmI"]), token: admin
+            )
+            await expectRPCError(.alreadyExists) {
+                _ = try await identity.call(Identity.createServiceAccount, CreateServiceAccountRequest(name: "hr-sync", scopes: ["identity.*"]), token: admin)
+            }
+            let key = try await identity.call(Identity.createAPIKey, ServiceAccountRef(serviceAccountID: account.id), token: admin)
+            #expect(key.apiKey.hasPrefix("tdm_"))
+            let listed = try await identity.call(Identity.listServiceAccounts, token: admin)
+            #expect(listed.serviceAccounts.map(\.activeKeyIDs) == [[key.keyID]])
+            #expect(!"\(listed)".contains(key.apiKey), "the key itself is never shown again")
+
+            let tokens = try await identity.call(Identity.exchangeAPIKey, APIKeyExchangeRequest(apiKey: key.apiKey))
+            #expect(tokens.refreshToken == nil)
+            #expect(tokens.roles == [Role.service])
+            let me = try await identity.call(Identity.whoAmI, token: tokens.accessToken)
+            #expect(me.kind == "service" && me.scopes.contains("identity.ListPeople"))
+            let page = try await identity.call(Identity.listPeople, ListPeopleRequest(), token: tokens.accessToken)
+            #expect(page.people.count == 1)
+            let denied = await expectRPCError(.permissionDenied) {
+                _ = try await identity.call(Identity.createPerson, CreatePersonRequest(person: personInput("x@acme.example")), token: tokens.accessToken)
+            }
+            #expect(denied?.message.contains("scopes") == true)
+
+            // `authorization: ApiKey <key>` works without the exchange.
+            var options = CallOptions()
+            options.metadata[Metadata.Keys.authorization] = "ApiKey " + key.apiKey
+            _ = try await identity.client.call(Identity.listPeople, ListPeopleRequest(), options: options)
+
+            // A key with the right id but a wrong secret, and a revoked key, are refused.
+            let forged = String(key.apiKey.dropLast(4)) + "AAAA"
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.exchangeAPIKey, APIKeyExchangeRequest(apiKey: forged)) }
+            _ = try await identity.call(Identity.revokeAPIKey, APIKeyRef(keyID: key.keyID), token: admin)
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.exchangeAPIKey, APIKeyExchangeRequest(apiKey: key.apiKey)) }
+            await expectRPCError(.unauthenticated) { _ = try await identity.client.call(Identity.listPeople, ListPeopleRequest(), options: options) }
+            // Service accounts cannot mint keys for themselves.
+            let second = try await identity.call(Identity.createAPIKey, ServiceAccountRef(serviceAccountID: account.id), token: admin)
+            var all = CallOptions()
+            all.metadata[Metadata.Keys.authorization] = "ApiKey " + second.apiKey
+            await expectRPCError(.permissionDenied) {
+                _ = try await identity.client.call(Identity.createAPIKey, ServiceAccountRef(serviceAccountID: account.id), options: all)
+            }
+        }
+    }
+
+    @Test("restart keeps people, passwords, signing keys and refresh tokens")
+    func restart() async throws {
+        let directory = temporaryDirectory()
+        let clock = ManualClock()
+        let (access, refresh, personID) = try await withIdentity(directory: directory, clock: clock) { identity in
+            let admin = try await identity.admin()
+            let person = try await identity.call(Identity.createPerson, CreatePersonRequest(person: personInput("kept@acme.example"), password: "a password that lasts"), token: admin.accessToken)
+            return (admin.accessToken, admin.refreshToken!, person.id)
+        }
+        try await withIdentity(directory: directory, clock: clock) { identity in
+            _ = try await identity.call(Identity.whoAmI, token: access)
+            let renewed = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: refresh))
+            let person = try await identity.call(Identity.getPerson, PersonRef(personID: personID), token: renewed.accessToken)
+            #expect(person.email == "kept@acme.example")
+            _ = try await identity.signIn("kept@acme.example", "a password that lasts")
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import TandemProtocols
+import TandemRPC
+import TandemTestSupport
+import TandemWire
+import Testing
+
+/// `tandem-identity` as platform teams run it: a process with flags, environment, files.
+@Suite("tandem-identity executable")
+struct ProcessTests {
+    @Test("--version names the wire protocol; bad configuration fails at start-up with one clear line")
+    func configuration() throws {
+        let version = try ServiceProcess.run("tandem-identity", ["--version"])
+        #expect(version.status == 0)
+        #expect(version.output.contains("wire protocol 1"))
+
+        let directory = temporaryDirectory()
+        try TestPKI.shared.writeFiles(for: ["identity"], into: URL(fileURLWithPath: directory))
+        let tls = ["--certificate", directory + "/identity.pem", "--key", directory + "/identity-key.pem", "--ca", directory + "/ca.pem", "--data-dir", directory + "/data"]
+        for (arguments, environment, expected) in [
+            (["--data-dir", directory + "/data"], [:], "--certificate"),
+            (tls + ["--port", "70000"], [:], "--port must be between 0 and 65535"),
+            (tls, ["TANDEM_PORT": "eighty"], "TANDEM_PORT='eighty' is not a whole number"),
+            (tls + ["--host", "not an address"], [:], "is not an IP address"),
+            (tls + ["--log-level", "chatty"], [:], "--log-level 'chatty'"),
+            (tls + ["--frobnicate"], [:], "frobnicate"),
+            (tls + ["--scrypt-log-n", "40"], [:], "--scrypt-log-n"),
+        ] as [([String], [String: String], String)] {
+            let result = try ServiceProcess.run("tandem-identity", arguments, environment: environment)
+            #expect(result.status != 0, "\(arguments) \(environment)")
+            #expect(result.output.contains(expected), "\(arguments): \(result.output)")
+            #expect(!result.output.contains("listening"), "nothing is served")
+        }
+        // The port is in use: one line, non-zero exit.
+        let port = try freePort()
+        let first = try ServiceProcess("tandem-identity", tls + ["--port", "\(port)", "--scrypt-log-n", "10"])
+        defer { first.send(SIGKILL) }
+        #expect(try waitForPort(port))
+        let second = try ServiceProcess.run("tandem-identity", tls + ["--port", "\(port)"])
+        #expect(second.status != 0)
+        #expect(second.output.contains("cannot listen on 127.0.0.1:\(port)"), "\(second.output)")
+    }
+
+    @Test("bootstrap, serve over mutual TLS, SIGTERM drains and exits 0; kill -9 loses nothing acknowledged")
+    func lifecycle() async throws {
+        let directory = temporaryDirectory()
+        try TestPKI.shared.writeFiles(for: ["identity"], into: URL(fileURLWithPath: directory))
+        let data = directory + "/data"
+        let bootstrap = try ServiceProcess.run(
+            "tandem-identity",
+            ["bootstrap", "--data-dir", data, "--organisation", "Acme", "--slug", "acme", "--admin-email", "admin@acme.example", "--admin-name", "Ada", "--scrypt-log-n", "10"],
+            environment: ["TANDEM_ADMIN_PASSWORD": "bootstrap password"]
+        )
+        #expect(bootstrap.status == 0, "\(bootstrap.output)")
+        #expect(bootstrap.output.contains("organisation acme"))
+        #expect(!bootstrap.output.contains("bootstrap password"))
+        let again = try ServiceProcess.run(
+            "tandem-identity", ["bootstrap", "--data-dir", data, "--organisation", "Other", "--slug", "other", "--admin-email", "a@b.example", "--admin-name", "A"],
+            environment: ["TANDEM_ADMIN_PASSWORD": "bootstrap password"]
+        )
+        #expect(again.status != 0 && again.output.contains("already bootstrapped"))
+
+        // Configuration from the environment this time.
+        let port = try freePort()
+        let environment = [
+            "TANDEM_PORT": "\(port)", "TANDEM_DATA_DIR": data, "TANDEM_CERTIFICATE": directory + "/identity.pem", "TANDEM_KEY": directory + "/identity-key.pem",
+            "TANDEM_CA": directory + "/ca.pem", "TANDEM_SCRYPT_LOG_N": "10", "TANDEM_LOG_FORMAT": "json",
+        ]
+        var server = try ServiceProcess("tandem-identity", [], environment: environment)
+        #expect(try waitForPort(port))
+        let client = try makeClient([Endpoint(host: "127.0.0.1", port: port)], serverName: "identity")
+        defer { client.close() }
+        let admin = try await client.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: "bootstrap password"))
+        var options = CallOptions()
+        options.metadata[Metadata.Keys.authorization] = "Bearer " + admin.accessToken
+        let person = try await client.call(Identity.createPerson, CreatePersonRequest(person: personInput("durable@acme.example")), options: options)
+
+        // Crash right after the acknowledgement: the person must still be there.
+        server.send(SIGKILL)
+        #expect(server.waitForExit() != 0)
+        server = try ServiceProcess("tandem-identity", [], environment: environment)
+        #expect(try waitForPort(port))
+        let authorized = options
+        let found = try await eventuallyCall { try await client.call(Identity.getPerson, PersonRef(personID: person.id), options: authorized) }
+        #expect(found.email == "durable@acme.example", "acknowledged before kill -9, and the access token survived the restart")
+
+        server.send(SIGTERM)
+        #expect(server.waitForExit() == 0)
+        let log = server.output
+        #expect(log.contains("\"message\":\"draining\""), "JSON logs: \(log.prefix(400))")
+        #expect(!log.contains("bootstrap password") && !log.contains(admin.accessToken) && !log.contains(admin.refreshToken!), "no secret in the logs")
+    }
+
+    /// Waits until something accepts connections on `port`.
+    func waitForPort(_ port: Int) throws -> Bool {
+        for _ in 0..<400 {
+            let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(socket)
+            if connected == 0 { return true }
+            usleep(25_000)
+        }
+        return false
+    }
+
+    /// Retries a call while the server is still starting.
+    func eventuallyCall<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        var lastError: (any Error)?
+        for _ in 0..<100 {
+            do { return try await body() } catch let error as RPCError where error.code == .unavailable {
+                lastError = error
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        throw lastError!
+    }
+}

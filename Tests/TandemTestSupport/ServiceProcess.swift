@@ -1,0 +1,70 @@
+public import Foundation
+import NIOCore
+import NIOPosix
+
+/// A Tandem executable run as a real process, with its output captured, for end-to-end tests.
+public final class ServiceProcess: @unchecked Sendable {
+    // Safe: `process` is only started in init and then read; Process is thread-safe for these calls.
+    public let process: Process
+    public let outputPath: String
+
+    /// The path of executable `name`, built next to the test bundle (`swift build --build-tests`
+    /// and `swift test` build every product).
+    public static func executable(_ name: String) -> String {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // macOS runs the tests inside <bundle>.xctest/Contents/MacOS.
+        while directory.path.contains(".xctest") { directory.deleteLastPathComponent() }
+        return directory.appending(path: name).path
+    }
+
+    /// Starts `executable` with `arguments`; stdout and stderr go to one file.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable(executable))
+        process.arguments = arguments
+        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }
+        merged.merge(environment) { _, new in new }
+        process.environment = merged
+        outputPath = FileManager.default.temporaryDirectory.appending(path: "tandem-process-\(UUID().uuidString).log").path
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    /// Runs to the end; returns the exit status and everything it printed.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = try ServiceProcess(executable, arguments, environment: environment)
+        let status = process.waitForExit()
+        return (status, process.output)
+    }
+
+    public var output: String {
+        (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Sends `signal` (SIGTERM by default, SIGKILL to simulate a crash).
+    public func send(_ signal: Int32 = SIGTERM) {
+        kill(process.processIdentifier, signal)
+    }
+
+    @discardableResult
+    public func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: outputPath)
+    }
+}
+
+/// A loopback TCP port that nobody listens on right now.
+public func freePort() throws -> Int {
+    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+    let port = channel.localAddress!.port!
+    try channel.close().wait()
+    return port
+}
