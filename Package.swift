@@ -158,6 +158,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "SchedulingService",
+            dependencies: [
+                "TandemAuth",
+                "TandemStore",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-scheduling",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "SchedulingService",
+                "TandemServiceKit",
+                "TandemAuth",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tools
         .executableTarget(
             name: "tandem",
@@ -286,6 +314,20 @@ let package = Package(
         .testTarget(
             name: "IdentityServiceTests",
             dependencies: [
+                "IdentityService",
+                "TandemAuth",
+                "TandemTestSupport",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SchedulingServiceTests",
+            dependencies: [
+                "SchedulingService",
                 "IdentityService",
                 "TandemAuth",
                 "TandemTestSupport",

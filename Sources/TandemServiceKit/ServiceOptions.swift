@@ -104,6 +104,11 @@ public struct ServiceSettings: Sendable {
     public var eventLoopThreads: Int
     public var drainSeconds: Int
 
+    /// For calling another service (`serverName`) with this service's certificate (mutual TLS).
+    public func clientTLS(serverName: String) -> ClientTLSConfiguration {
+        ClientTLSConfiguration(trustRoots: tls.clientTrustRoots, identity: tls.identity, serverName: serverName)
+    }
+
     /// The RPC server configuration for these settings.
     public var serverConfiguration: ServerConfiguration {
         var configuration = ServerConfiguration(host: host, port: port, tls: tls)

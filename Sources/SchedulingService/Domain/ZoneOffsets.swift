@@ -1,0 +1,136 @@
+import Foundation
+import Synchronization
+
+/// A time zone's UTC offsets over a range of instants: constant between daylight-saving
+/// transitions, so a whole range costs one Foundation call per transition instead of one per
+/// instant. Instants and local times are whole seconds since 1970 (local time counted as if it
+/// were UTC).
+struct ZoneOffsets: Sendable {
+    let identifier: String
+    /// Sorted by `start`; each offset holds from its start until the next one's.
+    private(set) var segments: [(start: Int64, offset: Int64)]
+
+    init(zone: TimeZone, from: Int64, to: Int64) {
+        identifier = zone.identifier
+        var segments = [(start: Int64.min, offset: Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(from)))))]
+        var cursor = Date(timeIntervalSince1970: TimeInterval(from))
+        while let next = zone.nextDaylightSavingTimeTransition(after: cursor), next.timeIntervalSince1970 <= TimeInterval(to) {
+            let start = Int64(next.timeIntervalSince1970.rounded())
+            let offset = Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(start))))
+            if offset != segments[segments.count - 1].offset { segments.append((start, offset)) }
+            // Step past the transition itself.
+            cursor = Date(timeIntervalSince1970: TimeInterval(start + 1))
+        }
+        self.segments = segments
+    }
+
+    /// The offset in force at instant `t`.
+    func offset(at t: Int64) -> Int64 {
+        var low = 0
+        var high = segments.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if segments[middle].start <= t { low = middle } else { high = middle - 1 }
+        }
+        return segments[low].offset
+    }
+
+    /// Local wall-clock time of instant `t`.
+    func local(_ t: Int64) -> Int64 {
+        t + offset(at: t)
+    }
+
+    /// The instant a local wall-clock time stands for. A time that occurs twice (clocks going
+    /// back) is the earlier instant; a time that does not exist (clocks going forward) moves
+    /// forward by the size of the gap, as calendars do.
+    func instant(local: Int64) -> Int64 {
+        let before = offset(at: local - 86_400)
+        let after = offset(at: local + 86_400)
+        var best: Int64?
+        for candidate in Set([before, after, offset(at: local)]) {
+            let t = local - candidate
+            if offset(at: t) == candidate { best = min(best ?? t, t) }
+        }
+        return best ?? (local - before)
+    }
+}
+
+/// Foundation time zones by identifier, made once (creating one reads the zone database).
+enum Zones {
+    private static let cache = Mutex<[String: TimeZone]>([:])
+
+    static func zone(_ identifier: String) -> TimeZone? {
+        if let zone = cache.withLock({ $0[identifier] }) { return zone }
+        guard identifier.contains("/") || identifier == "UTC", let zone = TimeZone(identifier: identifier) else { return nil }
+        cache.withLock { $0[identifier] = zone }
+        return zone
+    }
+}
+
+/// Calendar arithmetic on local days (days since 1970-01-01, which was a Thursday).
+enum LocalDays {
+    static let secondsPerDay: Int64 = 86_400
+
+    /// The local day a local time falls on.
+    static func day(ofLocal local: Int64) -> Int64 {
+        local >= 0 ? local / secondsPerDay : (local - secondsPerDay + 1) / secondsPerDay
+    }
+
+    /// ISO weekday of a day number: 1 Monday … 7 Sunday.
+    static func weekday(_ day: Int64) -> Int {
+        Int(((day % 7) + 7 + 3) % 7) + 1
+    }
+
+    /// `YYYY-MM-DD` of a day number (proleptic Gregorian).
+    static func dateString(_ day: Int64) -> String {
+        let (year, month, dayOfMonth) = civil(day)
+        return String(format: "%04d-%02d-%02d", year, month, dayOfMonth)
+    }
+
+    /// The day number of `YYYY-MM-DD`, if it is a real date.
+    static func day(of date: String) -> Int64? {
+        let parts = date.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int64(parts[0]), let month = Int64(parts[1]), let dayOfMonth = Int64(parts[2]),
+              (1...12).contains(month), dayOfMonth >= 1 else { return nil }
+        let result = days(year: year, month: month, day: dayOfMonth)
+        guard civil(result) == (year, month, dayOfMonth) else { return nil }
+        return result
+    }
+
+    /// Howard Hinnant's days-from-civil.
+    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// Howard Hinnant's civil-from-days.
+    static func civil(_ days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// `YYYY-MM-DDTHH:MM` of a local time.
+    static func localText(_ local: Int64) -> String {
+        let day = day(ofLocal: local)
+        let seconds = local - day * secondsPerDay
+        return dateString(day) + String(format: "T%02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+    }
+
+    /// `HH:MM` of a local time.
+    static func clock(_ local: Int64) -> String {
+        let seconds = local - day(ofLocal: local) * secondsPerDay
+        return String(format: "%02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+    }
+}

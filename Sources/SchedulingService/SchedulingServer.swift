@@ -1,0 +1,169 @@
+public import Foundation
+public import Logging
+import Synchronization
+public import TandemAuth
+public import TandemProtocols
+public import TandemRPC
+import TandemWire
+
+/// How the scheduling service behaves.
+public struct SchedulingConfiguration: Sendable {
+    /// The video link of a meeting: `{room}` is replaced by an unguessable room id.
+    public var videoURLTemplate = "https://meet.tandem.example/{room}"
+    /// Free minutes kept around existing meetings when finding slots.
+    public var defaultBufferMinutes = 10
+    /// How long cached pairs and availability are trusted (other replicas may change them).
+    public var cacheSeconds: TimeInterval = 30
+    /// How long idempotency keys are remembered.
+    public var idempotencyWindow: TimeInterval = 24 * 3600
+    /// The clock (tests move it).
+    public var now: @Sendable () -> Date = { Date() }
+
+    public init() {}
+
+    /// Checks the template at start-up.
+    public func validate() throws {
+        guard videoURLTemplate.contains("{room}"), videoURLTemplate.hasPrefix("https://") || videoURLTemplate.hasPrefix("http://") else {
+            throw ConfigurationError("the video URL template must be an http(s) URL containing {room}, e.g. https://meet.example.com/{room}")
+        }
+        guard (0...120).contains(defaultBufferMinutes) else { throw ConfigurationError("the buffer must be 0–120 minutes") }
+    }
+}
+
+/// The scheduling service: its store, caches and RPC handlers.
+public final class SchedulingServer: Sendable {
+    let store: SchedulingStore
+    let configuration: SchedulingConfiguration
+    let logger: Logger
+    let pairCache: TTLCache<PairKey, StoredPair>
+    let availabilityCache: TTLCache<PairKey, Availability>
+    /// Wakes reminder streams when a booking may have made a reminder due sooner.
+    let reminderSignal = ReminderSignal()
+
+    struct PairKey: Hashable, Sendable {
+        var organisation: UUID
+        var id: UUID
+    }
+
+    /// Opens (creating and migrating) `<dataDirectory>/scheduling.sqlite`.
+    public static func open(dataDirectory: String, configuration: SchedulingConfiguration = SchedulingConfiguration(), logger: Logger) throws -> SchedulingServer {
+        try configuration.validate()
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let store = try SchedulingStore(path: dataDirectory + "/scheduling.sqlite", logger: logger)
+        return SchedulingServer(store: store, configuration: configuration, logger: logger)
+    }
+
+    private init(store: SchedulingStore, configuration: SchedulingConfiguration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.pairCache = TTLCache(seconds: configuration.cacheSeconds, limit: 200_000)
+        self.availabilityCache = TTLCache(seconds: configuration.cacheSeconds, limit: 200_000)
+    }
+
+    /// The RPC handlers.
+    public var service: any RPCService { SchedulingRPCService(server: self) }
+
+    public func close() {
+        store.close()
+    }
+
+    /// Housekeeping to run alongside the server: forgets old idempotency keys every minute.
+    public func maintain() async {
+        while !Task.isCancelled {
+            do {
+                let removed = try await store.expireIdempotencyKeys(olderThan: configuration.now().addingTimeInterval(-configuration.idempotencyWindow))
+                if removed > 0 { logger.debug("expired idempotency keys", metadata: ["count": "\(removed)"]) }
+            } catch {
+                logger.warning("idempotency key expiry failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(60))
+        }
+    }
+
+    /// Statistics of the store (for benchmarks and metrics).
+    public var storeStatistics: SQLiteStatisticsView {
+        let statistics = store.database.currentStatistics
+        return SQLiteStatisticsView(transactions: statistics.transactions, writes: statistics.writes, largestBatch: statistics.largestBatch)
+    }
+
+    // MARK: Cached reads
+
+    func pair(organisation: UUID, match: UUID) async throws -> StoredPair? {
+        let key = PairKey(organisation: organisation, id: match)
+        if let cached = pairCache.get(key, now: configuration.now()) { return cached }
+        guard let stored = try await store.pair(organisation: organisation, match: match) else { return nil }
+        pairCache.set(key, stored, now: configuration.now())
+        return stored
+    }
+
+    func availability(organisation: UUID, person: UUID) async throws -> Availability? {
+        let key = PairKey(organisation: organisation, id: person)
+        if let cached = availabilityCache.get(key, now: configuration.now()) { return cached }
+        guard let availability = try await store.availability(organisation: organisation, person: person) else { return nil }
+        availabilityCache.set(key, availability, now: configuration.now())
+        return availability
+    }
+
+    /// An unguessable video link (128 random bits in the room id).
+    func videoURL() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyz23456789")
+        var room = ""
+        // 26 characters of a 33-letter alphabet: log2(33^26) ≈ 131 bits.
+        for _ in 0..<26 { room.append(alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]) }
+        return configuration.videoURLTemplate.replacing("{room}", with: room)
+    }
+}
+
+/// Store counters, for benchmarks and metrics.
+public struct SQLiteStatisticsView: Sendable {
+    public var transactions: Int
+    public var writes: Int
+    public var largestBatch: Int
+}
+
+/// A small cache whose entries expire.
+final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let entries = Mutex<[Key: (value: Value, expires: Date)]>([:])
+    private let seconds: TimeInterval
+    private let limit: Int
+
+    init(seconds: TimeInterval, limit: Int) {
+        self.seconds = seconds
+        self.limit = limit
+    }
+
+    func get(_ key: Key, now: Date) -> Value? {
+        entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            if entry.expires <= now {
+                entries[key] = nil
+                return nil
+            }
+            return entry.value
+        }
+    }
+
+    func set(_ key: Key, _ value: Value, now: Date) {
+        entries.withLock { entries in
+            if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (value, now.addingTimeInterval(seconds))
+        }
+    }
+
+    func remove(_ key: Key) {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
+}
+
+/// Lets reminder streams sleep until something changes or their next reminder is due.
+final class ReminderSignal: Sendable {
+    private let generation = Atomic<UInt64>(0)
+
+    func poke() {
+        generation.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    var current: UInt64 { generation.load(ordering: .relaxed) }
+}

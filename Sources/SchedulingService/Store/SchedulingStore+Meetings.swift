@@ -1,0 +1,368 @@
+import Foundation
+import TandemProtocols
+import TandemStore
+import TandemWire
+
+/// A stored pair with the inconvenience each participant has carried so far.
+struct StoredPair: Sendable, Equatable {
+    var pair: Pair
+    var burdenMentor: Double
+    var burdenMentee: Double
+}
+
+/// What a booking writes.
+struct NewMeeting: Sendable {
+    var id: UUID
+    var pair: Pair
+    var start: Int64
+    var end: Int64
+    var timeZone: String
+    var agenda: String?
+    var videoURL: String
+    var inconvenienceMentor: Double
+    var inconvenienceMentee: Double
+    var seriesID: UUID?
+    var occurrence: Int?
+}
+
+/// An idempotency key and the digest of the request it was first used with.
+struct IdempotencyKey: Sendable {
+    var key: String
+    var requestDigest: [UInt8]
+}
+
+extension SchedulingStore {
+    // MARK: Availability and pairs
+
+    func availability(organisation: UUID, person: UUID) async throws -> Availability? {
+        try await database.read { connection in
+            guard let row = try connection.first("SELECT data, version, updated_at FROM availability WHERE org_id = ? AND person_id = ?", organisation, person),
+                  let blob = row.blob(0) else { return nil }
+            var availability = try CBORDecoder().decode(Availability.self, from: blob)
+            availability.version = Int(row.int(1) ?? 1)
+            availability.updatedAt = Date(timeIntervalSince1970: row.double(2) ?? 0)
+            return availability
+        }
+    }
+
+    func setAvailability(organisation: UUID, _ availability: Availability, now: Date) async throws -> Availability {
+        try await database.write { connection in
+            var stored = availability
+            stored.version = nil
+            stored.updatedAt = nil
+            let current = try connection.first("SELECT version FROM availability WHERE org_id = ? AND person_id = ?", organisation, availability.personID)
+            let currentVersion = current.flatMap { $0.int(0) }.map(Int.init)
+            if let sent = availability.version, let currentVersion, sent != currentVersion {
+                throw RPCError(code: .aborted, message: "availability changed: you sent version \(sent), the current version is \(currentVersion); read it again")
+            }
+            let version = (currentVersion ?? 0) + 1
+            try connection.execute("""
+                INSERT INTO availability (org_id, person_id, data, version, updated_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (org_id, person_id) DO UPDATE SET data = excluded.data, version = excluded.version, updated_at = excluded.updated_at
+                """, organisation, availability.personID, Array(try CBOREncoder().encode(stored)), version, now.timeIntervalSince1970)
+            stored.version = version
+            stored.updatedAt = now
+            return stored
+        }
+    }
+
+    static func pair(_ row: SQLiteRow, organisation: UUID) throws -> StoredPair {
+        guard let match = row.uuid(0), let program = row.uuid(1), let mentor = row.uuid(2), let mentee = row.uuid(3) else {
+            throw SchedulingStoreError.corrupt("pair")
+        }
+        return StoredPair(
+            pair: Pair(matchID: match, programID: program, mentorID: mentor, menteeID: mentee, active: row.int(4) == 1),
+            burdenMentor: row.double(5) ?? 0, burdenMentee: row.double(6) ?? 0
+        )
+    }
+
+    func pair(organisation: UUID, match: UUID) async throws -> StoredPair? {
+        try await database.read { connection in
+            try connection.first(
+                "SELECT match_id, program_id, mentor_id, mentee_id, active, burden_mentor, burden_mentee FROM pairs WHERE org_id = ? AND match_id = ?",
+                organisation, match
+            ).map { try Self.pair($0, organisation: organisation) }
+        }
+    }
+
+    /// Registers a pair, or changes whether it is active. The people of a pair never change.
+    func registerPair(organisation: UUID, _ pair: Pair, now: Date) async throws -> StoredPair {
+        try await database.write { connection in
+            if let row = try connection.first(
+                "SELECT match_id, program_id, mentor_id, mentee_id, active, burden_mentor, burden_mentee FROM pairs WHERE org_id = ? AND match_id = ?",
+                organisation, pair.matchID
+            ) {
+                var existing = try Self.pair(row, organisation: organisation)
+                guard existing.pair.mentorID == pair.mentorID, existing.pair.menteeID == pair.menteeID, existing.pair.programID == pair.programID else {
+                    throw RPCError(
+                        code: .alreadyExists, message: "matchID: this match is registered with other people or another program",
+                        details: [.badRequest([.init(field: "matchID", rule: "unique", description: "registered with other people or another program")])]
+                    )
+                }
+                if existing.pair.active != pair.active {
+                    try connection.execute("UPDATE pairs SET active = ? WHERE org_id = ? AND match_id = ?", pair.active, organisation, pair.matchID)
+                    existing.pair.active = pair.active
+                }
+                return existing
+            }
+            try connection.execute("""
+                INSERT INTO pairs (org_id, match_id, program_id, mentor_id, mentee_id, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, organisation, pair.matchID, pair.programID, pair.mentorID, pair.menteeID, pair.active, now.timeIntervalSince1970)
+            return StoredPair(pair: pair, burdenMentor: 0, burdenMentee: 0)
+        }
+    }
+
+    /// The scheduled meetings of a person overlapping `[from, to)`.
+    func busy(organisation: UUID, person: UUID, from: Int64, to: Int64) async throws -> [Interval] {
+        try await database.read { connection in
+            try Self.busy(connection, organisation: organisation, person: person, from: from, to: to)
+        }
+    }
+
+    /// What finding slots reads, in one snapshot: both people's meetings and the pair's burden.
+    func slotInputs(organisation: UUID, match: UUID, mentor: UUID, mentee: UUID, from: Int64, to: Int64) async throws
+        -> (mentorBusy: [Interval], menteeBusy: [Interval], burdenMentor: Double, burdenMentee: Double) {
+        try await database.read { connection in
+            let burden = try connection.first("SELECT burden_mentor, burden_mentee FROM pairs WHERE org_id = ? AND match_id = ?", organisation, match)
+            return (
+                try Self.busy(connection, organisation: organisation, person: mentor, from: from, to: to),
+                try Self.busy(connection, organisation: organisation, person: mentee, from: from, to: to),
+                burden?.double(0) ?? 0, burden?.double(1) ?? 0
+            )
+        }
+    }
+
+    static func busy(_ connection: SQLiteConnection, organisation: UUID, person: UUID, from: Int64, to: Int64) throws -> [Interval] {
+        try connection.query(
+            "SELECT start, end FROM attendances WHERE org_id = ? AND person_id = ? AND start > ? AND start < ? AND end > ?",
+            organisation, person, from - maxDurationSeconds, to, from
+        ).map { Interval(start: $0.int(0) ?? 0, end: $0.int(1) ?? 0) }
+    }
+
+    // MARK: Booking
+
+    /// Inserts the attendances of a meeting; an overlap is FAILED_PRECONDITION naming the
+    /// meeting it collides with.
+    static func attend(_ connection: SQLiteConnection, organisation: UUID, meeting: UUID, people: [UUID], start: Int64, end: Int64) throws {
+        for person in people {
+            do {
+                try connection.execute(
+                    "INSERT INTO attendances (org_id, person_id, start, end, meeting_id) VALUES (?, ?, ?, ?, ?)", organisation, person, start, end, meeting
+                )
+            } catch let error as SQLiteError where error.isConstraintViolation {
+                let conflict = try connection.first("""
+                    SELECT meeting_id, start, end FROM attendances
+                    WHERE org_id = ? AND person_id = ? AND start > ? AND start < ? AND end > ? AND meeting_id != ? LIMIT 1
+                    """, organisation, person, start - maxDurationSeconds, end, start, meeting)
+                let conflictID = conflict?.uuid(0)?.uuidString.lowercased() ?? "unknown"
+                throw RPCError(
+                    code: .failedPrecondition,
+                    message: "person \(person.uuidString.lowercased()) already has meeting \(conflictID) at that time",
+                    details: [.preconditionFailure([.init(type: "CONFLICT", subject: conflictID, description: "overlaps an existing meeting of \(person.uuidString.lowercased())")])]
+                )
+            }
+        }
+    }
+
+    static func insertMeeting(_ connection: SQLiteConnection, organisation: UUID, _ meeting: NewMeeting, now: Date) throws {
+        try connection.execute("""
+            INSERT INTO meetings (id, org_id, match_id, program_id, mentor_id, mentee_id, start, end, time_zone, status, agenda, video_url,
+                                  series_id, occurrence, original_start, sequence, version, created_at, updated_at, inc_mentor, inc_mentee)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, 0, 1, ?, ?, ?, ?)
+            """,
+            meeting.id, organisation, meeting.pair.matchID, meeting.pair.programID, meeting.pair.mentorID, meeting.pair.menteeID,
+            meeting.start, meeting.end, meeting.timeZone, meeting.agenda, meeting.videoURL, meeting.seriesID, meeting.occurrence,
+            meeting.seriesID == nil ? nil : meeting.start, now.timeIntervalSince1970, now.timeIntervalSince1970,
+            meeting.inconvenienceMentor, meeting.inconvenienceMentee
+        )
+        try attend(connection, organisation: organisation, meeting: meeting.id, people: [meeting.pair.mentorID, meeting.pair.menteeID], start: meeting.start, end: meeting.end)
+        try addBurden(connection, organisation: organisation, match: meeting.pair.matchID, mentor: meeting.inconvenienceMentor, mentee: meeting.inconvenienceMentee)
+    }
+
+    static func addBurden(_ connection: SQLiteConnection, organisation: UUID, match: UUID, mentor: Double, mentee: Double) throws {
+        guard mentor != 0 || mentee != 0 else { return }
+        try connection.execute(
+            "UPDATE pairs SET burden_mentor = burden_mentor + ?, burden_mentee = burden_mentee + ? WHERE org_id = ? AND match_id = ?",
+            mentor, mentee, organisation, match
+        )
+    }
+
+    /// Books a meeting in one transaction. With an idempotency key already used for the same
+    /// request, returns the meeting it booked then; for another request, INVALID_ARGUMENT.
+    func book(organisation: UUID, _ meeting: NewMeeting, idempotency: IdempotencyKey?, now: Date) async throws -> Meeting {
+        try await database.write { connection in
+            if let idempotency {
+                if let row = try connection.first(
+                    "SELECT request_hash, meeting_id FROM idempotency WHERE org_id = ? AND key = ?", organisation, idempotency.key
+                ) {
+                    guard row.blob(0) == idempotency.requestDigest, let original = row.uuid(1) else {
+                        throw RPCError.invalidArgument(field: "idempotency-key", rule: "reuse", "this key was already used for a different request")
+                    }
+                    guard let meeting = try Self.fetchMeeting(connection, organisation: organisation, id: original) else {
+                        throw SchedulingStoreError.corrupt("idempotent meeting")
+                    }
+                    return meeting
+                }
+                try connection.execute(
+                    "INSERT INTO idempotency (org_id, key, request_hash, meeting_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                    organisation, idempotency.key, idempotency.requestDigest, meeting.id, now.timeIntervalSince1970
+                )
+            }
+            try Self.insertMeeting(connection, organisation: organisation, meeting, now: now)
+            return Meeting(
+                id: meeting.id, matchID: meeting.pair.matchID, programID: meeting.pair.programID,
+                participantIDs: [meeting.pair.mentorID, meeting.pair.menteeID],
+                start: Date(timeIntervalSince1970: TimeInterval(meeting.start)), end: Date(timeIntervalSince1970: TimeInterval(meeting.end)),
+                timeZone: meeting.timeZone, status: .scheduled, agenda: meeting.agenda, videoURL: meeting.videoURL, seriesID: meeting.seriesID,
+                occurrence: meeting.occurrence, sequence: 0, cancelReason: nil, version: 1, createdAt: now, updatedAt: now
+            )
+        }
+    }
+
+    /// Runs `change` on a meeting of the organisation inside a write transaction.
+    private func change(
+        organisation: UUID, meeting id: UUID, _ change: @escaping @Sendable (SQLiteConnection, Meeting, SQLiteRow) throws -> Void
+    ) async throws -> Meeting {
+        try await database.write { connection in
+            guard let row = try connection.first("SELECT \(Self.meetingColumns) FROM meetings WHERE id = ? AND org_id = ?", id, organisation) else {
+                throw RPCError.notFound("meeting", id.uuidString.lowercased())
+            }
+            try change(connection, try Self.meeting(row), row)
+            guard let updated = try Self.fetchMeeting(connection, organisation: organisation, id: id) else { throw SchedulingStoreError.corrupt("meeting") }
+            return updated
+        }
+    }
+
+    func reschedule(
+        organisation: UUID, meeting id: UUID, start: Int64, end: Int64, version: Int?, inconvenience: (Double, Double), now: Date
+    ) async throws -> Meeting {
+        try await change(organisation: organisation, meeting: id) { connection, meeting, row in
+            if let version, version != meeting.version {
+                throw RPCError(code: .aborted, message: "meeting changed: you sent version \(version), the current version is \(meeting.version); read it again")
+            }
+            guard meeting.status == .scheduled else {
+                throw RPCError.failedPrecondition(type: "STATUS", subject: id.uuidString.lowercased(), "only a scheduled meeting can be rescheduled; this one is \(meeting.status.rawValue)")
+            }
+            try connection.execute("DELETE FROM attendances WHERE org_id = ? AND meeting_id = ? AND person_id IN (?, ?)",
+                                   organisation, id, meeting.participantIDs[0], meeting.participantIDs[1])
+            try Self.attend(connection, organisation: organisation, meeting: id, people: meeting.participantIDs, start: start, end: end)
+            try Self.addBurden(connection, organisation: organisation, match: meeting.matchID,
+                               mentor: inconvenience.0 - (row.double(19) ?? 0), mentee: inconvenience.1 - (row.double(20) ?? 0))
+            try connection.execute("""
+                UPDATE meetings SET start = ?, end = ?, sequence = sequence + 1, version = version + 1, updated_at = ?, inc_mentor = ?, inc_mentee = ?
+                WHERE id = ?
+                """, start, end, now.timeIntervalSince1970, inconvenience.0, inconvenience.1, id)
+        }
+    }
+
+    /// Cancels a meeting (idempotent: cancelling a cancelled meeting changes nothing).
+    func cancel(organisation: UUID, meeting id: UUID, reason: String, now: Date) async throws -> Meeting {
+        try await change(organisation: organisation, meeting: id) { connection, meeting, row in
+            switch meeting.status {
+            case .cancelled: return
+            case .held, .noShow:
+                throw RPCError.failedPrecondition(type: "STATUS", subject: id.uuidString.lowercased(), "the meeting is already \(meeting.status.rawValue)")
+            case .scheduled:
+                try Self.cancelRow(connection, organisation: organisation, meeting: meeting, row: row, reason: reason, now: now)
+            }
+        }
+    }
+
+    static func cancelRow(_ connection: SQLiteConnection, organisation: UUID, meeting: Meeting, row: SQLiteRow, reason: String, now: Date) throws {
+        try connection.execute("DELETE FROM attendances WHERE org_id = ? AND meeting_id = ? AND person_id IN (?, ?)",
+                               organisation, meeting.id, meeting.participantIDs[0], meeting.participantIDs[1])
+        try addBurden(connection, organisation: organisation, match: meeting.matchID, mentor: -(row.double(19) ?? 0), mentee: -(row.double(20) ?? 0))
+        try connection.execute("""
+            UPDATE meetings SET status = 'cancelled', cancel_reason = ?, sequence = sequence + 1, version = version + 1, updated_at = ? WHERE id = ?
+            """, reason, now.timeIntervalSince1970, meeting.id)
+    }
+
+    func setStatus(organisation: UUID, meeting id: UUID, status: MeetingStatus, now: Date) async throws -> Meeting {
+        try await change(organisation: organisation, meeting: id) { connection, meeting, _ in
+            if meeting.status == status { return }
+            guard meeting.status == .scheduled || meeting.status == .held || meeting.status == .noShow else {
+                throw RPCError.failedPrecondition(type: "STATUS", subject: id.uuidString.lowercased(), "a cancelled meeting cannot become \(status.rawValue)")
+            }
+            guard meeting.start <= now else {
+                throw RPCError.failedPrecondition(type: "STATUS", subject: id.uuidString.lowercased(), "the meeting has not started yet")
+            }
+            try connection.execute("UPDATE meetings SET status = ?, version = version + 1, updated_at = ? WHERE id = ?", status.rawValue, now.timeIntervalSince1970, id)
+        }
+    }
+
+    func updateAgenda(organisation: UUID, meeting id: UUID, agenda: String?, version: Int?, now: Date) async throws -> Meeting {
+        try await change(organisation: organisation, meeting: id) { connection, meeting, _ in
+            if let version, version != meeting.version {
+                throw RPCError(code: .aborted, message: "meeting changed: you sent version \(version), the current version is \(meeting.version); read it again")
+            }
+            try connection.execute(
+                "UPDATE meetings SET agenda = ?, sequence = sequence + 1, version = version + 1, updated_at = ? WHERE id = ?", agenda, now.timeIntervalSince1970, id
+            )
+        }
+    }
+
+    func meeting(organisation: UUID, id: UUID) async throws -> Meeting? {
+        try await database.read { try Self.fetchMeeting($0, organisation: organisation, id: id) }
+    }
+
+    /// Meetings of a person or a pair by start, after `cursor` (start, id); `limit + 1` at most.
+    func meetings(
+        organisation: UUID, person: UUID?, match: UUID?, from: Int64?, to: Int64?, includeCancelled: Bool, after cursor: (Int64, UUID)?, limit: Int
+    ) async throws -> [Meeting] {
+        var sql = "SELECT \(Self.meetingColumns) FROM meetings WHERE org_id = ?"
+        var values: [any SQLiteBindable] = [organisation]
+        if let person {
+            sql += " AND (mentor_id = ? OR mentee_id = ?)"
+            values += [person, person]
+        }
+        if let match {
+            sql += " AND match_id = ?"
+            values.append(match)
+        }
+        if let from {
+            sql += " AND start >= ?"
+            values.append(from)
+        }
+        if let to {
+            sql += " AND start < ?"
+            values.append(to)
+        }
+        if !includeCancelled { sql += " AND status != 'cancelled'" }
+        if let cursor {
+            sql += " AND (start, id) > (?, ?)"
+            values += [cursor.0, cursor.1]
+        }
+        sql += " ORDER BY start, id LIMIT ?"
+        values.append(limit + 1)
+        let query = sql
+        let bound = BoundValues(values)
+        // A person's meetings: walk their attendances (indexed) when cancelled ones are not wanted.
+        if let person, match == nil, !includeCancelled {
+            return try await database.read { connection in
+                var meetings: [Meeting] = []
+                var sql = "SELECT meeting_id, start FROM attendances WHERE org_id = ? AND person_id = ?"
+                var values: [any SQLiteBindable] = [organisation, person]
+                if let from { sql += " AND start >= ?"; values.append(from) }
+                if let to { sql += " AND start < ?"; values.append(to) }
+                if let cursor { sql += " AND (start, meeting_id) > (?, ?)"; values += [cursor.0, cursor.1] }
+                sql += " ORDER BY start, meeting_id LIMIT ?"
+                values.append(limit + 1)
+                for row in try connection.query(sql, values) {
+                    if let id = row.uuid(0), let meeting = try Self.fetchMeeting(connection, organisation: organisation, id: id) { meetings.append(meeting) }
+                }
+                return meetings
+            }
+        }
+        return try await database.read { try $0.query(query, bound.values).map(Self.meeting) }
+    }
+}
+
+/// Bound values carried into a database closure.
+struct BoundValues: @unchecked Sendable {
+    // Safe: the values are immutable strings, numbers, UUIDs and byte arrays.
+    let values: [any SQLiteBindable]
+
+    init(_ values: [any SQLiteBindable]) {
+        self.values = values
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import TandemProtocols
+import TandemStore
+import TandemWire
+
+/// A series as booked.
+struct StoredSeries: Sendable {
+    var id: UUID
+    var matchID: UUID
+    var timeZone: String
+    var everyWeeks: Int
+    var count: Int?
+    var until: Int64?
+    var firstStart: Int64
+    var durationMinutes: Int
+    var agenda: String?
+    var sequence: Int
+    var cancelled: Bool
+}
+
+/// A reminder that is due.
+struct DueReminder: Sendable {
+    var meeting: Meeting
+    var kind: ReminderKind
+    var dueAt: Int64
+}
+
+enum ReminderKind: String, Sendable, CaseIterable {
+    case dayBefore = "24h"
+    case quarterHour = "15m"
+
+    var lead: Int64 {
+        switch self {
+        case .dayBefore: return 24 * 3600
+        case .quarterHour: return 15 * 60
+        }
+    }
+}
+
+extension SchedulingStore {
+    // MARK: Series
+
+    /// Books every occurrence or none: the first conflict fails the whole series, naming the
+    /// occurrence and the meeting it collides with.
+    func bookSeries(organisation: UUID, series: StoredSeries, occurrences: [NewMeeting], now: Date) async throws -> (StoredSeries, [Meeting]) {
+        try await database.write { connection in
+            try connection.execute("""
+                INSERT INTO series (id, org_id, match_id, time_zone, every_weeks, count, until, first_start, duration, agenda, sequence, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+                """, series.id, organisation, series.matchID, series.timeZone, series.everyWeeks, series.count, series.until, series.firstStart,
+                series.durationMinutes, series.agenda, now.timeIntervalSince1970)
+            for occurrence in occurrences {
+                do {
+                    try Self.insertMeeting(connection, organisation: organisation, occurrence, now: now)
+                } catch var error as RPCError where error.code == .failedPrecondition {
+                    error.message = "occurrence \((occurrence.occurrence ?? 0) + 1) of \(occurrences.count) (\(Date(timeIntervalSince1970: TimeInterval(occurrence.start)))): " + error.message
+                    throw error
+                }
+            }
+            return (series, try Self.seriesMeetings(connection, organisation: organisation, series: series.id))
+        }
+    }
+
+    static func seriesMeetings(_ connection: SQLiteConnection, organisation: UUID, series: UUID) throws -> [Meeting] {
+        try connection.query(
+            "SELECT \(meetingColumns) FROM meetings WHERE series_id = ? AND org_id = ? ORDER BY occurrence", series, organisation
+        ).map(meeting)
+    }
+
+    static func series(_ row: SQLiteRow) throws -> StoredSeries {
+        guard let id = row.uuid(0), let match = row.uuid(1) else { throw SchedulingStoreError.corrupt("series") }
+        return StoredSeries(
+            id: id, matchID: match, timeZone: row.text(2) ?? "UTC", everyWeeks: Int(row.int(3) ?? 1), count: row.int(4).map(Int.init),
+            until: row.int(5), firstStart: row.int(6) ?? 0, durationMinutes: Int(row.int(7) ?? 0), agenda: row.text(8),
+            sequence: Int(row.int(9) ?? 0), cancelled: row.int(10) == 1
+        )
+    }
+
+    static let seriesColumns = "id, match_id, time_zone, every_weeks, count, until, first_start, duration, agenda, sequence, cancelled"
+
+    func series(organisation: UUID, id: UUID) async throws -> (StoredSeries, [Meeting])? {
+        try await database.read { connection in
+            guard let row = try connection.first("SELECT \(Self.seriesColumns) FROM series WHERE id = ? AND org_id = ?", id, organisation) else { return nil }
+            return (try Self.series(row), try Self.seriesMeetings(connection, organisation: organisation, series: id))
+        }
+    }
+
+    /// Series by id, for a calendar export, with each occurrence's original start.
+    func seriesDetails(organisation: UUID, ids: Set<UUID>) async throws -> ([StoredSeries], [UUID: Int64]) {
+        try await database.read { connection in
+            var result: [StoredSeries] = []
+            var originals: [UUID: Int64] = [:]
+            for id in ids {
+                guard let row = try connection.first("SELECT \(Self.seriesColumns) FROM series WHERE id = ? AND org_id = ?", id, organisation) else { continue }
+                result.append(try Self.series(row))
+                for occurrence in try connection.query("SELECT id, original_start FROM meetings WHERE series_id = ? AND org_id = ?", id, organisation) {
+                    if let meeting = occurrence.uuid(0), let start = occurrence.int(1) { originals[meeting] = start }
+                }
+            }
+            return (result, originals)
+        }
+    }
+
+    /// Cancels the scheduled occurrences starting at or after `from`.
+    func cancelSeries(organisation: UUID, id: UUID, from: Int64, reason: String, now: Date) async throws -> (StoredSeries, [Meeting]) {
+        try await database.write { connection in
+            guard let row = try connection.first("SELECT \(Self.seriesColumns) FROM series WHERE id = ? AND org_id = ?", id, organisation) else {
+                throw RPCError.notFound("series", id.uuidString.lowercased())
+            }
+            var series = try Self.series(row)
+            var cancelledAny = false
+            for meetingRow in try connection.query(
+                "SELECT \(Self.meetingColumns) FROM meetings WHERE series_id = ? AND org_id = ? AND status = 'scheduled' AND start >= ?", id, organisation, from
+            ) {
+                try Self.cancelRow(connection, organisation: organisation, meeting: try Self.meeting(meetingRow), row: meetingRow, reason: reason, now: now)
+                cancelledAny = true
+            }
+            if cancelledAny {
+                let remaining = try connection.first("SELECT count(*) FROM meetings WHERE series_id = ? AND status != 'cancelled'", id)?.int(0) ?? 0
+                try connection.execute("UPDATE series SET sequence = sequence + 1, cancelled = ? WHERE id = ?", remaining == 0, id)
+                series.sequence += 1
+                series.cancelled = remaining == 0
+            }
+            return (series, try Self.seriesMeetings(connection, organisation: organisation, series: id))
+        }
+    }
+
+    // MARK: Reminders
+
+    /// Reminders of the organisation due at `now` (and not more than `lookback` seconds
+    /// before), whose meeting has not started and that nobody acknowledged; earliest first.
+    func dueReminders(organisation: UUID, now: Int64, lookback: Int64, limit: Int) async throws -> [DueReminder] {
+        try await database.read { connection in
+            var due: [DueReminder] = []
+            for kind in ReminderKind.allCases {
+                // Due when start - lead <= now, i.e. start <= now + lead; dropped once the meeting starts.
+                let rows = try connection.query("""
+                    SELECT \(Self.meetingColumns) FROM meetings
+                    WHERE org_id = ? AND status = 'scheduled' AND start > ? AND start <= ? AND start > ?
+                      AND NOT EXISTS (SELECT 1 FROM reminder_acks a WHERE a.meeting_id = meetings.id AND a.kind = ?)
+                    ORDER BY start LIMIT ?
+                    """, organisation, now, now + kind.lead, now + kind.lead - lookback, kind.rawValue, limit)
+                for row in rows {
+                    let meeting = try Self.meeting(row)
+                    due.append(DueReminder(meeting: meeting, kind: kind, dueAt: Int64(meeting.start.timeIntervalSince1970) - kind.lead))
+                }
+            }
+            return Array(due.sorted { $0.dueAt < $1.dueAt }.prefix(limit))
+        }
+    }
+
+    /// When the next reminder of the organisation becomes due after `now`, if any is scheduled.
+    func nextReminderDue(organisation: UUID, after now: Int64) async throws -> Int64? {
+        try await database.read { connection in
+            var next: Int64?
+            for kind in ReminderKind.allCases {
+                if let start = try connection.first(
+                    "SELECT min(start) FROM meetings WHERE org_id = ? AND status = 'scheduled' AND start > ?", organisation, now + kind.lead
+                )?.int(0) {
+                    next = min(next ?? Int64.max, start - kind.lead)
+                }
+            }
+            return next
+        }
+    }
+
+    /// Records acknowledgements (of the organisation's meetings only; others are ignored).
+    func acknowledge(organisation: UUID, _ reminders: [(UUID, ReminderKind)], now: Date) async throws {
+        try await database.write { connection in
+            for (meeting, kind) in reminders {
+                guard try connection.first("SELECT 1 FROM meetings WHERE id = ? AND org_id = ?", meeting, organisation) != nil else { continue }
+                try connection.execute(
+                    "INSERT OR IGNORE INTO reminder_acks (meeting_id, kind, acked_at) VALUES (?, ?, ?)", meeting, kind.rawValue, now.timeIntervalSince1970
+                )
+            }
+        }
+    }
+
+    /// Forgets idempotency keys older than `age` seconds.
+    func expireIdempotencyKeys(olderThan cutoff: Date) async throws -> Int {
+        try await database.write { connection in
+            try connection.execute("DELETE FROM idempotency WHERE created_at < ?", cutoff.timeIntervalSince1970)
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import TandemProtocols
+import TandemStore
+import TandemWire
+
+/// Scheduling's data in SQLite. Every table is keyed by organisation, so nothing one
+/// organisation writes can touch another's — not even the "is this person free" check.
+///
+/// No double booking is enforced by the database itself: each scheduled meeting has one
+/// `attendances` row per participant, and a trigger refuses an attendance that overlaps another
+/// of the same person. The check and the insert happen in the same transaction, so concurrent
+/// bookings cannot both pass it, whatever the process or the lock.
+final class SchedulingStore: Sendable {
+    let database: SQLiteDatabase
+    let logger: Logger
+
+    /// The longest meeting (the overlap trigger's look-back depends on it).
+    static let maxDurationSeconds: Int64 = 8 * 3600
+
+    init(path: String, logger: Logger) throws {
+        self.logger = logger
+        database = try SQLiteDatabase(path: path, migrations: Self.migrations, readers: 2, maxBatch: 256, logger: logger)
+    }
+
+    func close() {
+        database.close()
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, """
+            CREATE TABLE availability (
+                org_id BLOB NOT NULL, person_id BLOB NOT NULL, data BLOB NOT NULL, version INTEGER NOT NULL, updated_at REAL NOT NULL,
+                PRIMARY KEY (org_id, person_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE pairs (
+                org_id BLOB NOT NULL, match_id BLOB NOT NULL, program_id BLOB NOT NULL, mentor_id BLOB NOT NULL, mentee_id BLOB NOT NULL,
+                active INTEGER NOT NULL, burden_mentor REAL NOT NULL DEFAULT 0, burden_mentee REAL NOT NULL DEFAULT 0, created_at REAL NOT NULL,
+                PRIMARY KEY (org_id, match_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE meetings (
+                id BLOB PRIMARY KEY,
+                org_id BLOB NOT NULL,
+                match_id BLOB NOT NULL,
+                program_id BLOB NOT NULL,
+                mentor_id BLOB NOT NULL,
+                mentee_id BLOB NOT NULL,
+                start INTEGER NOT NULL,
+                end INTEGER NOT NULL CHECK (end > start AND end - start <= 28800),
+                time_zone TEXT NOT NULL,
+                status TEXT NOT NULL,
+                agenda TEXT,
+                video_url TEXT NOT NULL,
+                series_id BLOB,
+                occurrence INTEGER,
+                original_start INTEGER,
+                sequence INTEGER NOT NULL,
+                cancel_reason TEXT,
+                version INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                inc_mentor REAL NOT NULL,
+                inc_mentee REAL NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX meetings_by_match ON meetings (org_id, match_id, start);
+            CREATE INDEX meetings_by_start ON meetings (org_id, start) WHERE status = 'scheduled';
+            CREATE INDEX meetings_by_series ON meetings (series_id, occurrence) WHERE series_id IS NOT NULL;
+            CREATE TABLE attendances (
+                org_id BLOB NOT NULL, person_id BLOB NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, meeting_id BLOB NOT NULL,
+                PRIMARY KEY (org_id, person_id, start, meeting_id)
+            ) WITHOUT ROWID;
+            CREATE TRIGGER attendances_no_overlap BEFORE INSERT ON attendances
+            BEGIN
+                SELECT RAISE(ABORT, 'tandem: overlapping meeting')
+                WHERE EXISTS (
+                    SELECT 1 FROM attendances
+                    WHERE org_id = NEW.org_id AND person_id = NEW.person_id
+                      AND start > NEW.start - 28800 AND start < NEW.end AND end > NEW.start
+                );
+            END;
+            CREATE TABLE series (
+                id BLOB PRIMARY KEY, org_id BLOB NOT NULL, match_id BLOB NOT NULL, time_zone TEXT NOT NULL, every_weeks INTEGER NOT NULL,
+                count INTEGER, until INTEGER, first_start INTEGER NOT NULL, duration INTEGER NOT NULL, agenda TEXT, sequence INTEGER NOT NULL,
+                cancelled INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE idempotency (
+                org_id BLOB NOT NULL, key TEXT NOT NULL, request_hash BLOB NOT NULL, meeting_id BLOB NOT NULL, created_at REAL NOT NULL,
+                PRIMARY KEY (org_id, key)
+            ) WITHOUT ROWID;
+            CREATE INDEX idempotency_by_age ON idempotency (created_at);
+            CREATE TABLE reminder_acks (
+                meeting_id BLOB NOT NULL, kind TEXT NOT NULL, acked_at REAL NOT NULL, PRIMARY KEY (meeting_id, kind)
+            ) WITHOUT ROWID;
+            """),
+    ]
+
+    // MARK: Row mapping
+
+    static let meetingColumns = """
+        id, match_id, program_id, mentor_id, mentee_id, start, end, time_zone, status, agenda, video_url, series_id, occurrence, sequence,
+        cancel_reason, version, created_at, updated_at, original_start, inc_mentor, inc_mentee
+        """
+
+    static func meeting(_ row: SQLiteRow) throws -> Meeting {
+        guard let id = row.uuid(0), let match = row.uuid(1), let program = row.uuid(2), let mentor = row.uuid(3), let mentee = row.uuid(4),
+              let status = MeetingStatus(rawValue: row.text(8) ?? "") else { throw SchedulingStoreError.corrupt("meeting") }
+        return Meeting(
+            id: id, matchID: match, programID: program, participantIDs: [mentor, mentee],
+            start: Date(timeIntervalSince1970: TimeInterval(row.int(5) ?? 0)), end: Date(timeIntervalSince1970: TimeInterval(row.int(6) ?? 0)),
+            timeZone: row.text(7) ?? "UTC", status: status, agenda: row.text(9), videoURL: row.text(10) ?? "", seriesID: row.uuid(11),
+            occurrence: row.int(12).map(Int.init), sequence: Int(row.int(13) ?? 0), cancelReason: row.text(14), version: Int(row.int(15) ?? 1),
+            createdAt: Date(timeIntervalSince1970: row.double(16) ?? 0), updatedAt: Date(timeIntervalSince1970: row.double(17) ?? 0)
+        )
+    }
+
+    static func fetchMeeting(_ connection: SQLiteConnection, organisation: UUID, id: UUID) throws -> Meeting? {
+        try connection.first("SELECT \(meetingColumns) FROM meetings WHERE id = ? AND org_id = ?", id, organisation).map(meeting)
+    }
+}
+
+enum SchedulingStoreError: Error, CustomStringConvertible {
+    case corrupt(String)
+
+    var description: String {
+        switch self {
+        case .corrupt(let what): return "stored data is corrupt (\(what))"
+        }
+    }
+}
+
+/// Time-ordered UUIDs (version 7): new meetings land at the end of the primary-key index
+/// instead of on a random page, which keeps inserts fast with millions of rows.
+enum TimeOrderedID {
+    static func make(now: Date = Date()) -> UUID {
+        let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        var generator = SystemRandomNumberGenerator()
+        let random = generator.next() as UInt64
+        let random2 = generator.next() as UInt64
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<6 { bytes[index] = UInt8((milliseconds >> (8 * (5 - UInt64(index)))) & 0xFF) }
+        for index in 6..<16 { bytes[index] = UInt8(truncatingIfNeeded: (index < 14 ? random : random2) >> (8 * UInt64(index % 8))) }
+        bytes[6] = 0x70 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SchedulingService
+import ServiceLifecycle
+import TandemAuth
+import TandemProtocols
+import TandemRPC
+import TandemServiceKit
+import TandemWire
+
+@main
+struct SchedulingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tandem-scheduling",
+        abstract: "Tandem's scheduling service: availability, fair slots across time zones, booking, calendars, reminders.",
+        version: TandemVersion.text
+    )
+
+    static let defaultPort = 7103
+
+    @OptionGroup var options: ServiceOptions
+
+    @Option(help: "The identity service, HOST:PORT (repeatable), whose keys verify access tokens. [env: TANDEM_IDENTITY] (default: 127.0.0.1:7101)")
+    var identity: [String] = []
+
+    @Option(name: .customLong("video-url-template"), help: "Video links, with {room} for the room id. [env: TANDEM_VIDEO_URL_TEMPLATE] (default: https://meet.tandem.example/{room})")
+    var videoURLTemplate: String?
+
+    @Option(name: .customLong("buffer-minutes"), help: "Free minutes kept around meetings when finding slots. [env: TANDEM_BUFFER_MINUTES] (default: 10)")
+    var bufferMinutes: Int?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let settings = try options.resolve(service: "scheduling", defaultPort: Self.defaultPort)
+        var configuration = SchedulingConfiguration()
+        if let template = videoURLTemplate ?? environment["TANDEM_VIDEO_URL_TEMPLATE"] { configuration.videoURLTemplate = template }
+        if let text = bufferMinutes.map(String.init) ?? environment["TANDEM_BUFFER_MINUTES"] {
+            guard let minutes = Int(text) else { throw ServiceConfigurationError("--buffer-minutes '\(text)' is not a whole number") }
+            configuration.defaultBufferMinutes = minutes
+        }
+        do {
+            try configuration.validate()
+        } catch {
+            throw ServiceConfigurationError("\(error)")
+        }
+        let identityEndpoints = try (identity.isEmpty ? (environment["TANDEM_IDENTITY"] ?? "127.0.0.1:7101").split(separator: ",").map(String.init) : identity)
+            .map { text in
+                do { return try Endpoint(parsing: text) } catch { throw ServiceConfigurationError("--identity '\(text)' is not HOST:PORT") }
+            }
+
+        TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
+        let logger = Logger(label: "tandem.scheduling")
+        let identityClient = try RPCClient(endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), logger: logger)
+        let verifier = TokenVerifier { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
+        let scheduling: SchedulingServer
+        do {
+            scheduling = try SchedulingServer.open(dataDirectory: settings.dataDirectory, configuration: configuration, logger: logger)
+        } catch {
+            throw ServiceConfigurationError("cannot open the database in \(settings.dataDirectory): \(error)")
+        }
+        defer { scheduling.close() }
+        let server = RPCServer(
+            configuration: settings.serverConfiguration, services: [scheduling.service],
+            interceptors: [LoggingServerInterceptor(), AuthServerInterceptor(verifier: verifier)], logger: logger
+        )
+        try await ServiceRunner.run(server: server, alongside: [identityClient, MaintenanceService(scheduling: scheduling)], logger: logger)
+    }
+}
+
+/// Runs the scheduling service's housekeeping until shutdown.
+struct MaintenanceService: Service {
+    let scheduling: SchedulingServer
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await scheduling.maintain()
+        }
+    }
+}

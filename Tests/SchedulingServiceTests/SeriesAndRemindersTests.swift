@@ -1,0 +1,154 @@
+import Foundation
+import TandemProtocols
+import TandemRPC
+import TandemTestSupport
+import TandemWire
+import Testing
+@testable import SchedulingService
+
+/// Runs Tests/python/check_ics.py on `ics` (Python's `icalendar` must accept it).
+func parseWithPython(_ ics: String) throws -> ICalendarTests.ParsedCalendar {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-\(UUID().uuidString).ics")
+    try Data(ics.utf8).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", root.appendingPathComponent("Tests/python/check_ics.py").path, file.path]
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let json = output.fileHandleForReading.readDataToEndOfFile()
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    try #require(process.terminationStatus == 0, "check_ics.py refused the export: \(message)\n\(ics)")
+    return try JSONDecoder().decode(ICalendarTests.ParsedCalendar.self, from: json)
+}
+
+@Suite("Scheduling end to end: series, calendars, reminders")
+struct SeriesAndRemindersTests {
+    /// 2027-03-08 14:00 UTC: Monday 09:00 in New York, the week before its clocks change (14 March).
+    static let firstStart = Date(timeIntervalSince1970: 1_804_514_400)
+
+    @Test("a weekly series keeps New York's 09:00 across the clock change, books all or nothing, and edits per occurrence")
+    func series() async throws {
+        try await withCluster { cluster in
+            let mentor = try await cluster.person("Noor", zone: "America/New_York")
+            let mentee = try await cluster.person("Hal", zone: "Europe/London")
+            let third = try await cluster.person("Zoe", zone: "Europe/London")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            let otherPair = try await cluster.pair(third.id, mentee.id)
+            let week: TimeInterval = 7 * 86_400
+            // The mentee is busy when the third occurrence (22 March, 13:00 UTC) would be.
+            let blocker = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(
+                matchID: otherPair.matchID, start: Self.firstStart.addingTimeInterval(2 * week - 3600), durationMinutes: 30, timeZone: "UTC"
+            ), token: mentee.token)
+            let request = BookSeriesRequest(matchID: pair.matchID, firstStart: Self.firstStart, durationMinutes: 45, timeZone: "America/New_York", everyWeeks: 1, count: 4, agenda: "Weekly")
+            let conflict = await expectRPCError(.failedPrecondition) { _ = try await cluster.call(Scheduling.bookSeries, request, token: mentor.token) }
+            #expect(conflict?.message.hasPrefix("occurrence 3 of 4") == true && conflict?.message.contains(blocker.id.uuidString.lowercased()) == true)
+            #expect(try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(matchID: pair.matchID, includeCancelled: true), token: mentor.token).meetings.isEmpty, "nothing of the series was written")
+
+            _ = try await cluster.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: blocker.id, reason: "Moved"), token: mentee.token)
+            let series = try await cluster.call(Scheduling.bookSeries, request, token: mentor.token)
+            #expect(series.rule == "FREQ=WEEKLY;INTERVAL=1;COUNT=4")
+            #expect(series.meetings.map(\.start) == [
+                Self.firstStart, Self.firstStart.addingTimeInterval(week - 3600), Self.firstStart.addingTimeInterval(2 * week - 3600),
+                Self.firstStart.addingTimeInterval(3 * week - 3600),
+            ], "09:00 New York each week: 14:00 UTC, then 13:00 UTC after 14 March")
+            #expect(series.meetings.map(\.occurrence) == [0, 1, 2, 3] && series.meetings.allSatisfy { $0.seriesID == series.id })
+
+            // Move the second occurrence by an hour, cancel the third.
+            let moved = try await cluster.call(Scheduling.rescheduleMeeting, RescheduleMeetingRequest(
+                meetingID: series.meetings[1].id, start: series.meetings[1].start.addingTimeInterval(3600)
+            ), token: mentee.token)
+            _ = try await cluster.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: series.meetings[2].id, reason: "Holiday"), token: mentor.token)
+
+            let calendar = try await cluster.call(Scheduling.exportCalendar, ExportCalendarRequest(personID: mentor.id), token: mentor.token)
+            #expect(calendar.contentType.hasPrefix("text/calendar"))
+            let parsed = try parseWithPython(calendar.ics)
+            let uid = series.id.uuidString.lowercased() + "@tandem"
+            let master = try #require(parsed.events.first { $0.uid == uid && $0.recurrenceID == nil })
+            #expect(master.rrule?.contains("COUNT=4") == true)
+            #expect(master.dtstart == "2027-03-08T14:00:00Z")
+            #expect(master.exdates == ["2027-03-22T13:00:00Z"])
+            let override = try #require(parsed.events.first { $0.uid == uid && $0.recurrenceID != nil })
+            #expect(override.recurrenceID == "2027-03-15T13:00:00Z" && override.dtstart == "2027-03-15T14:00:00Z" && override.sequence == moved.sequence)
+            // The cancelled one-off meeting is not in the mentor's calendar; it is in the mentee's, as cancelled.
+            let menteeCalendar = try parseWithPython(try await cluster.call(Scheduling.exportCalendar, ExportCalendarRequest(personID: mentee.id), token: mentee.token).ics)
+            #expect(menteeCalendar.events.first { $0.uid == blocker.id.uuidString.lowercased() + "@tandem" }?.status == "CANCELLED")
+
+            // Cancel the rest of the series from the fourth occurrence on.
+            let cancelled = try await cluster.call(Scheduling.cancelSeries, CancelSeriesRequest(seriesID: series.id, from: series.meetings[3].start, reason: "Program ended"), token: mentor.token)
+            #expect(cancelled.meetings.map(\.status) == [.scheduled, .scheduled, .cancelled, .cancelled])
+            let after = try await cluster.call(Scheduling.getSeries, SeriesRef(seriesID: series.id), token: mentee.token)
+            #expect(after == cancelled)
+        }
+    }
+
+    @Test("reminders arrive when due, are sent again until acknowledged, and never again after — across a restart")
+    func reminders() async throws {
+        let schedulingDirectory = temporaryDirectory()
+        let identityDirectory = temporaryDirectory()
+        let clock = TestClock()
+        var received = EventLog()
+        func collect(_ cluster: Cluster, into log: EventLog) -> Task<Void, any Error> {
+            let client = cluster.scheduling
+            let options = cluster.options(cluster.admin.accessToken)
+            return Task {
+                try await client.serverStreaming(Scheduling.streamReminders, StreamRemindersRequest(), options: options) { stream in
+                    for try await reminder in stream { log.record(reminder.id) }
+                }
+            }
+        }
+
+        let meetingID = try await withCluster(schedulingDirectory: schedulingDirectory, identityDirectory: identityDirectory, clock: clock) { cluster in
+            let mentor = try await cluster.person("Ann", zone: "UTC")
+            let mentee = try await cluster.person("Ben", zone: "UTC")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            let meeting = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(
+                matchID: pair.matchID, start: clock.now().addingTimeInterval(25 * 3600), durationMinutes: 30, timeZone: "UTC"
+            ), token: mentor.token)
+            let id = meeting.id.uuidString.lowercased()
+            let log = received
+            func count(_ id: String) -> Int { log.all.filter { $0 == id }.count }
+            let stream = collect(cluster, into: log)
+            defer { stream.cancel() }
+            // Nothing is due yet; an hour later the 24-hour reminder is.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(log.all.isEmpty)
+            clock.advance(3600 + 1)
+            #expect(try await eventually { count(id + "/24h") == 1 })
+            // Not acknowledged: sent again a minute later.
+            clock.advance(61)
+            #expect(try await eventually { count(id + "/24h") == 2 })
+            let token = try await cluster.adminToken()
+            _ = try await cluster.call(Scheduling.acknowledgeReminders, AcknowledgeRemindersRequest(reminderIDs: [id + "/24h"]), token: token)
+            await expectRPCError(.invalidArgument) {
+                _ = try await cluster.call(Scheduling.acknowledgeReminders, AcknowledgeRemindersRequest(reminderIDs: ["nonsense"]), token: token)
+            }
+            // 15 minutes before the start, the second reminder.
+            clock.advance(25 * 3600 - 15 * 60 - (3600 + 1) - 61)
+            #expect(try await eventually { count(id + "/15m") == 1 })
+            clock.advance(61)
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(count(id + "/24h") == 2, "acknowledged: never sent again")
+            return id
+        }
+        received = EventLog()
+        let log = received
+        func count(_ id: String) -> Int { log.all.filter { $0 == id }.count }
+        // After a restart: the unacknowledged 15-minute reminder comes again, the 24-hour one does not.
+        try await withCluster(schedulingDirectory: schedulingDirectory, identityDirectory: identityDirectory, clock: clock) { cluster in
+            let stream = collect(cluster, into: log)
+            defer { stream.cancel() }
+            #expect(try await eventually { count(meetingID + "/15m") >= 1 })
+            _ = try await cluster.call(Scheduling.acknowledgeReminders, AcknowledgeRemindersRequest(reminderIDs: [meetingID + "/15m"]), token: cluster.admin.accessToken)
+            let before = count(meetingID + "/15m")
+            clock.advance(120)
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(count(meetingID + "/15m") == before && count(meetingID + "/24h") == 0)
+        }
+    }
+}
