@@ -186,6 +186,30 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "TandemLoad",
+            dependencies: [
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-load",
+            dependencies: [
+                "TandemLoad",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tools
         .executableTarget(
             name: "tandem",
@@ -328,6 +352,7 @@ let package = Package(
             name: "SchedulingServiceTests",
             dependencies: [
                 "SchedulingService",
+                "TandemLoad",
                 "IdentityService",
                 "TandemAuth",
                 "TandemTestSupport",

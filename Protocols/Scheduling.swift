@@ -22,7 +22,7 @@ public enum Scheduling {
     public static let rescheduleMeeting = MethodDescriptor<RescheduleMeetingRequest, Meeting>(service: serviceName, method: "RescheduleMeeting")
     public static let cancelMeeting = MethodDescriptor<CancelMeetingRequest, Meeting>(service: serviceName, method: "CancelMeeting", idempotent: true)
     public static let setMeetingStatus = MethodDescriptor<SetMeetingStatusRequest, Meeting>(service: serviceName, method: "SetMeetingStatus", idempotent: true)
-    public static let updateAgenda = MethodDescriptor<UpdateAgendaRequest, Meeting>(service: serviceName, method: "UpdateAgenda")
+    public static let updateAgenda = MethodDescriptor<UpdateAgendaRequest, Meeting>(service: serviceName, method: "UpdateAgenda", idempotent: true)
     public static let getMeeting = MethodDescriptor<MeetingRef, Meeting>(service: serviceName, method: "GetMeeting", idempotent: true)
     public static let listMeetings = MethodDescriptor<ListMeetingsRequest, MeetingPage>(service: serviceName, method: "ListMeetings", idempotent: true)
 

@@ -45,7 +45,7 @@ struct BookingTests {
             #expect(refused.count == 39 && refused.allSatisfy { $0.code == .failedPrecondition })
             let winner = booked[0].id.uuidString.lowercased()
             #expect(refused.allSatisfy { error in
-                error.details.contains { if case .preconditionFailure(let violations) = $0 { return violations.contains { $0.type == "CONFLICT" && $0.subject == winner } }; return false }
+                error.details.contains { if case .preconditionFailure(let violations) = $0 { return violations.contains { $0.type == "conflict" && $0.subject == "meeting/" + winner } }; return false }
             }, "every refusal names the meeting it collides with")
             let listed = try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(personID: mentor.id), token: mentor.token)
             #expect(listed.meetings.map(\.id) == [booked[0].id])

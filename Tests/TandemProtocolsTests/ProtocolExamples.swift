@@ -169,7 +169,7 @@ enum Examples {
                 BookMeetingRequest.self, full: booking,
                 minimal: BookMeetingRequest(matchID: matchID, start: booking.start, durationMinutes: 30, timeZone: "Asia/Kolkata")
             ),
-        ] + (try identity())
+        ] + (try identity()) + (try scheduling())
     }
 
     /// The identity service's messages (Protocols/Identity.md), apart from ParticipantProfile and SkillLevel.
@@ -351,12 +351,267 @@ enum Examples {
         ]
     }
 
+    // Scheduling
+    static let menteeID = minimalPerson.id
+    static let meetingID = UUID(uuidString: "9B2E4C71-3A5D-4F8E-B1C6-7D0E2F4A6B83")!
+    static let seriesID = UUID(uuidString: "E1F2A3B4-C5D6-4E7F-8091-A2B3C4D5E6F7")!
+    static let firstOccurrenceID = UUID(uuidString: "2B4D6F81-9A3C-4E5F-B7D9-0C2E4A6B8D1F")!
+    static let occurrenceID = UUID(uuidString: "4D6F8A1C-2E3B-4C5D-9E7F-6A8B0C1D2E3F")!
+    static let finalOccurrenceID = UUID(uuidString: "7A9C1E3B-5D2F-4A6B-8C0E-1F3A5B7D9C2E")!
+    static let videoURL = "https://meet.tandem.example/x7kq2mfa9rt3hc4wnp8ezd5vbg"
+
+    /// A single meeting with only the required fields: Tuesday 6 October 2026, 08:00–08:45 in London.
+    static let meeting = Meeting(
+        id: meetingID, matchID: matchID, programID: programID, participantIDs: [personID, menteeID],
+        start: Date(timeIntervalSince1970: 1_791_270_000), end: Date(timeIntervalSince1970: 1_791_272_700),
+        timeZone: "Europe/London", status: .scheduled, agenda: nil, videoURL: videoURL, seriesID: nil, occurrence: nil,
+        sequence: 0, cancelReason: nil, version: 1, createdAt: issuedAt, updatedAt: issuedAt
+    )
+
+    /// The second occurrence of `series` (08:00 London is 08:00 UTC after the clocks go back), cancelled.
+    static let cancelledOccurrence = Meeting(
+        id: occurrenceID, matchID: matchID, programID: programID, participantIDs: [personID, menteeID],
+        start: Date(timeIntervalSince1970: 1_793_692_800), end: Date(timeIntervalSince1970: 1_793_695_500),
+        timeZone: "Europe/London", status: .cancelled, agenda: "Quarterly goals", videoURL: videoURL, seriesID: seriesID,
+        occurrence: 1, sequence: 1, cancelReason: "Mentor on leave", version: 2, createdAt: issuedAt,
+        updatedAt: Date(timeIntervalSince1970: 1_792_000_000.5)
+    )
+
+    /// The first occurrence of `series`, still scheduled.
+    static let firstOccurrence: Meeting = {
+        var first = cancelledOccurrence
+        first.id = firstOccurrenceID
+        first.start = meeting.start
+        first.end = meeting.end
+        first.status = .scheduled
+        first.occurrence = 0
+        first.sequence = 0
+        first.cancelReason = nil
+        first.version = 1
+        first.updatedAt = issuedAt
+        return first
+    }()
+
+    static let finalOccurrence: Meeting = {
+        var final = firstOccurrence
+        final.id = finalOccurrenceID
+        final.start = Date(timeIntervalSince1970: 1_796_112_000)
+        final.end = Date(timeIntervalSince1970: 1_796_114_700)
+        final.occurrence = 2
+        return final
+    }()
+
+    static let series = Series(
+        id: seriesID, matchID: matchID, rule: "FREQ=WEEKLY;INTERVAL=4;COUNT=3", timeZone: "Europe/London",
+        meetings: [firstOccurrence, cancelledOccurrence, finalOccurrence]
+    )
+
+    static let exception = AvailabilityException(date: "2026-10-12", available: false, startMinute: 13 * 60, endMinute: 17 * 60, note: "Offsite")
+
+    static let availability = Availability(
+        personID: menteeID, timeZone: "Asia/Tokyo", workingHours: WorkingHours(days: [1, 2, 3, 4, 5], startMinute: 9 * 60 + 30, endMinute: 18 * 60 + 30),
+        windows: [WeeklyWindow(day: 2, startMinute: 8 * 60, endMinute: 20 * 60), WeeklyWindow(day: 4, startMinute: 16 * 60, endMinute: 21 * 60)],
+        exceptions: [exception, AvailabilityException(date: "2026-10-17", available: true, startMinute: 10 * 60, endMinute: 12 * 60)],
+        acceptsOutsideWorkingHours: true, version: 4, updatedAt: issuedAt
+    )
+
+    /// The best slot of the worked example in Scheduling.md (London mentor, Tokyo mentee, burden 3.0 and 7.5).
+    static let mentorView = SlotView(
+        personID: personID, timeZone: "Europe/London", localStart: "2027-01-12T07:00", localEnd: "2027-01-12T07:30",
+        inconvenience: 1.0, reasons: ["30 min before working hours (starts 07:00, work starts 09:00)"]
+    )
+
+    static let menteeView = SlotView(
+        personID: menteeID, timeZone: "Asia/Tokyo", localStart: "2027-01-12T16:00", localEnd: "2027-01-12T16:30",
+        inconvenience: 0, reasons: ["within working hours"]
+    )
+
+    static let slot = Slot(
+        start: Date(timeIntervalSince1970: 1_799_737_200), end: Date(timeIntervalSince1970: 1_799_739_000), score: 2.75,
+        participants: [mentorView, menteeView],
+        explanation: "Outside working hours for the mentor (mentor 1, mentee 0); the mentee has carried more so far (3 vs 7.5); "
+            + "after it: mentor 4, mentee 7.5. Mentor 07:00–07:30 Europe/London, mentee 16:00–16:30 Asia/Tokyo."
+    )
+
+    /// `meeting` as `ExportCalendar` writes it (CRLF line ends).
+    static let ics = """
+        BEGIN:VCALENDAR\r
+        VERSION:2.0\r
+        PRODID:-//Tandem//Scheduling//EN\r
+        CALSCALE:GREGORIAN\r
+        METHOD:PUBLISH\r
+        BEGIN:VTIMEZONE\r
+        TZID:Europe/London\r
+        BEGIN:STANDARD\r
+        DTSTART:20251026T020000\r
+        TZOFFSETFROM:+0100\r
+        TZOFFSETTO:+0000\r
+        TZNAME:GMT\r
+        END:STANDARD\r
+        BEGIN:DAYLIGHT\r
+        DTSTART:20260329T010000\r
+        TZOFFSETFROM:+0000\r
+        TZOFFSETTO:+0100\r
+        TZNAME:BST\r
+        END:DAYLIGHT\r
+        BEGIN:STANDARD\r
+        DTSTART:20261025T020000\r
+        TZOFFSETFROM:+0100\r
+        TZOFFSETTO:+0000\r
+        TZNAME:GMT\r
+        END:STANDARD\r
+        BEGIN:DAYLIGHT\r
+        DTSTART:20270328T010000\r
+        TZOFFSETFROM:+0000\r
+        TZOFFSETTO:+0100\r
+        TZNAME:BST\r
+        END:DAYLIGHT\r
+        END:VTIMEZONE\r
+        BEGIN:VEVENT\r
+        UID:9b2e4c71-3a5d-4f8e-b1c6-7d0e2f4a6b83@tandem\r
+        DTSTAMP:20260921T141320Z\r
+        CREATED:20260921T141320Z\r
+        LAST-MODIFIED:20260921T141320Z\r
+        DTSTART;TZID=Europe/London:20261006T080000\r
+        DTEND;TZID=Europe/London:20261006T084500\r
+        SUMMARY:Mentoring meeting\r
+        URL:https://meet.tandem.example/x7kq2mfa9rt3hc4wnp8ezd5vbg\r
+        LOCATION:https://meet.tandem.example/x7kq2mfa9rt3hc4wnp8ezd5vbg\r
+        SEQUENCE:0\r
+        STATUS:CONFIRMED\r
+        X-TANDEM-STATUS:scheduled\r
+        END:VEVENT\r
+        END:VCALENDAR\r
+
+        """
+
+    /// The scheduling service's messages (Protocols/Scheduling.md), apart from BookMeetingRequest
+    /// (in `all()`, pinned by the golden vectors).
+    static func scheduling() throws -> [MessageExample] {
+        [
+            // Availability and pairs
+            try MessageExample(
+                WeeklyWindow.self, full: WeeklyWindow(day: 2, startMinute: 18 * 60, endMinute: 24 * 60),
+                minimal: WeeklyWindow(day: 1, startMinute: 9 * 60, endMinute: 17 * 60)
+            ),
+            try MessageExample(AvailabilityException.self, full: exception, minimal: AvailabilityException(date: "2026-12-24", available: false)),
+            try MessageExample(Availability.self, full: availability, minimal: Availability(personID: personID, timeZone: "Europe/London")),
+            try MessageExample(
+                Pair.self, full: Pair(matchID: matchID, programID: programID, mentorID: personID, menteeID: menteeID),
+                minimal: Pair(matchID: matchID, programID: programID, mentorID: personID, menteeID: menteeID, active: false)
+            ),
+            try MessageExample(PairRef.self, full: PairRef(matchID: matchID), minimal: PairRef(matchID: matchID)),
+
+            // Slots
+            try MessageExample(
+                FindSlotsRequest.self,
+                full: FindSlotsRequest(
+                    matchID: matchID, durationMinutes: 30, from: Date(timeIntervalSince1970: 1_799_625_600),
+                    to: Date(timeIntervalSince1970: 1_799_798_400), stepMinutes: 15, limit: 5, bufferMinutes: 10
+                ),
+                minimal: FindSlotsRequest(
+                    matchID: matchID, durationMinutes: 45, from: Date(timeIntervalSince1970: 1_790_812_800),
+                    to: Date(timeIntervalSince1970: 1_792_022_400)
+                )
+            ),
+            try MessageExample(SlotView.self, full: mentorView, minimal: menteeView),
+            try MessageExample(
+                Slot.self, full: slot,
+                minimal: Slot(start: slot.start, end: slot.end, score: 0, participants: [], explanation: "")
+            ),
+            try MessageExample(
+                SlotList.self, full: SlotList(slots: [slot], candidates: 10, burden: [3.0, 7.5]),
+                minimal: SlotList(slots: [], candidates: 0, burden: [0, 0])
+            ),
+
+            // Meetings
+            try MessageExample(Meeting.self, full: cancelledOccurrence, minimal: meeting),
+            try MessageExample(MeetingRef.self, full: MeetingRef(meetingID: meetingID), minimal: MeetingRef(meetingID: occurrenceID)),
+            try MessageExample(
+                RescheduleMeetingRequest.self,
+                full: RescheduleMeetingRequest(meetingID: meetingID, start: Date(timeIntervalSince1970: 1_791_183_600), durationMinutes: 60, version: 1),
+                minimal: RescheduleMeetingRequest(meetingID: meetingID, start: Date(timeIntervalSince1970: 1_791_183_600))
+            ),
+            try MessageExample(
+                CancelMeetingRequest.self, full: CancelMeetingRequest(meetingID: occurrenceID, reason: "Mentor on leave"),
+                minimal: CancelMeetingRequest(meetingID: meetingID, reason: "Clash with an offsite")
+            ),
+            try MessageExample(
+                SetMeetingStatusRequest.self, full: SetMeetingStatusRequest(meetingID: meetingID, status: .held),
+                minimal: SetMeetingStatusRequest(meetingID: meetingID, status: .noShow)
+            ),
+            try MessageExample(
+                UpdateAgendaRequest.self, full: UpdateAgendaRequest(meetingID: meetingID, agenda: "Design review feedback", version: 1),
+                minimal: UpdateAgendaRequest(meetingID: meetingID, agenda: nil)
+            ),
+            try MessageExample(
+                ListMeetingsRequest.self,
+                full: ListMeetingsRequest(
+                    personID: personID, matchID: matchID, from: Date(timeIntervalSince1970: 1_790_812_800),
+                    to: Date(timeIntervalSince1970: 1_806_451_200), includeCancelled: true, pageSize: 50,
+                    pageToken: "p2.eyJhZnRlciI6IjIwMjYtMTEtMDMifQ"
+                ),
+                minimal: ListMeetingsRequest()
+            ),
+            try MessageExample(
+                MeetingPage.self, full: MeetingPage(meetings: [meeting, cancelledOccurrence], nextPageToken: "p2.eyJhZnRlciI6Mn0"),
+                minimal: MeetingPage(meetings: [], nextPageToken: nil)
+            ),
+
+            // Series
+            try MessageExample(
+                BookSeriesRequest.self,
+                full: BookSeriesRequest(
+                    matchID: matchID, firstStart: meeting.start, durationMinutes: 45, timeZone: "Europe/London", everyWeeks: 4,
+                    count: 3, until: Date(timeIntervalSince1970: 1_806_451_200), agenda: "Quarterly goals"
+                ),
+                minimal: BookSeriesRequest(matchID: matchID, firstStart: meeting.start, durationMinutes: 30, timeZone: "Asia/Kolkata")
+            ),
+            try MessageExample(
+                Series.self, full: series,
+                minimal: Series(id: seriesID, matchID: matchID, rule: "FREQ=WEEKLY;COUNT=2", timeZone: "Asia/Kolkata", meetings: [])
+            ),
+            try MessageExample(SeriesRef.self, full: SeriesRef(seriesID: seriesID), minimal: SeriesRef(seriesID: seriesID)),
+            try MessageExample(
+                CancelSeriesRequest.self,
+                full: CancelSeriesRequest(seriesID: seriesID, from: Date(timeIntervalSince1970: 1_793_232_000), reason: "The match has ended"),
+                minimal: CancelSeriesRequest(seriesID: seriesID, reason: "Mentor on leave")
+            ),
+
+            // Calendar and reminders
+            try MessageExample(
+                ExportCalendarRequest.self, full: ExportCalendarRequest(personID: personID), minimal: ExportCalendarRequest(personID: menteeID)
+            ),
+            try MessageExample(CalendarExport.self, full: CalendarExport(ics: ics), minimal: CalendarExport(contentType: "", ics: "")),
+            try MessageExample(
+                StreamRemindersRequest.self, full: StreamRemindersRequest(lookbackSeconds: 600), minimal: StreamRemindersRequest()
+            ),
+            try MessageExample(
+                Reminder.self,
+                full: Reminder(
+                    id: "\(firstOccurrenceID.uuidString.lowercased())/24h", kind: "24h",
+                    dueAt: firstOccurrence.start.addingTimeInterval(-86_400), meeting: firstOccurrence
+                ),
+                minimal: Reminder(
+                    id: "\(meetingID.uuidString.lowercased())/15m", kind: "15m", dueAt: meeting.start.addingTimeInterval(-900), meeting: meeting
+                )
+            ),
+            try MessageExample(
+                AcknowledgeRemindersRequest.self,
+                full: AcknowledgeRemindersRequest(reminderIDs: [
+                    "\(meetingID.uuidString.lowercased())/24h", "\(finalOccurrenceID.uuidString.lowercased())/15m",
+                ]),
+                minimal: AcknowledgeRemindersRequest(reminderIDs: [])
+            ),
+        ]
+    }
+
     /// Every service's method descriptors, by document.
     static let methodsByDocument: [String: [AnyMethodDescriptor]] = [
         "Health.md": Health.methods,
         "Reflection.md": Reflection.methods,
         "Echo.md": Echo.methods,
         "Identity.md": Identity.methods,
-        "Scheduling.md": [],
+        "Scheduling.md": Scheduling.methods,
     ]
 }

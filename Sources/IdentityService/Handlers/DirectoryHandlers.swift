@@ -94,7 +94,7 @@ extension IdentityServer {
                 throw RPCError(code: .permissionDenied, message: "service accounts cannot change who is an organisation admin")
             }
             if caller.subject == current.id && isAdmin && input.organisationAdmin == false {
-                throw RPCError.failedPrecondition(type: "SELF", subject: "organisationAdmin", "you cannot remove your own org-admin role; ask another admin")
+                throw RPCError.failedPrecondition(type: "self", subject: "organisationAdmin", "you cannot remove your own org-admin role; ask another admin")
             }
         } else {
             guard caller.subject == current.id, !caller.isService else {
@@ -168,7 +168,7 @@ extension IdentityServer {
         let caller = try context.caller()
         try caller.requireOrganisationAuthority("deactivating a person")
         if request.personID == caller.subject {
-            throw RPCError.failedPrecondition(type: "SELF", subject: "personID", "you cannot deactivate yourself")
+            throw RPCError.failedPrecondition(type: "self", subject: "personID", "you cannot deactivate yourself")
         }
         return try await store.deactivatePerson(organisation: caller.organisationID, id: request.personID, now: configuration.now())
     }
@@ -177,7 +177,7 @@ extension IdentityServer {
         let caller = try context.caller()
         try caller.requireOrganisationAuthority("erasing a person")
         if request.personID == caller.subject {
-            throw RPCError.failedPrecondition(type: "SELF", subject: "personID", "you cannot erase yourself; ask another admin")
+            throw RPCError.failedPrecondition(type: "self", subject: "personID", "you cannot erase yourself; ask another admin")
         }
         try await store.erasePerson(organisation: caller.organisationID, id: request.personID, now: configuration.now())
         context.logger.notice("erased a person", metadata: ["person": "\(request.personID)", "organisation": "\(caller.organisationID)"])

@@ -15,7 +15,7 @@ enum StoreFailure {
     /// ABORTED for an optimistic-concurrency conflict.
     static func stale(_ what: String, sent: Int, current: Int) -> RPCError {
         let message = "\(what) changed: you sent version \(sent), the current version is \(current); read it again and reapply your change"
-        return RPCError(code: .aborted, message: message, details: [.preconditionFailure([.init(type: "VERSION", subject: what, description: message)])])
+        return RPCError(code: .aborted, message: message, details: [.preconditionFailure([.init(type: "version", subject: what, description: message)])])
     }
 }
 

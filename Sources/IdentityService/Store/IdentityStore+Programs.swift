@@ -165,7 +165,7 @@ extension IdentityStore {
                 throw RPCError(
                     code: .aborted,
                     message: "this person already takes part in the program (version \(current)); send that version to update the profile",
-                    details: [.preconditionFailure([.init(type: "VERSION", subject: "participation", description: "version required to update")])]
+                    details: [.preconditionFailure([.init(type: "version", subject: "participation", description: "version required to update")])]
                 )
             }
             if existing.text(2) == role.rawValue && existing.blob(3) == profileBlob && existing.int(4).map(Int.init) == capacity {

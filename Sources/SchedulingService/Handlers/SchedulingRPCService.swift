@@ -205,11 +205,11 @@ extension SchedulingServer {
         let pair = stored.pair
         guard let mentorAvailability = try await availability(organisation: caller.organisationID, person: pair.mentorID),
               let mentorCalendar = PersonCalendar(mentorAvailability) else {
-            throw RPCError.failedPrecondition(type: "AVAILABILITY", subject: pair.mentorID.uuidString.lowercased(), "the mentor has not set their availability")
+            throw RPCError.failedPrecondition(type: "availability", subject: "person/" + pair.mentorID.uuidString.lowercased(), "the mentor has not set their availability")
         }
         guard let menteeAvailability = try await availability(organisation: caller.organisationID, person: pair.menteeID),
               let menteeCalendar = PersonCalendar(menteeAvailability) else {
-            throw RPCError.failedPrecondition(type: "AVAILABILITY", subject: pair.menteeID.uuidString.lowercased(), "the mentee has not set their availability")
+            throw RPCError.failedPrecondition(type: "availability", subject: "person/" + pair.menteeID.uuidString.lowercased(), "the mentee has not set their availability")
         }
         let now = Int64(configuration.now().timeIntervalSince1970)
         let from = max(Int64(request.from.timeIntervalSince1970.rounded(.up)), now)
@@ -252,13 +252,13 @@ extension SchedulingServer {
             if key.isEmpty || key.count > 200 {
                 violations.append(.init(field: "idempotency-key", rule: "length", description: "must be 1–200 characters"))
             } else {
-                idempotency = IdempotencyKey(key: key, requestDigest: Array(try CBOREncoder().encode(request)))
+                idempotency = IdempotencyKey(key: "meeting:" + key, requestDigest: Array(try CBOREncoder().encode(request)))
             }
         }
         try SchedulingValidation.check(violations)
         let stored = try await authorizedPair(request.matchID, caller)
         guard stored.pair.active else {
-            throw RPCError.failedPrecondition(type: "PAIR", subject: request.matchID.uuidString.lowercased(), "this pair's match has ended; no new meetings")
+            throw RPCError.failedPrecondition(type: "state", subject: "pair/" + request.matchID.uuidString.lowercased(), "this pair's match has ended; no new meetings")
         }
         let start = Int64(request.start.timeIntervalSince1970.rounded())
         let end = start + Int64(request.durationMinutes) * 60
@@ -387,7 +387,7 @@ extension SchedulingServer {
         guard let zone = Zones.zone(request.timeZone) else { throw RPCError.invalidArgument(field: "timeZone", rule: "time-zone", "unknown") }
         let stored = try await authorizedPair(request.matchID, caller)
         guard stored.pair.active else {
-            throw RPCError.failedPrecondition(type: "PAIR", subject: request.matchID.uuidString.lowercased(), "this pair's match has ended; no new meetings")
+            throw RPCError.failedPrecondition(type: "state", subject: "pair/" + request.matchID.uuidString.lowercased(), "this pair's match has ended; no new meetings")
         }
         let first = Int64(request.firstStart.timeIntervalSince1970.rounded())
         let starts = Recurrence.starts(
@@ -396,14 +396,19 @@ extension SchedulingServer {
         guard starts.count >= 2, starts.count <= 104 else {
             throw RPCError.invalidArgument(field: "until", rule: "range", "gives \(starts.count) occurrences; a series has 2–104")
         }
+        if let last = starts.last, last - first > 2 * 366 * 86_400 {
+            throw RPCError.invalidArgument(field: "count", rule: "range", "the last occurrence would be more than 2 years after the first")
+        }
         let seriesID = TimeOrderedID.make(now: now)
         let length = Int64(request.durationMinutes) * 60
+        // One video room for the whole series, as with any recurring meeting.
+        let link = videoURL()
         var occurrences: [NewMeeting] = []
         for (index, start) in starts.enumerated() {
             let inconvenience = try await inconvenience(stored.pair, organisation: caller.organisationID, start: start, end: start + length)
             occurrences.append(NewMeeting(
                 id: TimeOrderedID.make(now: now), pair: stored.pair, start: start, end: start + length, timeZone: request.timeZone,
-                agenda: request.agenda, videoURL: videoURL(), inconvenienceMentor: inconvenience.0, inconvenienceMentee: inconvenience.1,
+                agenda: request.agenda, videoURL: link, inconvenienceMentor: inconvenience.0, inconvenienceMentee: inconvenience.1,
                 seriesID: seriesID, occurrence: index
             ))
         }
@@ -412,7 +417,14 @@ extension SchedulingServer {
             until: request.until.map { Int64($0.timeIntervalSince1970) }, firstStart: first, durationMinutes: request.durationMinutes,
             agenda: request.agenda, sequence: 0, cancelled: false
         )
-        let (saved, meetings) = try await store.bookSeries(organisation: caller.organisationID, series: series, occurrences: occurrences, now: now)
+        var idempotency: IdempotencyKey?
+        if let key = context.metadata[Metadata.Keys.idempotencyKey] {
+            guard !key.isEmpty, key.count <= 200 else { throw RPCError.invalidArgument(field: "idempotency-key", rule: "length", "must be 1–200 characters") }
+            idempotency = IdempotencyKey(key: "series:" + key, requestDigest: Array(try CBOREncoder().encode(request)))
+        }
+        let (saved, meetings) = try await store.bookSeries(
+            organisation: caller.organisationID, series: series, occurrences: occurrences, idempotency: idempotency, now: now
+        )
         reminderSignal.poke()
         return message(saved, meetings)
     }
@@ -438,6 +450,7 @@ extension SchedulingServer {
         let caller = try context.caller()
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         if reason.isEmpty { throw RPCError.invalidArgument(field: "reason", rule: "required", "say why the series is cancelled") }
+        if reason.count > 500 { throw RPCError.invalidArgument(field: "reason", rule: "length", "must be at most 500 characters") }
         _ = try await getSeries(SeriesRef(seriesID: request.seriesID), context: context)
         let from = Int64((request.from ?? configuration.now()).timeIntervalSince1970)
         let (series, meetings) = try await store.cancelSeries(organisation: caller.organisationID, id: request.seriesID, from: from, reason: reason, now: configuration.now())

@@ -134,7 +134,7 @@ extension SchedulingStore {
 
     static func busy(_ connection: SQLiteConnection, organisation: UUID, person: UUID, from: Int64, to: Int64) throws -> [Interval] {
         try connection.query(
-            "SELECT start, end FROM attendances WHERE org_id = ? AND person_id = ? AND start > ? AND start < ? AND end > ?",
+            "SELECT start, end FROM attendances WHERE org_id = ? AND person_id = ? AND start > ? AND start < ? AND end > ? AND active = 1",
             organisation, person, from - maxDurationSeconds, to, from
         ).map { Interval(start: $0.int(0) ?? 0, end: $0.int(1) ?? 0) }
     }
@@ -152,28 +152,38 @@ extension SchedulingStore {
             } catch let error as SQLiteError where error.isConstraintViolation {
                 let conflict = try connection.first("""
                     SELECT meeting_id, start, end FROM attendances
-                    WHERE org_id = ? AND person_id = ? AND start > ? AND start < ? AND end > ? AND meeting_id != ? LIMIT 1
+                    WHERE org_id = ? AND person_id = ? AND start > ? AND start < ? AND end > ? AND meeting_id != ? AND active = 1 LIMIT 1
                     """, organisation, person, start - maxDurationSeconds, end, start, meeting)
                 let conflictID = conflict?.uuid(0)?.uuidString.lowercased() ?? "unknown"
                 throw RPCError(
                     code: .failedPrecondition,
                     message: "person \(person.uuidString.lowercased()) already has meeting \(conflictID) at that time",
-                    details: [.preconditionFailure([.init(type: "CONFLICT", subject: conflictID, description: "overlaps an existing meeting of \(person.uuidString.lowercased())")])]
+                    details: [.preconditionFailure([.init(type: "conflict", subject: "meeting/" + conflictID, description: "overlaps an existing meeting of \(person.uuidString.lowercased())")])]
                 )
             }
+        }
+    }
+
+    static func removeAttendances(_ connection: SQLiteConnection, organisation: UUID, meeting: Meeting) throws {
+        for person in meeting.participantIDs {
+            try connection.execute(
+                "DELETE FROM attendances WHERE org_id = ? AND person_id = ? AND start = ? AND meeting_id = ?",
+                organisation, person, Int64(meeting.start.timeIntervalSince1970), meeting.id
+            )
         }
     }
 
     static func insertMeeting(_ connection: SQLiteConnection, organisation: UUID, _ meeting: NewMeeting, now: Date) throws {
         try connection.execute("""
             INSERT INTO meetings (id, org_id, match_id, program_id, mentor_id, mentee_id, start, end, time_zone, status, agenda, video_url,
-                                  series_id, occurrence, original_start, sequence, version, created_at, updated_at, inc_mentor, inc_mentee)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, 0, 1, ?, ?, ?, ?)
+                                  series_id, occurrence, original_start, sequence, version, created_at, updated_at, inc_mentor, inc_mentee,
+                                  scheduled_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, 0, 1, ?, ?, ?, ?, ?)
             """,
             meeting.id, organisation, meeting.pair.matchID, meeting.pair.programID, meeting.pair.mentorID, meeting.pair.menteeID,
             meeting.start, meeting.end, meeting.timeZone, meeting.agenda, meeting.videoURL, meeting.seriesID, meeting.occurrence,
             meeting.seriesID == nil ? nil : meeting.start, now.timeIntervalSince1970, now.timeIntervalSince1970,
-            meeting.inconvenienceMentor, meeting.inconvenienceMentee
+            meeting.inconvenienceMentor, meeting.inconvenienceMentee, Int64(now.timeIntervalSince1970)
         )
         try attend(connection, organisation: organisation, meeting: meeting.id, people: [meeting.pair.mentorID, meeting.pair.menteeID], start: meeting.start, end: meeting.end)
         try addBurden(connection, organisation: organisation, match: meeting.pair.matchID, mentor: meeting.inconvenienceMentor, mentee: meeting.inconvenienceMentee)
@@ -241,17 +251,19 @@ extension SchedulingStore {
                 throw RPCError(code: .aborted, message: "meeting changed: you sent version \(version), the current version is \(meeting.version); read it again")
             }
             guard meeting.status == .scheduled else {
-                throw RPCError.failedPrecondition(type: "STATUS", subject: id.uuidString.lowercased(), "only a scheduled meeting can be rescheduled; this one is \(meeting.status.rawValue)")
+                throw RPCError.failedPrecondition(type: "state", subject: "meeting/" + id.uuidString.lowercased(), "only a scheduled meeting can be rescheduled; this one is \(meeting.status.rawValue)")
             }
-            try connection.execute("DELETE FROM attendances WHERE org_id = ? AND meeting_id = ? AND person_id IN (?, ?)",
-                                   organisation, id, meeting.participantIDs[0], meeting.participantIDs[1])
+            try Self.removeAttendances(connection, organisation: organisation, meeting: meeting)
             try Self.attend(connection, organisation: organisation, meeting: id, people: meeting.participantIDs, start: start, end: end)
             try Self.addBurden(connection, organisation: organisation, match: meeting.matchID,
                                mentor: inconvenience.0 - (row.double(19) ?? 0), mentee: inconvenience.1 - (row.double(20) ?? 0))
             try connection.execute("""
-                UPDATE meetings SET start = ?, end = ?, sequence = sequence + 1, version = version + 1, updated_at = ?, inc_mentor = ?, inc_mentee = ?
+                UPDATE meetings SET start = ?, end = ?, sequence = sequence + 1, version = version + 1, updated_at = ?, inc_mentor = ?, inc_mentee = ?,
+                                    scheduled_at = ?
                 WHERE id = ?
-                """, start, end, now.timeIntervalSince1970, inconvenience.0, inconvenience.1, id)
+                """, start, end, now.timeIntervalSince1970, inconvenience.0, inconvenience.1, Int64(now.timeIntervalSince1970), id)
+            // Reminders for the new time are due afresh.
+            try connection.execute("DELETE FROM reminder_acks WHERE meeting_id = ?", id)
         }
     }
 
@@ -261,7 +273,7 @@ extension SchedulingStore {
             switch meeting.status {
             case .cancelled: return
             case .held, .noShow:
-                throw RPCError.failedPrecondition(type: "STATUS", subject: id.uuidString.lowercased(), "the meeting is already \(meeting.status.rawValue)")
+                throw RPCError.failedPrecondition(type: "state", subject: "meeting/" + id.uuidString.lowercased(), "the meeting is already \(meeting.status.rawValue)")
             case .scheduled:
                 try Self.cancelRow(connection, organisation: organisation, meeting: meeting, row: row, reason: reason, now: now)
             }
@@ -269,8 +281,12 @@ extension SchedulingStore {
     }
 
     static func cancelRow(_ connection: SQLiteConnection, organisation: UUID, meeting: Meeting, row: SQLiteRow, reason: String, now: Date) throws {
-        try connection.execute("DELETE FROM attendances WHERE org_id = ? AND meeting_id = ? AND person_id IN (?, ?)",
-                               organisation, meeting.id, meeting.participantIDs[0], meeting.participantIDs[1])
+        for person in meeting.participantIDs {
+            try connection.execute(
+                "UPDATE attendances SET active = 0 WHERE org_id = ? AND person_id = ? AND start = ? AND meeting_id = ?",
+                organisation, person, Int64(meeting.start.timeIntervalSince1970), meeting.id
+            )
+        }
         try addBurden(connection, organisation: organisation, match: meeting.matchID, mentor: -(row.double(19) ?? 0), mentee: -(row.double(20) ?? 0))
         try connection.execute("""
             UPDATE meetings SET status = 'cancelled', cancel_reason = ?, sequence = sequence + 1, version = version + 1, updated_at = ? WHERE id = ?
@@ -281,10 +297,10 @@ extension SchedulingStore {
         try await change(organisation: organisation, meeting: id) { connection, meeting, _ in
             if meeting.status == status { return }
             guard meeting.status == .scheduled || meeting.status == .held || meeting.status == .noShow else {
-                throw RPCError.failedPrecondition(type: "STATUS", subject: id.uuidString.lowercased(), "a cancelled meeting cannot become \(status.rawValue)")
+                throw RPCError.failedPrecondition(type: "state", subject: "meeting/" + id.uuidString.lowercased(), "a cancelled meeting cannot become \(status.rawValue)")
             }
             guard meeting.start <= now else {
-                throw RPCError.failedPrecondition(type: "STATUS", subject: id.uuidString.lowercased(), "the meeting has not started yet")
+                throw RPCError.failedPrecondition(type: "state", subject: "meeting/" + id.uuidString.lowercased(), "the meeting has not started yet")
             }
             try connection.execute("UPDATE meetings SET status = ?, version = version + 1, updated_at = ? WHERE id = ?", status.rawValue, now.timeIntervalSince1970, id)
         }
@@ -336,12 +352,13 @@ extension SchedulingStore {
         values.append(limit + 1)
         let query = sql
         let bound = BoundValues(values)
-        // A person's meetings: walk their attendances (indexed) when cancelled ones are not wanted.
-        if let person, match == nil, !includeCancelled {
+        // A person's meetings: walk their attendances (one index range).
+        if let person, match == nil {
             return try await database.read { connection in
                 var meetings: [Meeting] = []
                 var sql = "SELECT meeting_id, start FROM attendances WHERE org_id = ? AND person_id = ?"
                 var values: [any SQLiteBindable] = [organisation, person]
+                if !includeCancelled { sql += " AND active = 1" }
                 if let from { sql += " AND start >= ?"; values.append(from) }
                 if let to { sql += " AND start < ?"; values.append(to) }
                 if let cursor { sql += " AND (start, meeting_id) > (?, ?)"; values += [cursor.0, cursor.1] }

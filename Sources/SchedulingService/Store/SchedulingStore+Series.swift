@@ -42,8 +42,25 @@ extension SchedulingStore {
 
     /// Books every occurrence or none: the first conflict fails the whole series, naming the
     /// occurrence and the meeting it collides with.
-    func bookSeries(organisation: UUID, series: StoredSeries, occurrences: [NewMeeting], now: Date) async throws -> (StoredSeries, [Meeting]) {
+    func bookSeries(
+        organisation: UUID, series: StoredSeries, occurrences: [NewMeeting], idempotency: IdempotencyKey?, now: Date
+    ) async throws -> (StoredSeries, [Meeting]) {
         try await database.write { connection in
+            if let idempotency {
+                if let row = try connection.first(
+                    "SELECT request_hash, meeting_id FROM idempotency WHERE org_id = ? AND key = ?", organisation, idempotency.key
+                ) {
+                    guard row.blob(0) == idempotency.requestDigest, let original = row.uuid(1),
+                          let stored = try connection.first("SELECT \(Self.seriesColumns) FROM series WHERE id = ? AND org_id = ?", original, organisation) else {
+                        throw RPCError.invalidArgument(field: "idempotency-key", rule: "reuse", "this key was already used for a different request")
+                    }
+                    return (try Self.series(stored), try Self.seriesMeetings(connection, organisation: organisation, series: original))
+                }
+                try connection.execute(
+                    "INSERT INTO idempotency (org_id, key, request_hash, meeting_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                    organisation, idempotency.key, idempotency.requestDigest, series.id, now.timeIntervalSince1970
+                )
+            }
             try connection.execute("""
                 INSERT INTO series (id, org_id, match_id, time_zone, every_weeks, count, until, first_start, duration, agenda, sequence, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
@@ -133,13 +150,15 @@ extension SchedulingStore {
         try await database.read { connection in
             var due: [DueReminder] = []
             for kind in ReminderKind.allCases {
-                // Due when start - lead <= now, i.e. start <= now + lead; dropped once the meeting starts.
+                // Due when start - lead <= now, i.e. start <= now + lead; dropped once the meeting
+                // starts. A meeting (re)scheduled later than its reminder's due time skips it (a
+                // meeting booked 10 hours ahead gets no 24-hour reminder, only the 15-minute one).
                 let rows = try connection.query("""
                     SELECT \(Self.meetingColumns) FROM meetings
-                    WHERE org_id = ? AND status = 'scheduled' AND start > ? AND start <= ? AND start > ?
+                    WHERE org_id = ? AND status = 'scheduled' AND start > ? AND start <= ? AND start > ? AND scheduled_at <= start - ?
                       AND NOT EXISTS (SELECT 1 FROM reminder_acks a WHERE a.meeting_id = meetings.id AND a.kind = ?)
                     ORDER BY start LIMIT ?
-                    """, organisation, now, now + kind.lead, now + kind.lead - lookback, kind.rawValue, limit)
+                    """, organisation, now, now + kind.lead, now + kind.lead - lookback, kind.lead, kind.rawValue, limit)
                 for row in rows {
                     let meeting = try Self.meeting(row)
                     due.append(DueReminder(meeting: meeting, kind: kind, dueAt: Int64(meeting.start.timeIntervalSince1970) - kind.lead))

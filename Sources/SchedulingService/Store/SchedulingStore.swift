@@ -7,9 +7,10 @@ import TandemWire
 /// Scheduling's data in SQLite. Every table is keyed by organisation, so nothing one
 /// organisation writes can touch another's — not even the "is this person free" check.
 ///
-/// No double booking is enforced by the database itself: each scheduled meeting has one
-/// `attendances` row per participant, and a trigger refuses an attendance that overlaps another
-/// of the same person. The check and the insert happen in the same transaction, so concurrent
+/// No double booking is enforced by the database itself: each meeting has one `attendances`
+/// row per participant (inactive once cancelled, so a person's meetings are one index range),
+/// and a trigger refuses an active attendance that overlaps another active one of the same
+/// person. The check and the insert happen in the same transaction, so concurrent
 /// bookings cannot both pass it, whatever the process or the lock.
 final class SchedulingStore: Sendable {
     let database: SQLiteDatabase
@@ -60,22 +61,35 @@ final class SchedulingStore: Sendable {
                 created_at REAL NOT NULL,
                 updated_at REAL NOT NULL,
                 inc_mentor REAL NOT NULL,
-                inc_mentee REAL NOT NULL
+                inc_mentee REAL NOT NULL,
+                scheduled_at INTEGER NOT NULL
             ) WITHOUT ROWID;
             CREATE INDEX meetings_by_match ON meetings (org_id, match_id, start);
             CREATE INDEX meetings_by_start ON meetings (org_id, start) WHERE status = 'scheduled';
             CREATE INDEX meetings_by_series ON meetings (series_id, occurrence) WHERE series_id IS NOT NULL;
             CREATE TABLE attendances (
                 org_id BLOB NOT NULL, person_id BLOB NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, meeting_id BLOB NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
                 PRIMARY KEY (org_id, person_id, start, meeting_id)
             ) WITHOUT ROWID;
             CREATE TRIGGER attendances_no_overlap BEFORE INSERT ON attendances
+            WHEN NEW.active = 1
             BEGIN
                 SELECT RAISE(ABORT, 'tandem: overlapping meeting')
                 WHERE EXISTS (
                     SELECT 1 FROM attendances
                     WHERE org_id = NEW.org_id AND person_id = NEW.person_id
-                      AND start > NEW.start - 28800 AND start < NEW.end AND end > NEW.start
+                      AND start > NEW.start - 28800 AND start < NEW.end AND end > NEW.start AND active = 1
+                );
+            END;
+            CREATE TRIGGER attendances_no_overlap_on_reactivation BEFORE UPDATE OF active ON attendances
+            WHEN NEW.active = 1 AND OLD.active = 0
+            BEGIN
+                SELECT RAISE(ABORT, 'tandem: overlapping meeting')
+                WHERE EXISTS (
+                    SELECT 1 FROM attendances
+                    WHERE org_id = NEW.org_id AND person_id = NEW.person_id AND meeting_id != NEW.meeting_id
+                      AND start > NEW.start - 28800 AND start < NEW.end AND end > NEW.start AND active = 1
                 );
             END;
             CREATE TABLE series (

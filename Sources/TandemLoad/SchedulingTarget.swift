@@ -1,0 +1,123 @@
+public import Foundation
+import Synchronization
+public import TandemProtocols
+public import TandemRPC
+public import TandemWire
+
+/// How a call ended, as the load report counts it.
+public enum CallOutcome: Sendable, Equatable {
+    case ok
+    /// FAILED_PRECONDITION from a booking: the time was taken. An expected answer, not an error.
+    case conflict
+    case failed(StatusCode)
+}
+
+/// Supplies the access token calls carry, renewing it before it expires.
+public final class TokenSource: Sendable {
+    public typealias Fetch = @Sendable () async throws -> (token: String, expires: Date)
+    private let fetch: Fetch?
+    private let state: Mutex<(token: String, expires: Date)>
+
+    /// A fixed token.
+    public init(token: String) {
+        fetch = nil
+        state = Mutex((token, .distantFuture))
+    }
+
+    /// A token fetched now and again two minutes before it expires.
+    public init(fetch: @escaping Fetch) async throws {
+        self.fetch = fetch
+        state = Mutex(try await fetch())
+    }
+
+    public func current() async throws -> String {
+        let (token, expires) = state.withLock { $0 }
+        guard let fetch, expires.timeIntervalSinceNow < 120 else { return token }
+        let fresh = try await fetch()
+        state.withLock { $0 = fresh }
+        return fresh.token
+    }
+}
+
+/// The scheduling service, called directly over TLS.
+public struct SchedulingTarget: Sendable {
+    public let client: RPCClient
+    public let tokens: TokenSource
+
+    public init(client: RPCClient, tokens: TokenSource) {
+        self.client = client
+        self.tokens = tokens
+    }
+
+    func options(idempotencyKey: String? = nil, timeout: Int64 = 10) async throws -> CallOptions {
+        var options = CallOptions(timeout: .seconds(timeout), retryPolicy: RetryPolicy.none)
+        options.metadata[Metadata.Keys.authorization] = "Bearer " + (try await tokens.current())
+        if let idempotencyKey { options.metadata[Metadata.Keys.idempotencyKey] = idempotencyKey }
+        return options
+    }
+
+    public func setAvailability(_ availability: Availability) async throws {
+        _ = try await client.call(Scheduling.setAvailability, availability, options: try await options(timeout: 30))
+    }
+
+    public func registerPair(_ pair: Pair) async throws {
+        _ = try await client.call(Scheduling.registerPair, pair, options: try await options(timeout: 30))
+    }
+
+    public func book(_ request: BookMeetingRequest, key: String) async -> (CallOutcome, Meeting?) {
+        do {
+            let meeting = try await client.call(Scheduling.bookMeeting, request, options: try await options(idempotencyKey: key))
+            return (.ok, meeting)
+        } catch let error as RPCError {
+            return (error.code == .failedPrecondition ? .conflict : .failed(error.code), nil)
+        } catch {
+            return (.failed(.unknown), nil)
+        }
+    }
+
+    public func find(_ request: FindSlotsRequest) async -> CallOutcome {
+        do {
+            _ = try await client.call(Scheduling.findSlots, request, options: try await options())
+            return .ok
+        } catch let error as RPCError {
+            return .failed(error.code)
+        } catch {
+            return .failed(.unknown)
+        }
+    }
+
+    public func cancel(_ meeting: UUID) async -> CallOutcome {
+        do {
+            _ = try await client.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: meeting, reason: "load test"), options: try await options())
+            return .ok
+        } catch let error as RPCError {
+            return error.code == .failedPrecondition ? .conflict : .failed(error.code)
+        } catch {
+            return .failed(.unknown)
+        }
+    }
+
+    /// Every meeting of a person (cancelled ones included), page by page.
+    public func meetings(of person: UUID) async throws -> [Meeting] {
+        var all: [Meeting] = []
+        var token: String?
+        repeat {
+            let page = try await client.call(
+                Scheduling.listMeetings, ListMeetingsRequest(personID: person, includeCancelled: true, pageSize: 1000, pageToken: token),
+                options: try await options(timeout: 60)
+            )
+            all += page.meetings
+            token = page.nextPageToken
+        } while token != nil
+        return all
+    }
+
+    public func meeting(_ id: UUID) async throws -> Meeting? {
+        do {
+            return try await client.call(Scheduling.getMeeting, MeetingRef(meetingID: id), options: try await options())
+        } catch let error as RPCError where error.code == .notFound {
+            return nil
+        }
+    }
+}
+
