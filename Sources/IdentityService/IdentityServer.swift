@@ -103,6 +103,23 @@ public final class IdentityServer: Sendable {
         return try await store.createOrganisation(name: organisationName, slug: slug, admin: admin, adminPasswordHash: hash, platformAdmin: true, now: configuration.now())
     }
 
+    /// Creates a service account with one API key in the organisation `slug` (an operator's
+    /// tool, for the first integration); returns the key, shown only here.
+    public func createServiceAccountKey(organisation slug: String, name: String, scopes: [String]) async throws -> (ServiceAccount, CreatedAPIKey) {
+        guard let organisation = try await store.organisation(slug: slug) else {
+            throw RPCError.notFound("organisation", slug)
+        }
+        var violations = Self.scopeViolations(scopes)
+        if let violation = Validation.nonEmpty(name, field: "name", maxLength: 100) { violations.append(violation) }
+        try Validation.check(violations)
+        let now = configuration.now()
+        let account = try await store.createServiceAccount(organisation: organisation.id, name: name, scopes: scopes, now: now)
+        let keyID = UUID()
+        let key = APIKeyFormat.make(keyID: keyID)
+        try await store.createAPIKey(organisation: organisation.id, account: account.id, keyID: keyID, secretDigest: secretDigest(key), now: now)
+        return (account, CreatedAPIKey(keyID: keyID, apiKey: key))
+    }
+
     static func organisationViolations(name: String, slug: String, admin: PersonInput, password: String) -> [ErrorDetail.FieldViolation] {
         var violations: [ErrorDetail.FieldViolation] = []
         if let violation = Validation.nonEmpty(name, field: "name") { violations.append(violation) }

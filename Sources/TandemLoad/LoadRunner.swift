@@ -57,6 +57,16 @@ public final class Ledger: Sendable {
         _ = state.withLock { $0.booked.removeValue(forKey: id) }
     }
 
+    /// Records an acknowledged booking (for tools that book outside the runner).
+    public func recordBooking(_ id: UUID, pair: Int, start: Int64, end: Int64) {
+        booked(id, Booking(pair: pair, start: start, end: end))
+    }
+
+    /// Records an acknowledged cancellation.
+    public func recordCancellation(_ id: UUID) {
+        cancelled(id)
+    }
+
     public var snapshot: (booked: [UUID: Booking], cancelled: Set<UUID>) {
         state.withLock { ($0.booked, $0.cancelled) }
     }

@@ -13,7 +13,7 @@ struct IdentityCommand: AsyncParsableCommand {
         commandName: "tandem-identity",
         abstract: "Tandem's identity service: organisations, programs, people, profiles and sign-in.",
         version: TandemVersion.text,
-        subcommands: [Serve.self, Bootstrap.self],
+        subcommands: [Serve.self, Bootstrap.self, CreateServiceAccount.self],
         defaultSubcommand: Serve.self
     )
 
@@ -114,6 +114,40 @@ struct Bootstrap: AsyncParsableCommand {
             let (created, person) = try await identity.bootstrap(organisationName: organisation, slug: slug, admin: admin, password: password)
             print("organisation \(created.slug) \(created.id.uuidString.lowercased())")
             print("admin \(person.email) \(person.id.uuidString.lowercased())")
+        } catch let error as RPCError {
+            throw ServiceConfigurationError(error.message)
+        }
+    }
+}
+
+struct CreateServiceAccount: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service-account",
+        abstract: "Create a service account with an API key in an organisation, print the key, and exit.",
+        discussion: "For the first integration (e.g. a load test or an HR sync) before anyone has signed in. Safe while the service runs."
+    )
+
+    @Option(name: .customLong("data-dir"), help: "The identity service's data directory. [env: TANDEM_DATA_DIR] (default: data/identity)")
+    var dataDirectory: String?
+
+    @Option(help: "The organisation's slug.")
+    var organisation: String
+
+    @Option(help: "The account's name.")
+    var name: String
+
+    @Option(help: "A method it may call, service.Method or service.* (repeatable).")
+    var scope: [String]
+
+    func run() async throws {
+        TandemLogging.bootstrap(level: .warning, format: .text)
+        let directory = dataDirectory ?? ProcessInfo.processInfo.environment["TANDEM_DATA_DIR"] ?? "data/identity"
+        let identity = try await IdentityServer.open(dataDirectory: directory, logger: Logger(label: "tandem.identity"))
+        defer { identity.close() }
+        do {
+            let (account, key) = try await identity.createServiceAccountKey(organisation: organisation, name: name, scopes: scope)
+            print("service-account \(account.id.uuidString.lowercased())")
+            print("api-key \(key.apiKey)")
         } catch let error as RPCError {
             throw ServiceConfigurationError(error.message)
         }

@@ -69,8 +69,11 @@ public struct TracingClientInterceptor: ClientInterceptor {
     }
 }
 
-/// Logs every call: one line at debug when it succeeds, at warning when it fails, with the
-/// request id, method, status, duration and peer. Metadata values (tokens) are never logged.
+/// Logs every call: one line at debug when it succeeds or the caller got an answer about its own
+/// request (INVALID_ARGUMENT, NOT_FOUND, a booking conflict…), at warning when the server failed
+/// (UNKNOWN, INTERNAL, UNAVAILABLE, DATA_LOSS, DEADLINE_EXCEEDED…), with the request id,
+/// method, status, duration, peer and organisation (when an auth interceptor set one).
+/// Metadata values (tokens) are never logged.
 public struct LoggingServerInterceptor: ServerInterceptor {
     public init() {}
 
@@ -82,7 +85,7 @@ public struct LoggingServerInterceptor: ServerInterceptor {
                 "status": "\(code.name)", "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "peer": "\(context.peer)",
             ]
             if let message { metadata["error"] = "\(message)" }
-            let level: Logger.Level = code == .ok ? .debug : .warning
+            let level: Logger.Level = code.isServerFailure ? .warning : .debug
             context.logger.log(level: level, "call finished", metadata: metadata)
         }
         do {

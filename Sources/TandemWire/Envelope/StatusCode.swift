@@ -84,3 +84,15 @@ public struct StatusCode: RawRepresentable, Hashable, Sendable, CustomStringConv
         try container.encode(rawValue)
     }
 }
+
+extension StatusCode {
+    /// Whether the status says the server (not the request) went wrong: UNKNOWN, INTERNAL,
+    /// UNAVAILABLE, DATA_LOSS, DEADLINE_EXCEEDED, UNIMPLEMENTED, RESOURCE_EXHAUSTED. Operators
+    /// alert on these; the others answer the caller about its own request.
+    public var isServerFailure: Bool {
+        switch self {
+        case .unknown, .internal, .unavailable, .dataLoss, .deadlineExceeded, .unimplemented, .resourceExhausted: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import TandemLoad
+import TandemProtocols
+import TandemRPC
+import TandemTestSupport
+import TandemWire
+import Testing
+
+@Suite("tandem-load against a real scheduling service")
+struct LoadToolTests {
+    @Test("a short mixed run books, finds and cancels; the invariant check passes; the report adds up")
+    func mixedRun() async throws {
+        try await withCluster { cluster in
+            var plan = LoadPlan(horizonStart: monday(days: 7, hours: 0))
+            plan.pace = .closed(concurrency: 8)
+            plan.mix = try LoadPlan.parseMix("book=60,find=20,cancel=20")
+            plan.duration = 1.5
+            plan.warmup = 0.3
+            plan.people = 40
+            plan.pairs = 20
+            plan.horizonDays = 3
+            let runner = LoadRunner(plan: plan, target: SchedulingTarget(client: cluster.scheduling, tokens: TokenSource(token: cluster.admin.accessToken)))
+            try await runner.setUp(concurrency: 8)
+            let report = try await runner.run()
+            #expect(report.calls > 0 && report.operations["book"]?.ok ?? 0 > 0 && report.operations["find"]?.ok ?? 0 > 0)
+            #expect(report.errorRate == 0, "\(report.all.statusCodes)")
+            let total = report.operations.values.reduce(0) { $0 + $1.calls }
+            #expect(total == report.calls && report.all.ok + report.all.conflicts + report.all.errors == report.calls)
+            // Three days of half hours for 20 pairs of distinct people fill up: conflicts happen.
+            let verification = try await Verifier.verify(population: runner.population, ledger: runner.ledger, target: runner.target)
+            #expect(verification.passed, "\(verification)")
+            #expect(verification.acknowledgedBookings > 0 && verification.meetingsRead >= verification.acknowledgedBookings)
+        }
+    }
+
+    @Test("the invariant check notices a missing booking and a cancellation that did not happen")
+    func verifierCatchesProblems() async throws {
+        try await withCluster { cluster in
+            let target = SchedulingTarget(client: cluster.scheduling, tokens: TokenSource(token: cluster.admin.accessToken))
+            var plan = LoadPlan(horizonStart: monday(days: 7, hours: 0))
+            plan.people = 4
+            plan.pairs = 2
+            let runner = LoadRunner(plan: plan, target: target)
+            try await runner.setUp(concurrency: 2)
+            let population = runner.population
+            let real = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(
+                matchID: population.pairs[0].matchID, start: monday(days: 7, hours: 9), durationMinutes: 30, timeZone: "UTC"
+            ), token: cluster.admin.accessToken)
+            let ledger = Ledger()
+            ledger.recordBooking(real.id, pair: 0, start: Int64(real.start.timeIntervalSince1970), end: Int64(real.end.timeIntervalSince1970))
+            ledger.recordBooking(UUID(), pair: 1, start: 0, end: 1800)
+            ledger.recordCancellation(real.id)
+            let verification = try await Verifier.verify(population: population, ledger: ledger, target: target)
+            #expect(!verification.passed)
+            #expect(verification.missingBookings == 1 && verification.cancellationsNotApplied == 1 && verification.doubleBookings == 0)
+        }
+    }
+
+    @Test("mix parsing")
+    func mix() throws {
+        #expect(try LoadPlan.parseMix("book=70, find=20,cancel=10") == [.book: 70, .find: 20, .cancel: 10])
+        #expect(throws: LoadError.self) { try LoadPlan.parseMix("book=70,dance=5") }
+        #expect(throws: LoadError.self) { try LoadPlan.parseMix("book=0") }
+    }
+}
