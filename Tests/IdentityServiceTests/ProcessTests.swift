@@ -35,7 +35,7 @@ struct ProcessTests {
         let port = try freePort()
         let first = try ServiceProcess("tandem-identity", tls + ["--port", "\(port)", "--scrypt-log-n", "10"])
         defer { first.send(SIGKILL) }
-        #expect(try waitForPort(port))
+        #expect(waitForPort(port))
         let second = try ServiceProcess.run("tandem-identity", tls + ["--port", "\(port)"])
         #expect(second.status != 0)
         #expect(second.output.contains("cannot listen on 127.0.0.1:\(port)"), "\(second.output)")
@@ -67,7 +67,7 @@ struct ProcessTests {
             "TANDEM_CA": directory + "/ca.pem", "TANDEM_SCRYPT_LOG_N": "10", "TANDEM_LOG_FORMAT": "json",
         ]
         var server = try ServiceProcess("tandem-identity", [], environment: environment)
-        #expect(try waitForPort(port))
+        #expect(waitForPort(port))
         let client = try makeClient([Endpoint(host: "127.0.0.1", port: port)], serverName: "identity")
         defer { client.close() }
         let admin = try await client.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: "bootstrap password"))
@@ -79,45 +79,15 @@ struct ProcessTests {
         server.send(SIGKILL)
         #expect(server.waitForExit() != 0)
         server = try ServiceProcess("tandem-identity", [], environment: environment)
-        #expect(try waitForPort(port))
+        #expect(waitForPort(port))
         let authorized = options
         let found = try await eventuallyCall { try await client.call(Identity.getPerson, PersonRef(personID: person.id), options: authorized) }
         #expect(found.email == "durable@acme.example", "acknowledged before kill -9, and the access token survived the restart")
 
         server.send(SIGTERM)
-        #expect(server.waitForExit() == 0)
+        #expect(server.waitForExit(seconds: 30) == 0)
         let log = server.output
         #expect(log.contains("\"message\":\"draining\""), "JSON logs: \(log.prefix(400))")
         #expect(!log.contains("bootstrap password") && !log.contains(admin.accessToken) && !log.contains(admin.refreshToken!), "no secret in the logs")
-    }
-
-    /// Waits until something accepts connections on `port`.
-    func waitForPort(_ port: Int) throws -> Bool {
-        for _ in 0..<400 {
-            let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            close(socket)
-            if connected == 0 { return true }
-            usleep(25_000)
-        }
-        return false
-    }
-
-    /// Retries a call while the server is still starting.
-    func eventuallyCall<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        var lastError: (any Error)?
-        for _ in 0..<100 {
-            do { return try await body() } catch let error as RPCError where error.code == .unavailable {
-                lastError = error
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
-        throw lastError!
     }
 }

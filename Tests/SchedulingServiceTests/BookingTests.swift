@@ -171,6 +171,21 @@ struct BookingTests {
             }
             let withAgenda = try await cluster.call(Scheduling.updateAgenda, UpdateAgendaRequest(meetingID: moved.id, agenda: "Retro"), token: later)
             #expect(withAgenda.agenda == "Retro")
+            // A cancelled meeting keeps its agenda.
+            let refused = await expectRPCError(.failedPrecondition) {
+                _ = try await cluster.call(Scheduling.updateAgenda, UpdateAgendaRequest(meetingID: first.id, agenda: "Never mind"), token: later)
+            }
+            #expect(refused?.details.contains { "\($0)".contains("state") } == true)
+            #expect(try await cluster.call(Scheduling.getMeeting, MeetingRef(meetingID: first.id), token: later).agenda == nil)
+            // Once the match has ended, meetings can be cancelled but not moved.
+            let upcoming = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(matchID: pair.matchID, start: monday(days: 7, hours: 9), durationMinutes: 60, timeZone: "UTC"), token: later)
+            var ended = pair
+            ended.active = false
+            _ = try await cluster.call(Scheduling.registerPair, ended, token: try await cluster.adminToken())
+            await expectRPCError(.failedPrecondition) {
+                _ = try await cluster.call(Scheduling.rescheduleMeeting, RescheduleMeetingRequest(meetingID: upcoming.id, start: monday(days: 7, hours: 10)), token: later)
+            }
+            #expect(try await cluster.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: upcoming.id, reason: "Match ended"), token: later).status == .cancelled)
         }
     }
 
@@ -225,6 +240,11 @@ struct BookingTests {
             #expect(try await cluster.call(Scheduling.getMeeting, MeetingRef(meetingID: programMeeting.id), token: pamToken).id == programMeeting.id)
             await expectRPCError(.notFound) { _ = try await cluster.call(Scheduling.getMeeting, MeetingRef(meetingID: meeting.id), token: pamToken) }
             #expect(try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(matchID: programPair.matchID), token: pamToken).meetings.count == 1)
+            // Listing a person's meetings, a program admin sees only those of their programs.
+            let mentorsMeetings = try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(personID: mentor.id), token: cluster.admin.accessToken)
+            #expect(Set(mentorsMeetings.meetings.map(\.id)) == [meeting.id, programMeeting.id])
+            let pamSees = try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(personID: mentor.id, pageSize: 1), token: pamToken)
+            #expect(pamSees.meetings.map(\.id) == [programMeeting.id] && pamSees.nextPageToken == nil)
         }
     }
 

@@ -55,6 +55,19 @@ public final class ServiceProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Waits at most `seconds` for the process to exit; kills it (SIGKILL) and returns nil if it
+    /// has not, so a hanging shutdown fails the test instead of hanging it.
+    public func waitForExit(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: outputPath)
@@ -67,4 +80,22 @@ public func freePort() throws -> Int {
     let port = channel.localAddress!.port!
     try channel.close().wait()
     return port
+}
+
+/// Waits until something accepts connections on loopback `port` (at most 10 s).
+public func waitForPort(_ port: Int) -> Bool {
+    for _ in 0..<400 {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        close(socket)
+        if connected == 0 { return true }
+        usleep(25_000)
+    }
+    return false
 }

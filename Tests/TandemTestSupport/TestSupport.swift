@@ -151,3 +151,15 @@ public final class EventLog: Sendable {
 }
 
 
+
+/// Retries a call while the server is still starting (UNAVAILABLE), for about 5 s.
+public func eventuallyCall<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    var lastError: (any Error)?
+    for _ in 0..<100 {
+        do { return try await body() } catch let error as RPCError where error.code == .unavailable {
+            lastError = error
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+    throw lastError!
+}

@@ -283,6 +283,9 @@ extension SchedulingServer {
         if let minutes = request.durationMinutes, let violation = SchedulingValidation.duration(minutes) { violations.append(violation) }
         try SchedulingValidation.check(violations)
         let meeting = try await authorizedMeeting(request.meetingID, caller)
+        if let stored = try await pair(organisation: caller.organisationID, match: meeting.matchID), !stored.pair.active {
+            throw RPCError.failedPrecondition(type: "state", subject: "pair/" + meeting.matchID.uuidString.lowercased(), "this pair's match has ended; meetings can be cancelled, not moved")
+        }
         let start = Int64(request.start.timeIntervalSince1970.rounded())
         let length = request.durationMinutes.map { Int64($0) * 60 } ?? Int64(meeting.end.timeIntervalSince(meeting.start))
         let pair = Pair(matchID: meeting.matchID, programID: meeting.programID, mentorID: meeting.participantIDs[0], menteeID: meeting.participantIDs[1])
@@ -342,13 +345,18 @@ extension SchedulingServer {
             }
         }
         try SchedulingValidation.check(violations)
+        // Someone else's meetings: organisation admins and service accounts see all of them,
+        // program admins those in the programs they administer, others none.
+        var programs: Set<UUID>?
         if let person = request.personID, person != caller.subject, !caller.actsForOrganisation {
-            // Program admins see a person's meetings through the pairs of their programs (matchID).
-            throw RPCError(code: .permissionDenied, message: "listing someone else's meetings needs the org-admin role; program admins list by matchID")
+            guard !caller.programs.isEmpty else {
+                throw RPCError(code: .permissionDenied, message: "listing someone else's meetings needs the org-admin role or to administer their program")
+            }
+            programs = caller.programs
         }
         if let match = request.matchID { _ = try await authorizedPair(match, caller) }
         var meetings = try await store.meetings(
-            organisation: caller.organisationID, person: request.personID, match: request.matchID,
+            organisation: caller.organisationID, person: request.personID, match: request.matchID, programs: programs,
             from: request.from.map { Int64($0.timeIntervalSince1970) }, to: request.to.map { Int64($0.timeIntervalSince1970) },
             includeCancelled: request.includeCancelled ?? false, after: cursor, limit: pageSize
         )

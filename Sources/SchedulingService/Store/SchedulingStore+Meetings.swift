@@ -311,6 +311,9 @@ extension SchedulingStore {
             if let version, version != meeting.version {
                 throw RPCError(code: .aborted, message: "meeting changed: you sent version \(version), the current version is \(meeting.version); read it again")
             }
+            guard meeting.status != .cancelled else {
+                throw RPCError.failedPrecondition(type: "state", subject: "meeting/" + id.uuidString.lowercased(), "the meeting is cancelled; its agenda is kept as it was")
+            }
             try connection.execute(
                 "UPDATE meetings SET agenda = ?, sequence = sequence + 1, version = version + 1, updated_at = ? WHERE id = ?", agenda, now.timeIntervalSince1970, id
             )
@@ -321,9 +324,11 @@ extension SchedulingStore {
         try await database.read { try Self.fetchMeeting($0, organisation: organisation, id: id) }
     }
 
-    /// Meetings of a person or a pair by start, after `cursor` (start, id); `limit + 1` at most.
+    /// Meetings of a person or a pair by start, after `cursor` (start, id); `limit + 1` at most;
+    /// only those of `programs` when given.
     func meetings(
-        organisation: UUID, person: UUID?, match: UUID?, from: Int64?, to: Int64?, includeCancelled: Bool, after cursor: (Int64, UUID)?, limit: Int
+        organisation: UUID, person: UUID?, match: UUID?, programs: Set<UUID>? = nil, from: Int64?, to: Int64?, includeCancelled: Bool,
+        after cursor: (Int64, UUID)?, limit: Int
     ) async throws -> [Meeting] {
         var sql = "SELECT \(Self.meetingColumns) FROM meetings WHERE org_id = ?"
         var values: [any SQLiteBindable] = [organisation]
@@ -344,6 +349,10 @@ extension SchedulingStore {
             values.append(to)
         }
         if !includeCancelled { sql += " AND status != 'cancelled'" }
+        if let programs {
+            sql += " AND program_id IN (\(programs.map { _ in "?" }.joined(separator: ", ")))"
+            values += programs.map { $0 as any SQLiteBindable }
+        }
         if let cursor {
             sql += " AND (start, id) > (?, ?)"
             values += [cursor.0, cursor.1]
@@ -362,10 +371,17 @@ extension SchedulingStore {
                 if let from { sql += " AND start >= ?"; values.append(from) }
                 if let to { sql += " AND start < ?"; values.append(to) }
                 if let cursor { sql += " AND (start, meeting_id) > (?, ?)"; values += [cursor.0, cursor.1] }
-                sql += " ORDER BY start, meeting_id LIMIT ?"
-                values.append(limit + 1)
+                sql += " ORDER BY start, meeting_id"
+                // Filtered by program, a page may need more attendances than it shows.
+                if programs == nil {
+                    sql += " LIMIT ?"
+                    values.append(limit + 1)
+                }
                 for row in try connection.query(sql, values) {
-                    if let id = row.uuid(0), let meeting = try Self.fetchMeeting(connection, organisation: organisation, id: id) { meetings.append(meeting) }
+                    guard let id = row.uuid(0), let meeting = try Self.fetchMeeting(connection, organisation: organisation, id: id) else { continue }
+                    if let programs, !programs.contains(meeting.programID) { continue }
+                    meetings.append(meeting)
+                    if meetings.count > limit { break }
                 }
                 return meetings
             }

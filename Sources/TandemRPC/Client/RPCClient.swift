@@ -56,17 +56,17 @@ public final class RPCClient: Service, Sendable {
     /// Health-checks open connections until the task is cancelled or a graceful shutdown
     /// begins, then closes the client.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            guard let interval = configuration.healthCheckInterval else {
-                try? await Task.sleep(for: .seconds(86400 * 365))
+        // Graceful shutdown cancels the loop (a handler that only closed the client would leave
+        // `run` sleeping, and the service group waiting for it, forever).
+        await cancelWhenGracefulShutdown {
+            guard let interval = self.configuration.healthCheckInterval else {
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
                 return
             }
             while !Task.isCancelled {
-                await checkHealth()
+                await self.checkHealth()
                 try? await Task.sleep(for: .nanoseconds(interval.nanoseconds))
             }
-        } onGracefulShutdown: {
-            self.close()
         }
         close()
     }

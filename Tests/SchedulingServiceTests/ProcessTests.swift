@@ -1,0 +1,102 @@
+import Foundation
+import TandemProtocols
+import TandemRPC
+import TandemTestSupport
+import TandemWire
+import Testing
+
+/// `tandem-scheduling` as platform teams run it: its own process next to a real identity process.
+@Suite("tandem-scheduling executable")
+struct SchedulingProcessTests {
+    @Test("bad configuration fails at start-up with one clear line")
+    func configuration() throws {
+        let directory = temporaryDirectory()
+        try TestPKI.shared.writeFiles(for: ["scheduling"], into: URL(fileURLWithPath: directory))
+        let tls = ["--certificate", directory + "/scheduling.pem", "--key", directory + "/scheduling-key.pem", "--ca", directory + "/ca.pem", "--data-dir", directory + "/data"]
+        for (arguments, environment, expected) in [
+            (tls + ["--identity", "nowhere"], [:], "--identity 'nowhere' is not HOST:PORT"),
+            (tls + ["--video-url-template", "https://meet.example.com/fixed"], [:], "{room}"),
+            (tls, ["TANDEM_VIDEO_URL_TEMPLATE": "ftp://x/{room}"], "http(s) URL"),
+            (tls + ["--buffer-minutes", "500"], [:], "0–120 minutes"),
+            (tls, ["TANDEM_BUFFER_MINUTES": "ten"], "'ten' is not a whole number"),
+        ] as [([String], [String: String], String)] {
+            let result = try ServiceProcess.run("tandem-scheduling", arguments, environment: environment)
+            #expect(result.status != 0, "\(arguments) \(environment)")
+            #expect(result.output.contains(expected), "\(arguments): \(result.output)")
+            #expect(!result.output.contains("listening"), "nothing is served")
+        }
+        let version = try ServiceProcess.run("tandem-scheduling", ["--version"])
+        #expect(version.status == 0 && version.output.contains("wire protocol 1"))
+    }
+
+    @Test("serves next to identity over mutual TLS; kill -9 loses no acknowledged booking; SIGTERM exits 0")
+    func lifecycle() async throws {
+        let directory = temporaryDirectory()
+        try TestPKI.shared.writeFiles(for: ["identity", "scheduling"], into: URL(fileURLWithPath: directory))
+        func tls(_ name: String) -> [String] {
+            ["--certificate", "\(directory)/\(name).pem", "--key", "\(directory)/\(name)-key.pem", "--ca", "\(directory)/ca.pem", "--data-dir", "\(directory)/\(name)"]
+        }
+        let bootstrap = try ServiceProcess.run(
+            "tandem-identity",
+            ["bootstrap", "--data-dir", directory + "/identity", "--organisation", "Acme", "--slug", "acme", "--admin-email", "admin@acme.example",
+             "--admin-name", "Ada", "--scrypt-log-n", "10"],
+            environment: ["TANDEM_ADMIN_PASSWORD": "bootstrap password"]
+        )
+        #expect(bootstrap.status == 0, "\(bootstrap.output)")
+        let identityPort = try freePort()
+        let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(identityPort)", "--scrypt-log-n", "10"])
+        defer { identity.send(SIGKILL) }
+        let schedulingPort = try freePort()
+        let schedulingArguments = tls("scheduling") + [
+            "--port", "\(schedulingPort)", "--identity", "127.0.0.1:\(identityPort)", "--video-url-template", "https://video.acme.example/r/{room}",
+        ]
+        var scheduling = try ServiceProcess("tandem-scheduling", schedulingArguments)
+        defer { scheduling.send(SIGKILL) }
+        #expect(waitForPort(identityPort) && waitForPort(schedulingPort))
+
+        let identityClient = try makeClient([Endpoint(host: "127.0.0.1", port: identityPort)], serverName: "identity")
+        defer { identityClient.close() }
+        let schedulingClient = try makeClient([Endpoint(host: "127.0.0.1", port: schedulingPort)], serverName: "scheduling")
+        defer { schedulingClient.close() }
+        let admin = try await eventuallyCall {
+            try await identityClient.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: "bootstrap password"))
+        }
+        var options = CallOptions()
+        options.metadata[Metadata.Keys.authorization] = "Bearer " + admin.accessToken
+        let authorized = options
+        let mentee = UUID()
+        for person in [admin.subject, mentee] {
+            _ = try await eventuallyCall {
+                try await schedulingClient.call(Scheduling.setAvailability, Availability(personID: person, timeZone: "Europe/Berlin"), options: authorized)
+            }
+        }
+        let pair = try await schedulingClient.call(
+            Scheduling.registerPair, Pair(matchID: UUID(), programID: UUID(), mentorID: admin.subject, menteeID: mentee), options: authorized
+        )
+        let start = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 3600).rounded(.up) * 3600 + 86_400)
+        let request = BookMeetingRequest(matchID: pair.matchID, start: start, durationMinutes: 45, timeZone: "Europe/Berlin")
+        var keyed = authorized
+        keyed.metadata[Metadata.Keys.idempotencyKey] = "process-test-1"
+        let bookingOptions = keyed
+        let meeting = try await schedulingClient.call(Scheduling.bookMeeting, request, options: bookingOptions)
+        #expect(meeting.videoURL.hasPrefix("https://video.acme.example/r/"))
+
+        // Crash right after the acknowledgement: the booking, and its idempotency key, survive.
+        scheduling.send(SIGKILL)
+        #expect(scheduling.waitForExit(seconds: 10) != 0)
+        scheduling = try ServiceProcess("tandem-scheduling", schedulingArguments)
+        #expect(waitForPort(schedulingPort))
+        let found = try await eventuallyCall { try await schedulingClient.call(Scheduling.getMeeting, MeetingRef(meetingID: meeting.id), options: authorized) }
+        #expect(found == meeting)
+        #expect(try await schedulingClient.call(Scheduling.bookMeeting, request, options: bookingOptions) == meeting, "a retry after the crash is the same meeting")
+        await expectRPCError(.failedPrecondition) {
+            _ = try await schedulingClient.call(Scheduling.bookMeeting, request, options: authorized)
+        }
+
+        // SIGTERM drains and exits 0 promptly, although the identity client is still open.
+        scheduling.send(SIGTERM)
+        #expect(scheduling.waitForExit(seconds: 30) == 0, "\(scheduling.output.suffix(600))")
+        identity.send(SIGTERM)
+        #expect(identity.waitForExit(seconds: 30) == 0)
+    }
+}
