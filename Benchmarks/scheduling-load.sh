@@ -49,6 +49,13 @@ for _ in $(seq 1 100); do
     (exec 3<>/dev/tcp/127.0.0.1/17103) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/17101) 2>/dev/null && break
     sleep 0.1
 done
+for name in identity scheduling; do
+    if ! kill -0 "$(cat $name.pid)" 2>/dev/null; then
+        echo "$name did not start:" >&2
+        cat "$name.log" >&2
+        exit 2
+    fi
+done
 
 extra=()
 if [[ "${KILL:-0}" == 1 ]]; then

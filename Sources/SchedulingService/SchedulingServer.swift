@@ -105,14 +105,21 @@ public final class SchedulingServer: Sendable {
         return availability
     }
 
-    /// An unguessable video link (128 random bits in the room id).
+    /// An unguessable video link: 26 characters of 5 random bits each (130 bits), from three
+    /// draws of the system generator (one system call each, not one per character).
     func videoURL() -> String {
         var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("abcdefghijkmnopqrstuvwxyz23456789")
-        var room = ""
-        // 26 characters of a 33-letter alphabet: log2(33^26) ≈ 131 bits.
-        for _ in 0..<26 { room.append(alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]) }
-        return configuration.videoURLTemplate.replacing("{room}", with: room)
+        // 32 letters and digits without look-alikes (no l, o, 0, 1).
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789".utf8)
+        var bits: [UInt64] = [generator.next(), generator.next(), generator.next()]
+        var room = [UInt8]()
+        room.reserveCapacity(26)
+        for index in 0..<26 {
+            let word = index / 12
+            room.append(alphabet[Int(bits[word] & 31)])
+            bits[word] >>= 5
+        }
+        return configuration.videoURLTemplate.replacing("{room}", with: String(decoding: room, as: UTF8.self))
     }
 }
 

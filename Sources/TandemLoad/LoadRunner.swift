@@ -192,11 +192,13 @@ public final class LoadRunner: Sendable {
             while !shared.stop.load(ordering: .relaxed) {
                 try? await Task.sleep(for: .seconds(1))
                 tick += 1
+                // Calls/s over every finished call (warm-up included); the rest over measured ones.
+                let finished = shared.issued.load(ordering: .relaxed)
                 let calls = shared.measuredCalls.load(ordering: .relaxed)
                 let p99 = Double(shared.live.withLock { $0.valueAtPercentile(99) }) / 1000
                 let phase = shared.measuring.load(ordering: .relaxed) ? "" : " (warm-up)"
-                progress?("\(tick) s\(phase): \(calls - last) calls/s, p99 so far \(String(format: "%.2f", p99)) ms, errors \(shared.errors.load(ordering: .relaxed)), total \(calls)")
-                last = calls
+                progress?("\(tick) s\(phase): \(finished - last) calls/s, p99 so far \(String(format: "%.2f", p99)) ms, errors \(shared.errors.load(ordering: .relaxed)), measured \(calls)")
+                last = finished
             }
         }
         defer { monitor.cancel() }
@@ -234,13 +236,14 @@ public final class LoadRunner: Sendable {
                         while !shared.stop.load(ordering: .relaxed) {
                             let began = ContinuousClock.now
                             let (operation, outcome) = await perform(&random)
+                            shared.issued.wrappingAdd(1, ordering: .relaxed)
                             guard measuring() else { continue }
                             let micros = Self.microseconds(ContinuousClock.now - began)
                             recorder.record(operation, outcome, microseconds: micros)
                             live.record(micros)
                             if case .failed = outcome { shared.errors.wrappingAdd(1, ordering: .relaxed) }
                             let count = shared.measuredCalls.wrappingAdd(1, ordering: .relaxed).newValue
-                            if live.totalCount >= 256 {
+                            if live.totalCount >= 32 {
                                 shared.live.withLock { $0.add(live) }
                                 live.reset()
                             }
@@ -274,6 +277,7 @@ public final class LoadRunner: Sendable {
                                 var random = SeededRandom(seed: seed)
                                 let (operation, outcome) = await perform(&random)
                                 inFlight.add(-1)
+                                shared.issued.wrappingAdd(1, ordering: .relaxed)
                                 guard measuring() else { return }
                                 let micros = Self.microseconds(ContinuousClock.now - intended)
                                 var recorder = Recorder()

@@ -34,10 +34,17 @@ public final class SQLiteDatabase: Sendable {
     }
 
     /// Opens (creating if needed) the database at `path` and applies `migrations`.
-    /// - Parameter secureDelete: overwrite deleted content with zeros (for personal data that
-    ///   must be gone from the file once erased; costs some write speed).
+    /// - Parameters:
+    ///   - secureDelete: overwrite deleted content with zeros (for personal data that must be
+    ///     gone from the file once erased; costs some write speed).
+    ///   - writerCacheMiB, readerCacheMiB: page cache of the writer and of each reader; pages
+    ///     not in it are read from the operating system's cache with a system call each.
+    ///   - checkpointPages: log size (pages) at which a commit copies the log into the database
+    ///     file. Larger means fewer copies of pages written again and again (faster writes
+    ///     under load), a longer log and longer pauses when it happens.
     public init(
         path: String, migrations: [Migration], readers: Int = 2, maxBatch: Int = 512, secureDelete: Bool = false,
+        writerCacheMiB: Int = 32, readerCacheMiB: Int = 8, checkpointPages: Int = 1000,
         logger: Logger = Logger(label: "tandem.store")
     ) throws {
         self.path = path
@@ -48,12 +55,15 @@ public final class SQLiteDatabase: Sendable {
             PRAGMA synchronous=FULL;
             PRAGMA foreign_keys=ON;
             PRAGMA secure_delete=\(secureDelete ? "ON" : "OFF");
+            PRAGMA cache_size=-\(writerCacheMiB * 1024);
+            PRAGMA wal_autocheckpoint=\(checkpointPages);
+            PRAGMA journal_size_limit=\(64 << 20);
             """)
         try Self.migrate(writerConnection, migrations, logger: logger)
         var readerConnections: [SQLiteConnection] = []
         for _ in 0..<max(readers, 1) {
             let connection = try SQLiteConnection(path: path, readOnly: true)
-            try connection.executeScript("PRAGMA query_only=ON;")
+            try connection.executeScript("PRAGMA query_only=ON; PRAGMA cache_size=-\(readerCacheMiB * 1024);")
             readerConnections.append(connection)
         }
         self.writer = SQLiteWorker(name: "sqlite-writer", connections: [writerConnection], mode: .groupCommit(maxBatch: maxBatch))
@@ -75,7 +85,7 @@ public final class SQLiteDatabase: Sendable {
         try connection.executeScript("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
         let applied = Set(try connection.query("SELECT version FROM schema_migrations").compactMap { $0.int(0) })
         for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(Int64(migration.version)) {
-            try connection.executeScript("BEGIN IMMEDIATE")
+            try connection.execute("BEGIN IMMEDIATE")
             do {
                 try connection.executeScript(migration.sql)
                 try connection.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))", migration.version)
@@ -242,7 +252,7 @@ final class SQLiteWorker: @unchecked Sendable {
     private func commit(_ jobs: [SQLiteJob], on connection: SQLiteConnection) {
         let started = DispatchTime.now().uptimeNanoseconds
         do {
-            try connection.executeScript("BEGIN IMMEDIATE")
+            try connection.execute("BEGIN IMMEDIATE")
         } catch {
             for job in jobs { job.fail(error) }
             return
@@ -251,14 +261,15 @@ final class SQLiteWorker: @unchecked Sendable {
         completions.reserveCapacity(jobs.count)
         for job in jobs {
             do {
-                try connection.executeScript("SAVEPOINT job")
+                try connection.execute("SAVEPOINT job")
             } catch {
                 job.fail(error)
                 continue
             }
             let (succeeded, complete) = job.run(connection)
             do {
-                try connection.executeScript(succeeded ? "RELEASE job" : "ROLLBACK TO job; RELEASE job")
+                if !succeeded { try connection.execute("ROLLBACK TO job") }
+                try connection.execute("RELEASE job")
                 completions.append(complete)
             } catch {
                 try? connection.executeScript("ROLLBACK TO job; RELEASE job")
@@ -267,7 +278,7 @@ final class SQLiteWorker: @unchecked Sendable {
         }
         var outcome: Result<Void, any Error> = .success(())
         do {
-            try connection.executeScript("COMMIT")
+            try connection.execute("COMMIT")
         } catch {
             try? connection.executeScript("ROLLBACK")
             outcome = .failure(error)

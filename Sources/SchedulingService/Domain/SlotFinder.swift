@@ -199,7 +199,7 @@ struct PersonCalendar: Sendable {
     }
 
     static func clock(_ minute: Int) -> String {
-        String(format: "%02d:%02d", minute / 60, minute % 60)
+        LocalDays.padded(Int64(minute / 60), 2) + ":" + LocalDays.padded(Int64(minute % 60), 2)
     }
 }
 
@@ -302,7 +302,9 @@ struct SlotFinder {
     }
 
     private func format(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+        // One decimal, like "%.1f".
+        let tenths = Int((value * 10).rounded())
+        return tenths % 10 == 0 ? String(tenths / 10) : (tenths < 0 ? "-" : "") + "\(abs(tenths) / 10).\(abs(tenths) % 10)"
     }
 }
 

@@ -84,7 +84,7 @@ enum LocalDays {
     /// `YYYY-MM-DD` of a day number (proleptic Gregorian).
     static func dateString(_ day: Int64) -> String {
         let (year, month, dayOfMonth) = civil(day)
-        return String(format: "%04d-%02d-%02d", year, month, dayOfMonth)
+        return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(dayOfMonth, 2)
     }
 
     /// The day number of `YYYY-MM-DD`, if it is a real date.
@@ -125,12 +125,20 @@ enum LocalDays {
     static func localText(_ local: Int64) -> String {
         let day = day(ofLocal: local)
         let seconds = local - day * secondsPerDay
-        return dateString(day) + String(format: "T%02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+        return dateString(day) + "T" + padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2)
     }
 
     /// `HH:MM` of a local time.
     static func clock(_ local: Int64) -> String {
         let seconds = local - day(ofLocal: local) * secondsPerDay
-        return String(format: "%02d:%02d", seconds / 3600, (seconds % 3600) / 60)
+        return padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2)
+    }
+
+    /// `value` in decimal with leading zeros to `width` digits (String(format:) costs
+    /// microseconds per call through Foundation; slot explanations need thousands per call).
+    static func padded(_ value: Int64, _ width: Int) -> String {
+        let digits = String(value.magnitude)
+        let zeros = String(repeating: "0", count: max(0, width - digits.count))
+        return (value < 0 ? "-" : "") + zeros + digits
     }
 }

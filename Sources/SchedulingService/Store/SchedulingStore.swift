@@ -21,7 +21,9 @@ final class SchedulingStore: Sendable {
 
     init(path: String, logger: Logger) throws {
         self.logger = logger
-        database = try SQLiteDatabase(path: path, migrations: Self.migrations, readers: 2, maxBatch: 256, logger: logger)
+        // A long log between checkpoints: bookings touch random pages, and a page written many times
+        // is copied into the database file once per checkpoint (about +25% bookings/s measured).
+        database = try SQLiteDatabase(path: path, migrations: Self.migrations, readers: 2, maxBatch: 256, checkpointPages: 8192, logger: logger)
     }
 
     func close() {
