@@ -35,16 +35,18 @@ if [[ ! -f data/identity/identity.sqlite ]]; then
         | awk '/^api-key/ {print $2}' > api-key
 fi
 
-"$BIN/tandem-identity" --data-dir data/identity --port 17101 --certificate certs/identity.pem --key certs/identity-key.pem \
+"$BIN/tandem-identity" --data-dir data/identity --port 17101 --admin-port 18101 --certificate certs/identity.pem --key certs/identity-key.pem \
     --ca certs/ca.pem --log-level warning 2>identity.log &
 echo $! > identity.pid
-start_scheduling() {
-    "$BIN/tandem-scheduling" --data-dir data/scheduling --port 17103 --identity 127.0.0.1:17101 \
-        --certificate certs/scheduling.pem --key certs/scheduling-key.pem --ca certs/ca.pem --log-level warning \
-        --event-loop-threads "${SCHEDULING_THREADS:-0}" 2>>scheduling.log &
-    echo $! > scheduling.pid
-}
-start_scheduling
+# The start command as a script of its own, so that tandem-load's --restart-cmd can run it too.
+cat > start-scheduling.sh <<EOF
+cd "$WORK"
+"$BIN/tandem-scheduling" --data-dir data/scheduling --port 17103 --admin-port 18103 --identity 127.0.0.1:17101 \\
+    --certificate certs/scheduling.pem --key certs/scheduling-key.pem --ca certs/ca.pem --log-level warning \\
+    --event-loop-threads "${SCHEDULING_THREADS:-0}" 2>>scheduling.log &
+echo \$! > scheduling.pid
+EOF
+bash start-scheduling.sh
 for _ in $(seq 1 100); do
     (exec 3<>/dev/tcp/127.0.0.1/17103) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/17101) 2>/dev/null && break
     sleep 0.1
@@ -59,9 +61,7 @@ done
 
 extra=()
 if [[ "${KILL:-0}" == 1 ]]; then
-    export -f start_scheduling
-    export BIN WORK SCHEDULING_THREADS
-    extra=(--kill-after "${KILL_AFTER:-10}" --kill-cmd "kill -9 \$(cat $WORK/scheduling.pid)" --restart-cmd "cd $WORK && start_scheduling")
+    extra=(--kill-after "${KILL_AFTER:-10}" --kill-cmd "kill -9 \$(cat $WORK/scheduling.pid)" --restart-cmd "bash $WORK/start-scheduling.sh")
 fi
 status=0
 "$BIN/tandem-load" --endpoint 127.0.0.1:17103 --identity 127.0.0.1:17101 --ca certs/ca.pem \

@@ -92,6 +92,11 @@ public final class IdentityServer: Sendable {
         store.close()
     }
 
+    /// Fails unless the database answers reads and writes (for the readiness probe).
+    public func checkStore() async throws {
+        try await store.database.check()
+    }
+
     /// Creates the first organisation and its administrator, who is also a platform admin.
     /// Refuses when any organisation exists.
     public func bootstrap(organisationName: String, slug: String, admin: PersonInput, password: String) async throws -> (Organisation, Person) {

@@ -68,6 +68,11 @@ public final class SchedulingServer: Sendable {
         store.close()
     }
 
+    /// Fails unless the database answers reads and writes (for the readiness probe).
+    public func checkStore() async throws {
+        try await store.database.check()
+    }
+
     /// Housekeeping to run alongside the server: forgets old idempotency keys every minute.
     public func maintain() async {
         while !Task.isCancelled {

@@ -1,7 +1,7 @@
 public import ArgumentParser
 public import Foundation
 public import Logging
-public import NIOCore
+import NIOCore
 public import TandemRPC
 
 /// The options every Tandem service takes. Each has an environment-variable equivalent
@@ -37,6 +37,12 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long calls in flight may take to finish. [env: TANDEM_DRAIN_SECONDS] (default: 20)")
     public var drainSeconds: Int?
 
+    @Option(name: .customLong("admin-host"), help: "Address of the admin HTTP port (/metrics, /healthz, /readyz). [env: TANDEM_ADMIN_HOST] (default: the --host)")
+    public var adminHost: String?
+
+    @Option(name: .customLong("admin-port"), help: "The admin HTTP port; 0 picks a free one. [env: TANDEM_ADMIN_PORT] (default: the RPC port + 1000)")
+    public var adminPort: Int?
+
     public init() {}
 
     /// The settings these options resolve to (flags, then environment, then defaults),
@@ -58,6 +64,14 @@ public struct ServiceOptions: ParsableArguments, Sendable {
             throw ServiceConfigurationError("--host '\(host)' is not an IP address (use 0.0.0.0 to listen on every interface)")
         }
         let port = try integer(port, "PORT", default: defaultPort, range: 0...65535, option: "--port")
+        let adminHost = value(adminHost, "ADMIN_HOST") ?? host
+        guard (try? SocketAddress(ipAddress: adminHost, port: 0)) != nil || adminHost == "localhost" else {
+            throw ServiceConfigurationError("--admin-host '\(adminHost)' is not an IP address")
+        }
+        let adminPort = try integer(adminPort, "ADMIN_PORT", default: port == 0 || port + 1000 > 65535 ? 0 : port + 1000, range: 0...65535, option: "--admin-port")
+        if adminPort != 0 && adminPort == port && adminHost == host {
+            throw ServiceConfigurationError("--admin-port \(adminPort) is the RPC port; give the admin endpoints a port of their own")
+        }
         let levelText = value(logLevel, "LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
             throw ServiceConfigurationError("--log-level '\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -79,7 +93,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
             throw ServiceConfigurationError("cannot load the TLS files: \(error)")
         }
         return ServiceSettings(
-            service: service, host: host, port: port, dataDirectory: value(dataDirectory, "DATA_DIR") ?? "data/\(service)", tls: tls,
+            service: service, host: host, port: port, adminHost: adminHost, adminPort: adminPort, dataDirectory: value(dataDirectory, "DATA_DIR") ?? "data/\(service)", tls: tls,
             logLevel: level, logFormat: format,
             eventLoopThreads: try integer(eventLoopThreads, "EVENT_LOOP_THREADS", default: 0, range: 0...256, option: "--event-loop-threads"),
             drainSeconds: try integer(drainSeconds, "DRAIN_SECONDS", default: 20, range: 0...3600, option: "--drain-seconds")
@@ -97,6 +111,9 @@ public struct ServiceSettings: Sendable {
     public var service: String
     public var host: String
     public var port: Int
+    /// The admin HTTP endpoints (metrics, health, readiness).
+    public var adminHost: String
+    public var adminPort: Int
     public var dataDirectory: String
     public var tls: ServerTLSConfiguration
     public var logLevel: Logger.Level

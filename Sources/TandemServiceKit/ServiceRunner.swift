@@ -1,4 +1,5 @@
 public import Logging
+public import Prometheus
 public import ServiceLifecycle
 public import TandemRPC
 
@@ -6,13 +7,29 @@ public import TandemRPC
 /// drain it: no new calls, the calls in flight finish within the grace period, then `run`
 /// returns and the process exits 0.
 ///
-/// Shutdown goes server first, then the `alongside` services in reverse order: calls still
-/// draining can use the clients (e.g. to identity) they need.
+/// Shutdown goes server first, then the `alongside` services in reverse order (calls still
+/// draining can use the clients, e.g. to identity, they need), then the readiness probes and
+/// the admin endpoints last: `/readyz` answers 503 for the whole drain.
 public enum ServiceRunner {
-    public static func run(server: RPCServer, alongside services: [any Service] = [], logger: Logger) async throws {
+    public static func run(
+        server: RPCServer, alongside services: [any Service] = [], probes: [ReadinessProbe] = [],
+        metrics registry: PrometheusCollectorRegistry, settings: ServiceSettings, logger: Logger,
+        configureAdmin: (AdminEndpoints) -> Void = { _ in }
+    ) async throws {
+        let endpoints = AdminEndpoints(registry: registry)
+        endpoints.watch(server)
+        for probe in probes { probe.register(with: endpoints) }
+        configureAdmin(endpoints)
+        let admin: AdminServer
+        do {
+            admin = try await AdminServer.bind(host: settings.adminHost, port: settings.adminPort, endpoints: endpoints, logger: logger)
+        } catch {
+            throw ServiceConfigurationError("cannot listen on \(settings.adminHost):\(settings.adminPort) (--admin-port): \(error)")
+        }
         // A service group shuts its services down last to first.
+        let all: [any Service] = [admin] + probes + services + [server]
         let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) } + [.init(service: server)],
+            services: all.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -1,4 +1,5 @@
 public import Logging
+import Metrics
 import Synchronization
 import Foundation
 
@@ -68,7 +69,15 @@ public final class SQLiteDatabase: Sendable {
         }
         self.writer = SQLiteWorker(name: "sqlite-writer", connections: [writerConnection], mode: .groupCommit(maxBatch: maxBatch))
         self.readers = SQLiteWorker(name: "sqlite-reader", connections: readerConnections, mode: .read)
+        // For operators (swift-metrics): how long group commits take and how many writes each carries.
+        let database = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let commitTimer = Metrics.Timer(label: "tandem_store_commit_duration", dimensions: [("database", database)])
+        let batchSize = Recorder(label: "tandem_store_batch_size", dimensions: [("database", database)])
+        let writeCounter = Counter(label: "tandem_store_writes_total", dimensions: [("database", database)])
         self.writer.onBatch = { [weak self] size, nanoseconds in
+            commitTimer.recordNanoseconds(Int64(nanoseconds))
+            batchSize.record(size)
+            writeCounter.increment(by: size)
             self?.statistics.withLock { stats in
                 stats.transactions += 1
                 stats.writes += size
@@ -127,6 +136,13 @@ public final class SQLiteDatabase: Sendable {
     }
 
     public var currentStatistics: Statistics { statistics.withLock { $0 } }
+
+    /// Reads through a reader connection and writes through the writer (an empty group commit):
+    /// both threads answer and the file is writable. For readiness probes.
+    public func check() async throws {
+        _ = try await read { try $0.first("SELECT count(*) FROM schema_migrations") }
+        _ = try await write { _ in () }
+    }
 
     /// Copies everything in the write-ahead log into the database file and truncates the log
     /// to zero bytes, so no old version of any page is left in it (after erasing personal data,

@@ -33,6 +33,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = IdentityConfiguration()
         configuration.scryptLogN = try scryptCost(scryptLogN)
         TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
+        let registry = TandemMetrics.bootstrap()
         let logger = Logger(label: "tandem.identity")
         let identity: IdentityServer
         do {
@@ -43,9 +44,10 @@ struct Serve: AsyncParsableCommand {
         defer { identity.close() }
         let server = RPCServer(
             configuration: settings.serverConfiguration, services: [identity.service],
-            interceptors: [LoggingServerInterceptor()] + identity.interceptors, logger: logger
+            interceptors: [MetricsServerInterceptor(), LoggingServerInterceptor()] + identity.interceptors, logger: logger
         )
-        try await ServiceRunner.run(server: server, logger: logger)
+        let store = ReadinessProbe("store") { try await identity.checkStore() }
+        try await ServiceRunner.run(server: server, probes: [store], metrics: registry, settings: settings, logger: logger)
     }
 }
 

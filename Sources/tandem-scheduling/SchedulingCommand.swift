@@ -50,6 +50,7 @@ struct SchedulingCommand: AsyncParsableCommand {
             }
 
         TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
+        let registry = TandemMetrics.bootstrap()
         let logger = Logger(label: "tandem.scheduling")
         let identityClient = try RPCClient(endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), logger: logger)
         let verifier = TokenVerifier { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
@@ -62,9 +63,19 @@ struct SchedulingCommand: AsyncParsableCommand {
         defer { scheduling.close() }
         let server = RPCServer(
             configuration: settings.serverConfiguration, services: [scheduling.service],
-            interceptors: [LoggingServerInterceptor(), AuthServerInterceptor(verifier: verifier)], logger: logger
+            interceptors: [MetricsServerInterceptor(), LoggingServerInterceptor(), AuthServerInterceptor(verifier: verifier)], logger: logger
         )
-        try await ServiceRunner.run(server: server, alongside: [identityClient, MaintenanceService(scheduling: scheduling)], logger: logger)
+        let store = ReadinessProbe("store") { try await scheduling.checkStore() }
+        // Tokens are verified locally, but new signing keys come from identity: without it,
+        // calls signed with a key not seen yet would fail.
+        let identityProbe = ReadinessProbe("identity") {
+            let health = try await identityClient.call(Health.check, HealthCheckRequest(service: ""), options: CallOptions(timeout: .seconds(2)))
+            guard health.status == .serving else { throw ServiceConfigurationError("identity reports \(health.status)") }
+        }
+        try await ServiceRunner.run(
+            server: server, alongside: [identityClient, MaintenanceService(scheduling: scheduling)], probes: [store, identityProbe],
+            metrics: registry, settings: settings, logger: logger
+        )
     }
 }
 

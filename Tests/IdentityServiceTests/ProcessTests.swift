@@ -33,10 +33,10 @@ struct ProcessTests {
         }
         // The port is in use: one line, non-zero exit.
         let port = try freePort()
-        let first = try ServiceProcess("tandem-identity", tls + ["--port", "\(port)", "--scrypt-log-n", "10"])
+        let first = try ServiceProcess("tandem-identity", tls + ["--port", "\(port)", "--admin-port", "0", "--scrypt-log-n", "10"])
         defer { first.send(SIGKILL) }
         #expect(waitForPort(port))
-        let second = try ServiceProcess.run("tandem-identity", tls + ["--port", "\(port)"])
+        let second = try ServiceProcess.run("tandem-identity", tls + ["--port", "\(port)", "--admin-port", "0"])
         #expect(second.status != 0)
         #expect(second.output.contains("cannot listen on 127.0.0.1:\(port)"), "\(second.output)")
     }
@@ -64,7 +64,7 @@ struct ProcessTests {
         let port = try freePort()
         let environment = [
             "TANDEM_PORT": "\(port)", "TANDEM_DATA_DIR": data, "TANDEM_CERTIFICATE": directory + "/identity.pem", "TANDEM_KEY": directory + "/identity-key.pem",
-            "TANDEM_CA": directory + "/ca.pem", "TANDEM_SCRYPT_LOG_N": "10", "TANDEM_LOG_FORMAT": "json",
+            "TANDEM_CA": directory + "/ca.pem", "TANDEM_SCRYPT_LOG_N": "10", "TANDEM_LOG_FORMAT": "json", "TANDEM_ADMIN_PORT": "0",
         ]
         var server = try ServiceProcess("tandem-identity", [], environment: environment)
         #expect(waitForPort(port))

@@ -44,11 +44,13 @@ struct SchedulingProcessTests {
         )
         #expect(bootstrap.status == 0, "\(bootstrap.output)")
         let identityPort = try freePort()
-        let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(identityPort)", "--scrypt-log-n", "10"])
+        let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(identityPort)", "--admin-port", "0", "--scrypt-log-n", "10"])
         defer { identity.send(SIGKILL) }
         let schedulingPort = try freePort()
+        let adminPort = try freePort()
         let schedulingArguments = tls("scheduling") + [
             "--port", "\(schedulingPort)", "--identity", "127.0.0.1:\(identityPort)", "--video-url-template", "https://video.acme.example/r/{room}",
+            "--admin-port", "\(adminPort)", "--drain-seconds", "10",
         ]
         var scheduling = try ServiceProcess("tandem-scheduling", schedulingArguments)
         defer { scheduling.send(SIGKILL) }
@@ -93,8 +95,37 @@ struct SchedulingProcessTests {
             _ = try await schedulingClient.call(Scheduling.bookMeeting, request, options: authorized)
         }
 
-        // SIGTERM drains and exits 0 promptly, although the identity client is still open.
+        // The admin port: liveness, readiness (the store and identity answer), metrics of the calls above.
+        #expect(try httpGet(port: adminPort, path: "/healthz").status == 200)
+        #expect(try await eventually { (try? httpGet(port: adminPort, path: "/readyz").status) == 200 })
+        let metrics = try httpGet(port: adminPort, path: "/metrics")
+        #expect(metrics.status == 200)
+        for expected in [
+            #"tandem_rpc_calls_total{method="scheduling.BookMeeting",code="OK"} 1"#,
+            #"tandem_rpc_calls_total{method="scheduling.BookMeeting",code="FAILED_PRECONDITION"} 1"#,
+            #"tandem_rpc_calls_total{method="scheduling.GetMeeting",code="OK"} 1"#,
+            "tandem_rpc_duration_bucket{", "tandem_rpc_open_connections 1", "tandem_rpc_connections_accepted_total ",
+            #"tandem_store_commit_duration_count{database="scheduling"}"#, #"tandem_store_batch_size_bucket{database="scheduling""#,
+            "process_resident_memory_bytes", "process_open_fds",
+        ] {
+            #expect(metrics.body.contains(expected), "\(expected) in \(metrics.body.prefix(3000))")
+        }
+        #expect(try httpGet(port: adminPort, path: "/nothing").status == 404)
+
+        // SIGTERM with a call open: /readyz says 503 while the server drains, then the process
+        // exits 0 promptly, although the identity client is still open.
+        let stream = Task {
+            try await schedulingClient.serverStreaming(Scheduling.streamReminders, StreamRemindersRequest(), options: authorized) { stream in
+                for try await _ in stream {}
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
         scheduling.send(SIGTERM)
+        #expect(try await eventually {
+            guard let ready = try? httpGet(port: adminPort, path: "/readyz") else { return false }
+            return ready.status == 503 && ready.body.contains("server: not serving")
+        })
+        stream.cancel()
         #expect(scheduling.waitForExit(seconds: 30) == 0, "\(scheduling.output.suffix(600))")
         identity.send(SIGTERM)
         #expect(identity.waitForExit(seconds: 30) == 0)

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOSSL
 import NIOTLS
@@ -13,6 +14,7 @@ final class ServerShared: Sendable {
     let configuration: ServerConfiguration
     let logger: Logger
     let registry: ConnectionRegistry
+    let metrics = ServerMetrics()
     private let draining = Atomic<Bool>(false)
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -28,6 +30,16 @@ final class ServerShared: Sendable {
         self.logger = logger
         self.registry = ConnectionRegistry()
     }
+}
+
+/// Connection-level counters of a server (swift-metrics; the process's metrics backend).
+struct ServerMetrics: Sendable {
+    let accepted = Counter(label: "tandem_rpc_connections_accepted_total")
+    let handshakeFailures = Counter(label: "tandem_rpc_tls_handshake_failures_total")
+    let refusedOverLimit = Counter(label: "tandem_rpc_connections_refused_total", dimensions: [("reason", "limit")])
+    let refusedDraining = Counter(label: "tandem_rpc_connections_refused_total", dimensions: [("reason", "draining")])
+    let framesOversized = Counter(label: "tandem_rpc_frames_rejected_total", dimensions: [("reason", "oversized")])
+    let protocolErrors = Counter(label: "tandem_rpc_frames_rejected_total", dimensions: [("reason", "protocol")])
 }
 
 /// Serves one client connection: reads frames, runs calls, writes responses (Protocols/WIRE.md).
@@ -81,6 +93,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
 
     private var handshakeTimer: Scheduled<Void>?
+    /// The TLS handshake completed (failures before it count as handshake failures).
+    private var tlsEstablished = false
     private var idleTimer: Scheduled<Void>?
     private var keepaliveTimer: Scheduled<Void>?
     private var nextPingPayload: UInt64 = 1
@@ -111,10 +125,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             logger[metadataKey: "peer"] = "\(peer.address)"
         }
         shared.registry.add(self, id: connectionID, eventLoop: context.eventLoop)
+        shared.metrics.accepted.increment()
         let timeout = shared.configuration.handshakeTimeout
         handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
             guard let self, case .awaitingSettings = self.state.state else { return }
             self.logger.debug("handshake timed out", metadata: ["timeout": "\(timeout)"])
+            if !self.tlsEstablished { self.shared.metrics.handshakeFailures.increment() }
             self.close()
         }
     }
@@ -148,17 +164,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func tlsHandshakeCompleted(context: ChannelHandlerContext) {
+        tlsEstablished = true
         if let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
            let certificate = handler.peerCertificate {
             peer.certificateNames = certificateNames(certificate)
         }
         if overLimit {
+            shared.metrics.refusedOverLimit.increment()
             sendGoAway(.resourceExhausted, "too many connections (limit \(shared.configuration.maxConnections))")
             close()
             return
         }
         if shared.isDraining {
             // Accepted just as the server began draining: turn it away like the others.
+            shared.metrics.refusedDraining.increment()
             sendGoAway(.unavailable, "draining")
             close()
             return
@@ -202,8 +221,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
         case let error as FramingError:
+            shared.metrics.protocolErrors.increment()
             logger.debug("closing connection: \(error)")
         case let error as NIOSSLError:
+            if !tlsEstablished { shared.metrics.handshakeFailures.increment() }
+            logger.debug("TLS error: \(error)")
+        case let error as BoringSSLError:
+            if !tlsEstablished { shared.metrics.handshakeFailures.increment() }
             logger.debug("TLS error: \(error)")
         default:
             logger.debug("connection error: \(error)")
@@ -258,6 +282,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func receivedOversized(_ header: FrameHeader) {
+        shared.metrics.framesOversized.increment()
         let message = "frame of \(header.length) bytes exceeds the maximum of \(shared.configuration.maxFrameSize) bytes"
         if header.streamID == 0 {
             sendGoAway(.resourceExhausted, message)
@@ -516,6 +541,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     // MARK: Connection control
 
     private func protocolError(_ message: String) {
+        shared.metrics.protocolErrors.increment()
         logger.debug("protocol error: \(message)")
         sendGoAway(.internal, message)
         close()
