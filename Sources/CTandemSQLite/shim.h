@@ -6,4 +6,16 @@
 static inline void (*tandem_sqlite_transient(void))(void *) {
     return SQLITE_TRANSIENT;
 }
+
+static int tandem_wal_hook_record(void *context, sqlite3 *db, const char *name, int pages) {
+    (void)db; (void)name;
+    *(int *)context = pages;
+    return SQLITE_OK;
+}
+
+/// After every commit, stores the number of pages in the write-ahead log in `*pages`. A WAL
+/// hook replaces SQLite's automatic checkpoints: the caller decides when to checkpoint.
+static inline void tandem_record_wal_pages(sqlite3 *db, int *pages) {
+    sqlite3_wal_hook(db, tandem_wal_hook_record, pages);
+}
 #endif

@@ -126,9 +126,24 @@ public final class SQLiteConnection {
         sqlite3_busy_timeout(handle, 10_000)
     }
 
+    /// Pages in the write-ahead log after the last commit, once `recordWALPages()` was called.
+    private var walPagesStorage: UnsafeMutablePointer<Int32>?
+
+    /// Turns automatic checkpoints off and tracks the log's size instead (see `walPages`).
+    func recordWALPages() {
+        let storage = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        storage.initialize(to: 0)
+        walPagesStorage = storage
+        tandem_record_wal_pages(handle, storage)
+    }
+
+    /// Pages in the write-ahead log after the last commit on this connection.
+    var walPages: Int { walPagesStorage.map { Int($0.pointee) } ?? 0 }
+
     deinit {
         for statement in statements.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
+        walPagesStorage?.deallocate()
     }
 
     private func error(_ code: Int32, _ sql: String?) -> SQLiteError {

@@ -22,6 +22,7 @@ public final class SQLiteDatabase: Sendable {
     public let path: String
     private let writer: SQLiteWorker
     private let readers: SQLiteWorker
+    private let checkpointer: SQLiteCheckpointer?
     private let statistics = Mutex(Statistics())
     private let logger: Logger
 
@@ -40,12 +41,16 @@ public final class SQLiteDatabase: Sendable {
     ///     gone from the file once erased; costs some write speed).
     ///   - writerCacheMiB, readerCacheMiB: page cache of the writer and of each reader; pages
     ///     not in it are read from the operating system's cache with a system call each.
-    ///   - checkpointPages: log size (pages) at which a commit copies the log into the database
-    ///     file. Larger means fewer copies of pages written again and again (faster writes
-    ///     under load), a longer log and longer pauses when it happens.
+    ///   - checkpointPages: log size (pages) at which the log is copied into the database file.
+    ///     Larger means fewer copies of pages written again and again (faster writes under
+    ///     load) and a longer log.
+    ///   - backgroundCheckpoints: copy the log on a thread of its own while the writer goes on;
+    ///     the writer then only copies what was appended meanwhile, so that the log can start
+    ///     over. Without it the writer copies the whole log after the commit that filled it, and
+    ///     the writes waiting behind that commit wait for the copy.
     public init(
         path: String, migrations: [Migration], readers: Int = 2, maxBatch: Int = 512, secureDelete: Bool = false,
-        writerCacheMiB: Int = 32, readerCacheMiB: Int = 8, checkpointPages: Int = 1000,
+        writerCacheMiB: Int = 32, readerCacheMiB: Int = 8, checkpointPages: Int = 1000, backgroundCheckpoints: Bool = false,
         logger: Logger = Logger(label: "tandem.store")
     ) throws {
         self.path = path
@@ -68,6 +73,33 @@ public final class SQLiteDatabase: Sendable {
             readerConnections.append(connection)
         }
         self.writer = SQLiteWorker(name: "sqlite-writer", connections: [writerConnection], mode: .groupCommit(maxBatch: maxBatch))
+        if backgroundCheckpoints {
+            writerConnection.recordWALPages()
+            let checkpointer = SQLiteCheckpointer(connection: try SQLiteConnection(path: path, readOnly: false), logger: logger)
+            self.checkpointer = checkpointer
+            self.writer.afterCommit = { connection in
+                guard connection.walPages >= checkpointPages else { return }
+                switch checkpointer.poll() {
+                case .running:
+                    break
+                case .idle(let copiedSinceWriterCheckpoint):
+                    if copiedSinceWriterCheckpoint {
+                        // Most of the log is in the database file: copy the rest here, so the
+                        // next write transaction starts the log over.
+                        do {
+                            try connection.executeScript("PRAGMA wal_checkpoint(PASSIVE)")
+                        } catch {
+                            logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+                        }
+                        checkpointer.writerCheckpointed()
+                    } else {
+                        checkpointer.request()
+                    }
+                }
+            }
+        } else {
+            self.checkpointer = nil
+        }
         self.readers = SQLiteWorker(name: "sqlite-reader", connections: readerConnections, mode: .read)
         // For operators (swift-metrics): how long group commits take and how many writes each carries.
         let database = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
@@ -88,6 +120,7 @@ public final class SQLiteDatabase: Sendable {
         }
         self.writer.start()
         self.readers.start()
+        checkpointer?.start()
     }
 
     private static func migrate(_ connection: SQLiteConnection, _ migrations: [Migration], logger: Logger) throws {
@@ -164,6 +197,90 @@ public final class SQLiteDatabase: Sendable {
     public func close() {
         writer.stop()
         readers.stop()
+        checkpointer?.stop()
+    }
+}
+
+/// Copies the write-ahead log into the database file when asked, on a thread of its own. A
+/// PASSIVE checkpoint never blocks the writer or the readers.
+final class SQLiteCheckpointer: @unchecked Sendable {
+    // Safe: the state is only touched under `condition`; the connection only on the thread.
+    enum Poll {
+        case running
+        /// Whether a background copy finished since the writer last finished one itself.
+        case idle(copiedSinceWriterCheckpoint: Bool)
+    }
+
+    private let condition = NSCondition()
+    private var requested = false
+    private var running = false
+    private var copied = false
+    private var stopping = false
+    private var finished = false
+    private let connection: SQLiteConnection
+    private let logger: Logger
+
+    init(connection: SQLiteConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    func start() {
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "sqlite-checkpoint"
+        thread.start()
+    }
+
+    func poll() -> Poll {
+        condition.lock()
+        defer { condition.unlock() }
+        return requested || running ? .running : .idle(copiedSinceWriterCheckpoint: copied)
+    }
+
+    func request() {
+        condition.lock()
+        requested = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    func writerCheckpointed() {
+        condition.lock()
+        copied = false
+        condition.unlock()
+    }
+
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while !requested && !stopping { condition.wait() }
+            if stopping {
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            requested = false
+            running = true
+            condition.unlock()
+            do {
+                try connection.executeScript("PRAGMA wal_checkpoint(PASSIVE)")
+            } catch {
+                logger.warning("background checkpoint failed", metadata: ["error": "\(error)"])
+            }
+            condition.lock()
+            running = false
+            copied = true
+            condition.unlock()
+        }
     }
 }
 
@@ -193,6 +310,8 @@ final class SQLiteWorker: @unchecked Sendable {
     private let mode: Mode
     private let name: String
     var onBatch: (@Sendable (Int, UInt64) -> Void)?
+    /// Runs on the writer thread after each transaction, once its writers have been answered.
+    var afterCommit: ((SQLiteConnection) -> Void)?
 
     init(name: String, connections: [SQLiteConnection], mode: Mode) {
         self.name = name
@@ -301,5 +420,6 @@ final class SQLiteWorker: @unchecked Sendable {
         }
         onBatch?(jobs.count, DispatchTime.now().uptimeNanoseconds - started)
         for complete in completions { complete(outcome) }
+        afterCommit?(connection)
     }
 }

@@ -23,11 +23,13 @@ struct DrainTests {
             let raw = try await RawConnection.connect(to: endpoint)
             defer { raw.close() }
             _ = try await raw.handshake()
-            // The raw connection has a call in flight too, so it stays open while draining.
-            try await raw.send(try unaryCall("probe.Wait", EchoMessage(text: "raw", delayMilliseconds: 500), streamID: 1))
+            // The raw connection has a call in flight too, so it stays open while draining. The
+            // calls last long enough (3 s) to still be in flight when the drain starts on a busy
+            // machine; a connection without calls would be closed at once.
+            try await raw.send(try unaryCall("probe.Wait", EchoMessage(text: "raw", delayMilliseconds: 3000), streamID: 1))
             // Three slow calls in flight…
             let inFlight = (0..<3).map { index in
-                Task { try await client.call(Probe.wait, EchoMessage(text: "\(index)", delayMilliseconds: 500)) }
+                Task { try await client.call(Probe.wait, EchoMessage(text: "\(index)", delayMilliseconds: 3000)) }
             }
             #expect(try await eventually { (0..<3).allSatisfy { log.contains("started:\($0)") } && log.contains("started:raw") })
             // …when the drain starts (as on SIGTERM).

@@ -23,6 +23,8 @@ final class SchedulingStore: Sendable {
         self.logger = logger
         // A long log between checkpoints: bookings touch random pages, and a page written many times
         // is copied into the database file once per checkpoint (about +25% bookings/s measured).
+        // Background checkpoints were slower here: on 2 cores the copy takes CPU and disk from
+        // the writer (BENCHMARKS.md).
         database = try SQLiteDatabase(path: path, migrations: Self.migrations, readers: 2, maxBatch: 256, checkpointPages: 8192, logger: logger)
     }
 

@@ -1,6 +1,7 @@
 public import CoreMetrics
 public import Logging
 import NIOCore
+import Synchronization
 public import Tracing
 import TandemWire
 
@@ -102,9 +103,44 @@ public struct LoggingServerInterceptor: ServerInterceptor {
 }
 
 /// Records per-method metrics: `tandem_rpc_calls_total{method,code}` and the latency timer
-/// `tandem_rpc_duration{method}`, plus `tandem_rpc_in_flight{method}`.
+/// `tandem_rpc_duration{method}`, plus `tandem_rpc_in_flight{method}`. The metric handles are
+/// made once per method (and code) and kept: making them costs a registry lookup each time.
 public struct MetricsServerInterceptor: ServerInterceptor {
     let factory: any MetricsFactory
+    private let handles = Handles()
+
+    private final class Handles: Sendable {
+        struct Method {
+            var inFlight: Meter
+            var duration: Timer
+            var calls: [StatusCode: Counter] = [:]
+        }
+
+        let methods = Mutex<[String: Method]>([:])
+
+        func method(_ name: String, _ factory: any MetricsFactory) -> Method {
+            if let found = methods.withLock({ $0[name] }) { return found }
+            let made = Method(
+                inFlight: Meter(label: "tandem_rpc_in_flight", dimensions: [("method", name)], factory: factory),
+                duration: Timer(label: "tandem_rpc_duration", dimensions: [("method", name)], factory: factory)
+            )
+            return methods.withLock { methods in
+                if let found = methods[name] { return found }
+                methods[name] = made
+                return made
+            }
+        }
+
+        func calls(_ name: String, _ code: StatusCode, _ factory: any MetricsFactory) -> Counter {
+            if let found = methods.withLock({ $0[name]?.calls[code] }) { return found }
+            let made = Counter(label: "tandem_rpc_calls_total", dimensions: [("method", name), ("code", code.name)], factory: factory)
+            return methods.withLock { methods in
+                if let found = methods[name]?.calls[code] { return found }
+                methods[name]?.calls[code] = made
+                return made
+            }
+        }
+    }
 
     /// - Parameter factory: where metrics go; by default the process's `MetricsSystem`.
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -113,15 +149,14 @@ public struct MetricsServerInterceptor: ServerInterceptor {
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
         let method = context.method
-        let inFlight = Meter(label: "tandem_rpc_in_flight", dimensions: [("method", method)], factory: factory)
-        inFlight.increment()
+        let metrics = handles.method(method, factory)
+        metrics.inFlight.increment()
         let started = NIODeadline.now()
         var code = StatusCode.ok
         defer {
-            inFlight.decrement()
-            Timer(label: "tandem_rpc_duration", dimensions: [("method", method)], factory: factory)
-                .recordNanoseconds((NIODeadline.now() - started).nanoseconds)
-            Counter(label: "tandem_rpc_calls_total", dimensions: [("method", method), ("code", code.name)], factory: factory).increment()
+            metrics.inFlight.decrement()
+            metrics.duration.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            handles.calls(method, code, factory).increment()
         }
         do {
             try await next(context)
