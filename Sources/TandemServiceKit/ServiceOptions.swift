@@ -37,6 +37,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long calls in flight may take to finish. [env: TANDEM_DRAIN_SECONDS] (default: 20)")
     public var drainSeconds: Int?
 
+    @Option(help: "A configuration file: one 'name = value' per line, names as the long options (port, data-dir, admin-port…); flags and TANDEM_* variables win over it. [env: TANDEM_CONFIG]")
+    public var config: String?
+
     @Option(name: .customLong("admin-host"), help: "Address of the admin HTTP port (/metrics, /healthz, /readyz). [env: TANDEM_ADMIN_HOST] (default: the --host)")
     public var adminHost: String?
 
@@ -44,6 +47,23 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     public var adminPort: Int?
 
     public init() {}
+
+    /// The options every service takes, as they are named in a configuration file.
+    public static let commonNames: Set<String> = [
+        "host", "port", "data-dir", "certificate", "key", "ca", "log-level", "log-format", "event-loop-threads", "drain-seconds",
+        "admin-host", "admin-port",
+    ]
+
+    /// The process environment with the configuration file's settings added as `TANDEM_*`
+    /// variables where the environment does not set them (so flags win over variables, and
+    /// variables over the file). `extraNames` are the service's own options.
+    public func environment(
+        extraNames: Set<String> = [], base: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> [String: String] {
+        guard let path = config ?? base["TANDEM_CONFIG"] else { return base }
+        let file = try ConfigurationFile.load(path, allowed: Self.commonNames.union(extraNames))
+        return base.merging(file.environment) { fromEnvironment, _ in fromEnvironment }
+    }
 
     /// The settings these options resolve to (flags, then environment, then defaults),
     /// checked: a bad value or a missing file is one clear error before anything starts.
@@ -133,6 +153,44 @@ public struct ServiceSettings: Sendable {
         configuration.drainGracePeriod = .seconds(Int64(drainSeconds))
         configuration.agent = "tandem-\(service)/\(TandemVersion.version)"
         return configuration
+    }
+}
+
+/// A configuration file: `name = value` lines (`#` starts a comment; values may be quoted),
+/// names as the long options without their dashes, e.g. `admin-port = 9103`.
+public struct ConfigurationFile: Sendable {
+    /// Each setting as the `TANDEM_*` variable it stands for.
+    public var environment: [String: String] = [:]
+
+    public static func load(_ path: String, allowed: Set<String>) throws -> ConfigurationFile {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ServiceConfigurationError("--config \(path): no such readable file")
+        }
+        return try parse(text, path: path, allowed: allowed)
+    }
+
+    public static func parse(_ text: String, path: String, allowed: Set<String>) throws -> ConfigurationFile {
+        var file = ConfigurationFile()
+        var seen: Set<String> = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let place = "\(path):\(index + 1)"
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ServiceConfigurationError("\(place): expected 'name = value', got '\(line.prefix(80))'")
+            }
+            let name = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            guard allowed.contains(name) else {
+                throw ServiceConfigurationError("\(place): unknown setting '\(name)' (known: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            guard seen.insert(name).inserted else { throw ServiceConfigurationError("\(place): '\(name)' is set twice") }
+            file.environment["TANDEM_" + name.uppercased().replacingOccurrences(of: "-", with: "_")] = value
+        }
+        return file
     }
 }
 

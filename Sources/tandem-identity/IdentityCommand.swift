@@ -29,9 +29,10 @@ struct Serve: AsyncParsableCommand {
     var scryptLogN: Int?
 
     func run() async throws {
-        let settings = try options.resolve(service: "identity", defaultPort: IdentityCommand.defaultPort)
+        let environment = try options.environment(extraNames: ["scrypt-log-n"])
+        let settings = try options.resolve(service: "identity", defaultPort: IdentityCommand.defaultPort, environment: environment)
         var configuration = IdentityConfiguration()
-        configuration.scryptLogN = try scryptCost(scryptLogN)
+        configuration.scryptLogN = try scryptCost(scryptLogN, environment: environment)
         TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
         let registry = TandemMetrics.bootstrap()
         let logger = Logger(label: "tandem.identity")
@@ -52,8 +53,8 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// scrypt's cost from the flag or TANDEM_SCRYPT_LOG_N.
-func scryptCost(_ flag: Int?) throws -> Int {
-    let text = flag.map(String.init) ?? ProcessInfo.processInfo.environment["TANDEM_SCRYPT_LOG_N"]
+func scryptCost(_ flag: Int?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int {
+    let text = flag.map(String.init) ?? environment["TANDEM_SCRYPT_LOG_N"]
     guard let text else { return 15 }
     guard let value = Int(text), (10...20).contains(value) else {
         throw ServiceConfigurationError("--scrypt-log-n must be a whole number from 10 to 20, got '\(text)'")

@@ -31,8 +31,8 @@ struct SchedulingCommand: AsyncParsableCommand {
     var bufferMinutes: Int?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let settings = try options.resolve(service: "scheduling", defaultPort: Self.defaultPort)
+        let environment = try options.environment(extraNames: ["identity", "video-url-template", "buffer-minutes"])
+        let settings = try options.resolve(service: "scheduling", defaultPort: Self.defaultPort, environment: environment)
         var configuration = SchedulingConfiguration()
         if let template = videoURLTemplate ?? environment["TANDEM_VIDEO_URL_TEMPLATE"] { configuration.videoURLTemplate = template }
         if let text = bufferMinutes.map(String.init) ?? environment["TANDEM_BUFFER_MINUTES"] {

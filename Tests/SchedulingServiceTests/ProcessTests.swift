@@ -25,6 +25,21 @@ struct SchedulingProcessTests {
             #expect(result.output.contains(expected), "\(arguments): \(result.output)")
             #expect(!result.output.contains("listening"), "nothing is served")
         }
+        // A configuration file: names as the long options; mistakes are named by file and line.
+        for (text, expected) in [
+            ("# comment\nport = 7103\nbuffer-minutes = 500\n", "0–120 minutes"),
+            ("port = 7103\nfrobnicate = yes\n", "config.conf:2: unknown setting 'frobnicate'"),
+            ("port = 7103\n\nport 7104\n", "config.conf:3: expected 'name = value'"),
+            ("port = 7103\nport = 7104\n", "config.conf:2: 'port' is set twice"),
+            ("video-url-template = 'https://x.example/fixed'\n", "{room}"),
+        ] {
+            let path = directory + "/config.conf"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let result = try ServiceProcess.run("tandem-scheduling", tls + ["--config", path])
+            #expect(result.status != 0 && result.output.contains(expected), "\(text): \(result.output)")
+        }
+        let missing = try ServiceProcess.run("tandem-scheduling", tls + ["--config", directory + "/nowhere.conf"])
+        #expect(missing.status != 0 && missing.output.contains("nowhere.conf: no such readable file"))
         let version = try ServiceProcess.run("tandem-scheduling", ["--version"])
         #expect(version.status == 0 && version.output.contains("wire protocol 1"))
     }
@@ -48,9 +63,17 @@ struct SchedulingProcessTests {
         defer { identity.send(SIGKILL) }
         let schedulingPort = try freePort()
         let adminPort = try freePort()
+        // Part of the configuration from a file (flags and TANDEM_* variables win over it).
+        let configuration = directory + "/scheduling.conf"
+        try """
+            # tandem-scheduling
+            video-url-template = "https://video.acme.example/r/{room}"
+            admin-port = \(adminPort)
+            drain-seconds = 10
+            port = 1
+            """.write(toFile: configuration, atomically: true, encoding: .utf8)
         let schedulingArguments = tls("scheduling") + [
-            "--port", "\(schedulingPort)", "--identity", "127.0.0.1:\(identityPort)", "--video-url-template", "https://video.acme.example/r/{room}",
-            "--admin-port", "\(adminPort)", "--drain-seconds", "10",
+            "--port", "\(schedulingPort)", "--identity", "127.0.0.1:\(identityPort)", "--config", configuration,
         ]
         var scheduling = try ServiceProcess("tandem-scheduling", schedulingArguments)
         defer { scheduling.send(SIGKILL) }
