@@ -175,6 +175,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "MatchingService",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tandem-scheduling",
             dependencies: [
@@ -351,6 +356,11 @@ let package = Package(
                 "TandemProtocols",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MatchingServiceTests",
+            dependencies: ["MatchingService"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
