@@ -273,6 +273,7 @@ let package = Package(
                 "TandemRPC",
                 "TandemCertificates",
                 "IdentityService",
+                "MatchingService",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -90,6 +90,25 @@ struct AssignmentTests {
         }
     }
 
+    @Test("the fast solver and the general min-cost flow agree on 200 medium instances (up to 60 mentees, 15 mentors)")
+    func fastSolverAgreesWithMinCostFlow() {
+        var random = SplitMix(state: 99)
+        for instance in 0..<200 {
+            let mentees = 1 + random.below(60)
+            let mentors = 1 + random.below(15)
+            var table: [[Int?]] = []
+            for _ in 0..<mentees { table.append((0..<mentors).map { _ in random.below(6) == 0 ? nil : random.below(101) }) }
+            let scores = ScoreMatrix(mentees: mentees, mentors: mentors) { table[$0][$1] }
+            let capacities = (0..<mentors).map { _ in random.below(6) }
+            for bonus in [0, AssignmentSolver.matchBonus(scores)] {
+                let fast = Assignment(mentorOf: AssignmentSolver.cohort(scores, capacities: capacities, minimumScore: 0, bonus: bonus), scores: scores)
+                let general = Assignment(mentorOf: AssignmentSolver.flow(scores, capacities: capacities, minimumScore: 0, bonus: bonus), scores: scores)
+                #expect(respectsCapacitiesAndExclusions(fast, scores, capacities), "instance \(instance)")
+                #expect((fast.matched * bonus + fast.total) == (general.matched * bonus + general.total), "instance \(instance), bonus \(bonus)")
+            }
+        }
+    }
+
     @Test("stable matching has no blocking pair, respects capacities and exclusions (600 instances)")
     func stableMatching() {
         var random = SplitMix(state: 7)

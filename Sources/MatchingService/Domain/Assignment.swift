@@ -74,19 +74,19 @@ public enum AssignmentSolver {
         precondition(capacities.count == scores.mentors && capacities.allSatisfy { $0 >= 0 })
         switch objective {
         case .maxTotal:
-            return Assignment(mentorOf: flow(scores, capacities: capacities, minimumScore: 0, bonus: 0), scores: scores)
+            return Assignment(mentorOf: cohort(scores, capacities: capacities, minimumScore: 0, bonus: 0), scores: scores)
         case .maxMatchedThenTotal:
-            return Assignment(mentorOf: flow(scores, capacities: capacities, minimumScore: 0, bonus: matchBonus(scores)), scores: scores)
+            return Assignment(mentorOf: cohort(scores, capacities: capacities, minimumScore: 0, bonus: matchBonus(scores)), scores: scores)
         case .fairest:
             let bonus = matchBonus(scores)
-            let most = Assignment(mentorOf: flow(scores, capacities: capacities, minimumScore: 0, bonus: bonus), scores: scores)
+            let most = Assignment(mentorOf: cohort(scores, capacities: capacities, minimumScore: 0, bonus: bonus), scores: scores)
             guard most.matched > 0, var low = most.lowest else { return most }
             // The largest threshold at which as many can still be matched.
             var high = 100
             var best = most
             while low < high {
                 let middle = (low + high + 1) / 2
-                let candidate = Assignment(mentorOf: flow(scores, capacities: capacities, minimumScore: middle, bonus: bonus), scores: scores)
+                let candidate = Assignment(mentorOf: cohort(scores, capacities: capacities, minimumScore: middle, bonus: bonus), scores: scores)
                 if candidate.matched == most.matched {
                     low = middle
                     best = candidate
@@ -96,6 +96,12 @@ public enum AssignmentSolver {
             }
             return best
         }
+    }
+
+    /// The optimal assignment with weights `score + bonus` over pairs scoring at least
+    /// `minimumScore` (the fast solver; `flow` is the general one, kept to check it).
+    static func cohort(_ scores: ScoreMatrix, capacities: [Int], minimumScore: Int, bonus: Int) -> [Int?] {
+        CohortSolver(scores, capacities: capacities, minimumScore: minimumScore, bonus: bonus).solve()
     }
 
     /// A bonus per match larger than any total score, so that one more match always wins.
