@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MatchingService
+import TandemBenchSupport
 
 /// Whole-cohort matching (maximum total score) against SciPy's `linear_sum_assignment` on the
 /// same score matrix, with mentors copied once per seat for SciPy (it has no capacities).
@@ -25,7 +26,7 @@ struct MatchingBenchmark: ParsableCommand {
         let tandemSeconds = Double(solved - started) / 1e9
         print(String(format: "tandem:  total %d, matched %d, scores %.2f s + solve %.2f s = %.2f s end to end, resident %.0f MiB, blocking pairs %d",
                      assignment.total, assignment.matched, Double(scored - started) / 1e9, Double(solved - scored) / 1e9, tandemSeconds,
-                     Double(residentBytes()) / 1_048_576, blocking))
+                     Double(ProcessUsage.residentBytes) / 1_048_576, blocking))
         guard !scipy.isEmpty else { return }
         // The same matrix for SciPy, as little-endian int16.
         let path = FileManager.default.temporaryDirectory.appending(path: "tandem-matching-\(seed).i16").path
@@ -54,14 +55,6 @@ struct MatchingBenchmark: ParsableCommand {
             print(String(format: "totals %@; Tandem end to end is %.1f× faster than SciPy's solve alone", total == assignment.total ? "equal (both optimal)" : "DIFFER", seconds / tandemSeconds))
             if total != assignment.total { throw ExitCode(1) }
         }
-    }
-
-    private func residentBytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return (Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) * 1024
-        }
-        return 0
     }
 }
 

@@ -70,7 +70,7 @@ struct SchedulingCommand: AsyncParsableCommand {
         // calls signed with a key not seen yet would fail.
         let identityProbe = ReadinessProbe("identity") {
             let health = try await identityClient.call(Health.check, HealthCheckRequest(service: ""), options: CallOptions(timeout: .seconds(2)))
-            guard health.status == .serving else { throw ServiceConfigurationError("identity reports \(health.status)") }
+            guard health.status == .serving else { throw RPCError(code: .unavailable, message: "identity reports \(health.status)") }
         }
         try await ServiceRunner.run(
             server: server, alongside: [identityClient, MaintenanceService(scheduling: scheduling)], probes: [store, identityProbe],

@@ -102,7 +102,7 @@ struct AssignmentTests {
             let capacities = (0..<mentors).map { _ in random.below(6) }
             for bonus in [0, AssignmentSolver.matchBonus(scores)] {
                 let fast = Assignment(mentorOf: AssignmentSolver.cohort(scores, capacities: capacities, minimumScore: 0, bonus: bonus), scores: scores)
-                let general = Assignment(mentorOf: AssignmentSolver.flow(scores, capacities: capacities, minimumScore: 0, bonus: bonus), scores: scores)
+                let general = Assignment(mentorOf: MinCostFlowOracle.assign(scores, capacities: capacities, minimumScore: 0, bonus: bonus), scores: scores)
                 #expect(respectsCapacitiesAndExclusions(fast, scores, capacities), "instance \(instance)")
                 #expect((fast.matched * bonus + fast.total) == (general.matched * bonus + general.total), "instance \(instance), bonus \(bonus)")
             }

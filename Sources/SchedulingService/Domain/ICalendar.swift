@@ -415,9 +415,9 @@ enum ICalendar {
     static func utcOffset(_ seconds: Int) -> String {
         let sign = seconds < 0 ? "-" : "+"
         let magnitude = abs(seconds)
-        var result = sign + pad(magnitude / 3600, 2) + pad(magnitude / 60 % 60, 2)
+        var result = sign + LocalDays.padded(Int64(magnitude / 3600), 2) + LocalDays.padded(Int64(magnitude / 60 % 60), 2)
         if magnitude % 60 != 0 {
-            result += pad(magnitude % 60, 2)
+            result += LocalDays.padded(Int64(magnitude % 60), 2)
         }
         return result
     }
@@ -504,10 +504,6 @@ enum ICalendar {
         return String(folded)
     }
 
-    fileprivate static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
 }
 
 /// A wall-clock date and time, to the second, in no particular zone (proleptic Gregorian).
@@ -530,9 +526,10 @@ private struct LocalDateTime: Comparable {
 
     /// The wall-clock time `epochSeconds` seconds after 1970-01-01T00:00:00.
     init(epochSeconds: Int64) {
-        let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
-        let secondOfDay = Int(epochSeconds - days * 86_400)
-        (year, month, day) = Self.civil(fromDays: Int(days))
+        let days = LocalDays.day(ofLocal: epochSeconds)
+        let secondOfDay = Int(epochSeconds - days * LocalDays.secondsPerDay)
+        let (year, month, day) = LocalDays.civil(days)
+        (self.year, self.month, self.day) = (Int(year), Int(month), Int(day))
         hour = secondOfDay / 3600
         minute = secondOfDay / 60 % 60
         second = secondOfDay % 60
@@ -545,7 +542,7 @@ private struct LocalDateTime: Comparable {
 
     /// Seconds since 1970-01-01T00:00:00 of this wall-clock time read as UTC.
     var epochSeconds: Int64 {
-        Int64(Self.days(year: year, month: month, day: day)) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        LocalDays.days(year: Int64(year), month: Int64(month), day: Int64(day)) * LocalDays.secondsPerDay + Int64(hour * 3600 + minute * 60 + second)
     }
 
     func adding(days: Int) -> LocalDateTime {
@@ -569,34 +566,11 @@ private struct LocalDateTime: Comparable {
 
     /// `YYYYMMDDTHHMMSS`.
     var ical: String {
-        ICalendar.pad(year, 4) + ICalendar.pad(month, 2) + ICalendar.pad(day, 2) + "T" + ICalendar.pad(hour, 2)
-            + ICalendar.pad(minute, 2) + ICalendar.pad(second, 2)
+        LocalDays.padded(Int64(year), 4) + LocalDays.padded(Int64(month), 2) + LocalDays.padded(Int64(day), 2) + "T" + LocalDays.padded(Int64(hour), 2)
+            + LocalDays.padded(Int64(minute), 2) + LocalDays.padded(Int64(second), 2)
     }
 
     static func < (lhs: LocalDateTime, rhs: LocalDateTime) -> Bool {
         lhs.epochSeconds < rhs.epochSeconds
-    }
-
-    /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-    static func days(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The civil date `days` days after 1970-01-01.
-    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (month <= 2 ? yearOfEra + era * 400 + 1 : yearOfEra + era * 400, month, day)
     }
 }
