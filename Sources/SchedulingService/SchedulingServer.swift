@@ -37,8 +37,6 @@ public final class SchedulingServer: Sendable {
     let logger: Logger
     let pairCache: TTLCache<PairKey, StoredPair>
     let availabilityCache: TTLCache<PairKey, Availability>
-    /// Wakes reminder streams when a booking may have made a reminder due sooner.
-    let reminderSignal = ReminderSignal()
 
     struct PairKey: Hashable, Sendable {
         var organisation: UUID
@@ -167,15 +165,4 @@ final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     func remove(_ key: Key) {
         _ = entries.withLock { $0.removeValue(forKey: key) }
     }
-}
-
-/// Lets reminder streams sleep until something changes or their next reminder is due.
-final class ReminderSignal: Sendable {
-    private let generation = Atomic<UInt64>(0)
-
-    func poke() {
-        generation.wrappingAdd(1, ordering: .relaxed)
-    }
-
-    var current: UInt64 { generation.load(ordering: .relaxed) }
 }

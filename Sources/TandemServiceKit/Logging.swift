@@ -47,12 +47,15 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// Made once: a format style per line showed up in the per-call logging cost.
+    private static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         var object: [String: Any] = [
-            "ts": Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date()),
+            "ts": Self.timestamp.format(Date()),
             "level": event.level.rawValue,
             "label": label,
             "message": event.message.description,

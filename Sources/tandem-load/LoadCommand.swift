@@ -66,13 +66,17 @@ struct LoadCommand: AsyncParsableCommand {
             throw ValidationError("--kill-after needs --kill-cmd and --restart-cmd")
         }
         if connections < 1 || threads < 1 { throw ValidationError("--connections and --threads must be at least 1") }
-        _ = try LoadPlan.parseMix(mix)
-    }
-
-    func run() async throws {
+        do {
+            _ = try LoadPlan.parseMix(mix)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         guard target == .scheduling else {
             throw ValidationError("--target gateway: the gateway's booking API arrives with the gateway; drive scheduling directly for now")
         }
+    }
+
+    func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let endpoints = try (endpoint.isEmpty ? ["127.0.0.1:7103"] : endpoint).map { text in
             do { return try Endpoint(parsing: text) } catch { throw ValidationError("--endpoint '\(text)' is not HOST:PORT") }

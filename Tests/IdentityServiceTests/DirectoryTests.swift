@@ -191,6 +191,14 @@ struct DirectoryTests {
             _ = try await identity.call(Identity.deactivatePerson, PersonRef(personID: created.id), token: admin)
             await expectRPCError(.unauthenticated) { _ = try await identity.signIn("lee@acme.example", "lee's second password") }
             await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: session.refreshToken!)) }
+            // An admin's edit of a deactivated person leaves them deactivated.
+            let deactivated = try await identity.call(Identity.getPerson, PersonRef(personID: created.id), token: admin)
+            #expect(!deactivated.active)
+            var edit = mine
+            edit.name = "Lee (left)"
+            let edited = try await identity.call(Identity.updatePerson, UpdatePersonRequest(personID: created.id, version: deactivated.version, person: edit), token: admin)
+            #expect(!edited.active && edited.name == "Lee (left)")
+            await expectRPCError(.unauthenticated) { _ = try await identity.signIn("lee@acme.example", "lee's second password") }
         }
     }
 

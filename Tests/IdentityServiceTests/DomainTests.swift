@@ -140,9 +140,10 @@ struct DomainTests {
             ADA@example.com,Ada Again,UTC,,,,mentor,,,
             jo@example.com,Jo,UTC,,,,mentor,,-1,
             kim@example.com,Kim,UTC,,,,mentor,,,kim@example.com
+            lu@example.com,Lu,UTC,,,,mentor,swift:3;Swift:4,,
             """
         let parsed = ImportPlanner.parse(csv, hasProgram: true)
-        #expect(parsed.rowCount == 12)
+        #expect(parsed.rowCount == 13)
         #expect(parsed.rows.map(\.person.email) == ["ada@example.com"])
         let ada = parsed.rows[0]
         #expect(ada.person.workingHours == WorkingHours(days: [1, 2, 3, 4, 5], startMinute: 540, endMinute: 1050))
@@ -151,6 +152,7 @@ struct DomainTests {
         #expect(errors == [
             "3 email format", "4 time_zone time-zone", "5 seniority range", "6 working_days format", "7 working_hours format",
             "8 role enum", "9 skills_offered format", "10 capacity role", "11 email unique", "12 capacity range", "13 manager_email self",
+            "14 skills_offered unique",
         ])
     }
 
@@ -163,6 +165,8 @@ struct DomainTests {
         #expect(missing.errors.map(\.field) == ["time_zone"])
         let role = ImportPlanner.parse("email,name,time_zone,role\na@b.co,A,UTC,mentor\n", hasProgram: false)
         #expect(role.errors.map(\.rule) == ["program"])
+        let twice = ImportPlanner.parse("email,name,time_zone,Email\na@b.co,A,UTC,b@c.co\n", hasProgram: false)
+        #expect(twice.rows.isEmpty && twice.errors.map { "\($0.field) \($0.rule)" } == ["email unique"])
         let broken = ImportPlanner.parse("email,name,time_zone\n\"a@b.co,A,UTC\n", hasProgram: false)
         #expect(broken.errors.map(\.rule) == ["csv"])
     }

@@ -110,6 +110,10 @@ struct BookingTests {
                 _ = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(matchID: UUID(), start: monday(hours: 9), durationMinutes: 30, timeZone: "UTC"), token: mentor.token)
             }
             #expect(try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(matchID: pair.matchID, includeCancelled: true), token: mentor.token).meetings.isEmpty)
+            let reversed = await expectRPCError(.invalidArgument) {
+                _ = try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(matchID: pair.matchID, from: monday(hours: 12), to: monday(hours: 9)), token: mentor.token)
+            }
+            #expect(reversed?.fieldViolations.map { "\($0.field) \($0.rule)" } == ["to order"])
         }
     }
 

@@ -62,4 +62,20 @@ struct LoadToolTests {
         #expect(throws: LoadError.self) { try LoadPlan.parseMix("book=70,dance=5") }
         #expect(throws: LoadError.self) { try LoadPlan.parseMix("book=0") }
     }
+
+    @Test("bad options: one clear line and exit status 64, before anything is driven")
+    func badOptions() throws {
+        for (arguments, expected) in [
+            (["--concurrency", "8", "--rate", "100"], "not both"),
+            (["--duration", "5", "--requests", "10"], "not both"),
+            (["--mix", "book=70,dance=5"], "dance"),
+            (["--kill-after", "5"], "--kill-after needs --kill-cmd and --restart-cmd"),
+            (["--people", "1"], "--people must be at least 2"),
+            (["--target", "gateway", "--token", "t"], "arrives with the gateway"),
+        ] as [([String], String)] {
+            let result = try ServiceProcess.run("tandem-load", arguments)
+            #expect(result.status == 64, "\(arguments): \(result.output)")
+            #expect(result.output.contains(expected), "\(arguments): \(result.output)")
+        }
+    }
 }

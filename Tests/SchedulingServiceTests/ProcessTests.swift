@@ -13,13 +13,16 @@ struct SchedulingProcessTests {
         let directory = temporaryDirectory()
         try TestPKI.shared.writeFiles(for: ["scheduling"], into: URL(fileURLWithPath: directory))
         let tls = ["--certificate", directory + "/scheduling.pem", "--key", directory + "/scheduling-key.pem", "--ca", directory + "/ca.pem", "--data-dir", directory + "/data"]
-        for (arguments, environment, expected) in [
+        let cases: [([String], [String: String], String)] = [
             (tls + ["--identity", "nowhere"], [:], "--identity 'nowhere' is not HOST:PORT"),
             (tls + ["--video-url-template", "https://meet.example.com/fixed"], [:], "{room}"),
             (tls, ["TANDEM_VIDEO_URL_TEMPLATE": "ftp://x/{room}"], "http(s) URL"),
             (tls + ["--buffer-minutes", "500"], [:], "0–120 minutes"),
             (tls, ["TANDEM_BUFFER_MINUTES": "ten"], "'ten' is not a whole number"),
-        ] as [([String], [String: String], String)] {
+            (tls + ["--port", "7999", "--admin-port", "7999"], [:], "--admin-port 7999 is the RPC port"),
+            (tls + ["--admin-host", "nowhere"], [:], "--admin-host 'nowhere' is not an IP address"),
+        ]
+        for (arguments, environment, expected) in cases {
             let result = try ServiceProcess.run("tandem-scheduling", arguments, environment: environment)
             #expect(result.status != 0, "\(arguments) \(environment)")
             #expect(result.output.contains(expected), "\(arguments): \(result.output)")

@@ -66,6 +66,10 @@ enum ImportPlanner {
         for name in names where !columns.contains(name) {
             headerErrors.append(ImportRowError(line: header.line, field: name, rule: "column", message: "unknown column '\(name)'"))
         }
+        var seenColumns: Set<String> = []
+        for name in names where columns.contains(name) && !seenColumns.insert(name).inserted {
+            headerErrors.append(ImportRowError(line: header.line, field: name, rule: "unique", message: "column '\(name)' appears twice"))
+        }
         for required in ["email", "name", "time_zone"] where !names.contains(required) {
             headerErrors.append(ImportRowError(line: header.line, field: required, rule: "column", message: "column '\(required)' is required"))
         }
@@ -165,6 +169,9 @@ enum ImportPlanner {
                 guard let text = values[column] else { continue }
                 guard let skills = parseSkills(text) else {
                     return fail(column, "format", "'\(text.prefix(60))' is not skills like swift:4;design:2 (levels 1–5)")
+                }
+                if Set(skills.map(\.name)).count != skills.count {
+                    return fail(column, "unique", "'\(text.prefix(60))' names a skill twice")
                 }
                 if target == 0 { offered = skills } else { wanted = skills }
             }

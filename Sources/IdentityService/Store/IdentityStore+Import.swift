@@ -110,7 +110,7 @@ extension IdentityStore {
                 let current = existingByID[id]
                 input.organisationAdmin = current?.input.organisationAdmin
                 input.managerID = current?.input.managerID
-                try updatePersonRow(connection, id: id, input: input, now: now)
+                try updatePersonRow(connection, id: id, input: input, reactivate: true, now: now)
                 report.updated += 1
             case .unchanged:
                 break

@@ -105,16 +105,18 @@ extension IdentityStore {
         )
     }
 
-    static func updatePersonRow(_ connection: SQLiteConnection, id: UUID, input: PersonInput, now: Date) throws {
+    /// Writes a person's fields. `reactivate` (an import that lists the person again) also
+    /// marks them active; an edit leaves a deactivated person deactivated.
+    static func updatePersonRow(_ connection: SQLiteConnection, id: UUID, input: PersonInput, reactivate: Bool = false, now: Date) throws {
         try connection.execute("""
             UPDATE people SET external_id = ?, email = ?, name = ?, division = ?, job_title = ?, seniority = ?, manager_id = ?, time_zone = ?,
-                              working_hours = ?, languages = ?, location = ?, hire_date = ?, org_admin = ?, active = 1,
+                              working_hours = ?, languages = ?, location = ?, hire_date = ?, org_admin = ?, active = CASE WHEN ? THEN 1 ELSE active END,
                               version = version + 1, updated_at = ?
             WHERE id = ?
             """,
             input.externalID, input.email, input.name, input.division, input.jobTitle, input.seniority, input.managerID, input.timeZone,
             try workingHoursBlob(input.workingHours), input.languages.joined(separator: ";"), input.location, input.hireDate,
-            input.organisationAdmin ?? false, now.timeIntervalSince1970, id
+            input.organisationAdmin ?? false, reactivate, now.timeIntervalSince1970, id
         )
     }
 

@@ -271,7 +271,6 @@ extension SchedulingServer {
             ),
             idempotency: idempotency, now: now
         )
-        reminderSignal.poke()
         return meeting
     }
 
@@ -294,7 +293,6 @@ extension SchedulingServer {
             organisation: caller.organisationID, meeting: meeting.id, start: start, end: start + length, version: request.version,
             inconvenience: inconvenience, now: now
         )
-        reminderSignal.poke()
         return updated
     }
 
@@ -335,6 +333,9 @@ extension SchedulingServer {
         }
         let pageSize = request.pageSize ?? 100
         if !(1...1000).contains(pageSize) { violations.append(.init(field: "pageSize", rule: "range", description: "must be 1–1000")) }
+        if let from = request.from, let to = request.to, to <= from {
+            violations.append(.init(field: "to", rule: "order", description: "must be after from"))
+        }
         var cursor: (Int64, UUID)?
         if let token = request.pageToken {
             let parts = token.split(separator: "_")
@@ -433,7 +434,6 @@ extension SchedulingServer {
         let (saved, meetings) = try await store.bookSeries(
             organisation: caller.organisationID, series: series, occurrences: occurrences, idempotency: idempotency, now: now
         )
-        reminderSignal.poke()
         return message(saved, meetings)
     }
 

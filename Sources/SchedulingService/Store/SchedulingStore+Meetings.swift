@@ -112,13 +112,6 @@ extension SchedulingStore {
         }
     }
 
-    /// The scheduled meetings of a person overlapping `[from, to)`.
-    func busy(organisation: UUID, person: UUID, from: Int64, to: Int64) async throws -> [Interval] {
-        try await database.read { connection in
-            try Self.busy(connection, organisation: organisation, person: person, from: from, to: to)
-        }
-    }
-
     /// What finding slots reads, in one snapshot: both people's meetings and the pair's burden.
     func slotInputs(organisation: UUID, match: UUID, mentor: UUID, mentee: UUID, from: Int64, to: Int64) async throws
         -> (mentorBusy: [Interval], menteeBusy: [Interval], burdenMentor: Double, burdenMentee: Double) {

@@ -168,21 +168,6 @@ extension SchedulingStore {
         }
     }
 
-    /// When the next reminder of the organisation becomes due after `now`, if any is scheduled.
-    func nextReminderDue(organisation: UUID, after now: Int64) async throws -> Int64? {
-        try await database.read { connection in
-            var next: Int64?
-            for kind in ReminderKind.allCases {
-                if let start = try connection.first(
-                    "SELECT min(start) FROM meetings WHERE org_id = ? AND status = 'scheduled' AND start > ?", organisation, now + kind.lead
-                )?.int(0) {
-                    next = min(next ?? Int64.max, start - kind.lead)
-                }
-            }
-            return next
-        }
-    }
-
     /// Records acknowledgements (of the organisation's meetings only; others are ignored).
     func acknowledge(organisation: UUID, _ reminders: [(UUID, ReminderKind)], now: Date) async throws {
         try await database.write { connection in
