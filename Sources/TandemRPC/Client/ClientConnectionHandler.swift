@@ -212,7 +212,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     /// Starts a call: HEADERS, then the messages already encoded in `messages` (MESSAGE frames).
     func openStream(_ headers: RequestHeaders, messages: ByteBuffer?, endStream: Bool, sink: any ClientStreamSink) throws(RPCError) -> UInt32 {
-        guard isUsable else { throw RPCError(code: .unavailable, message: "connection is not ready") }
+        guard isUsable else { throw RPCError.notSent }
         let streamID = nextStreamID
         nextStreamID += 1
         streams[streamID] = sink
@@ -331,4 +331,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         outbound = context.channel.allocator.buffer(capacity: 1024)
         context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
+}
+
+extension RPCError {
+    /// A call that could not start on its connection (closing, or GOAWAY seen): nothing was
+    /// sent, so the client may run it on another connection.
+    static let notSent = RPCError(code: .unavailable, message: "connection is not ready; the call was not sent")
 }

@@ -133,8 +133,9 @@ public final class RPCClient: Service, Sendable {
         var attempt = 1
         while true {
             do {
-                let connection = try await acquireConnection(deadline: deadline)
-                return try await unaryAttempt(connection, method: head.method, request: request, metadata: head.metadata, deadline: deadline, as: type)
+                return try await onConnection(deadline: deadline) { connection in
+                    try await self.unaryAttempt(connection, method: head.method, request: request, metadata: head.metadata, deadline: deadline, as: type)
+                }
             } catch let error as RPCError where attempt < policy.maxAttempts && policy.retryableCodes.contains(error.code) {
                 let backoff = retryBackoff(policy, attempt: attempt)
                 if let deadline, NIODeadline.now() + backoff >= deadline { throw error }
@@ -241,11 +242,12 @@ public final class RPCClient: Service, Sendable {
         let head = makeHead(method.fullName, options: options, idempotent: method.isIdempotent)
         let result = ResultBox<Result>()
         try await intercept(interceptors[...], head) { head in
-            let connection = try await self.acquireConnection(deadline: self.effectiveDeadline(head.options))
-            var frames = ByteBuffer()
-            try connection.codec.writeMessage(request, streamID: 0, flags: .endStream, into: &frames)
-            let noRequests: (@Sendable (RPCRequestWriter<Input>) async throws -> Void)? = nil
-            result.set(try await self.streamingCall(connection, head, frames: frames, endStream: true, requests: noRequests, body))
+            result.set(try await self.onConnection(deadline: self.effectiveDeadline(head.options)) { connection in
+                var frames = ByteBuffer()
+                try connection.codec.writeMessage(request, streamID: 0, flags: .endStream, into: &frames)
+                let noRequests: (@Sendable (RPCRequestWriter<Input>) async throws -> Void)? = nil
+                return try await self.streamingCall(connection, head, frames: frames, endStream: true, requests: noRequests, body)
+            })
         }
         return try result.get()
     }
@@ -261,10 +263,11 @@ public final class RPCClient: Service, Sendable {
         let result = ResultBox<Output>()
         try await intercept(interceptors[...], head) { head in
             let deadline = self.effectiveDeadline(head.options)
-            let connection = try await self.acquireConnection(deadline: deadline)
-            let headers = try self.requestHeaders(head.method, metadata: head.metadata, deadline: deadline)
-            let response = try await self.clientStreamingResponse(connection, headers: headers, deadline: deadline, requests: requests)
-            result.set(try connection.codec.decodeResponse(Output.self, from: response.payload))
+            result.set(try await self.onConnection(deadline: deadline) { connection in
+                let headers = try self.requestHeaders(head.method, metadata: head.metadata, deadline: deadline)
+                let response = try await self.clientStreamingResponse(connection, headers: headers, deadline: deadline, requests: requests)
+                return try connection.codec.decodeResponse(Output.self, from: response.payload)
+            })
         }
         return try result.get()
     }
@@ -279,8 +282,9 @@ public final class RPCClient: Service, Sendable {
         let head = makeHead(method.fullName, options: options, idempotent: method.isIdempotent)
         let result = ResultBox<Result>()
         try await intercept(interceptors[...], head) { head in
-            let connection = try await self.acquireConnection(deadline: self.effectiveDeadline(head.options))
-            result.set(try await self.streamingCall(connection, head, frames: nil, endStream: false, requests: requests, body))
+            result.set(try await self.onConnection(deadline: self.effectiveDeadline(head.options)) { connection in
+                try await self.streamingCall(connection, head, frames: nil, endStream: false, requests: requests, body)
+            })
         }
         return try result.get()
     }
@@ -345,6 +349,22 @@ public final class RPCClient: Service, Sendable {
     private func acquireConnection(deadline: NIODeadline?) async throws -> ClientConnection {
         if let ready = pool.readyConnection() { return ready }
         return try await pool.connection(deadline: deadline)
+    }
+
+    /// Runs `body` (which opens the call) on a connection. When the call never left this client
+    /// — the connection got GOAWAY or closed after the pool handed it out, e.g. an idle timeout
+    /// racing the call — it runs again on another connection, whatever the retry policy, as
+    /// gRPC's transparent retry does: nothing reached the server.
+    private func onConnection<T>(deadline: NIODeadline?, _ body: (ClientConnection) async throws -> T) async throws -> T {
+        var transparentRetries = 0
+        while true {
+            let connection = try await acquireConnection(deadline: deadline)
+            do {
+                return try await body(connection)
+            } catch let error as RPCError where error == .notSent && transparentRetries < 3 {
+                transparentRetries += 1
+            }
+        }
     }
 
     private func makeHead(_ method: String, options: CallOptions, idempotent: Bool) -> ClientCallHead {
