@@ -6,12 +6,18 @@ public import TandemWire
 /// (`authorization: Bearer <token>`), verified locally, or — where the service can check them —
 /// an API key (`authorization: ApiKey <key>`). Service accounts may only call the methods their
 /// scopes name.
+///
+/// Internal methods (service-to-service feeds and signals that span organisations) take no token:
+/// they are allowed only over mutual TLS from a peer whose certificate names one of the services
+/// listed for the method, and answer PERMISSION_DENIED to anyone else. Handlers read the calling
+/// service with `context.internalPeer()`.
 public struct AuthServerInterceptor: ServerInterceptor {
     public typealias APIKeyChecker = @Sendable (String) async throws(RPCError) -> AuthenticatedCaller
 
     let verifier: TokenVerifier
     let publicMethods: Set<String>
     let apiKeys: APIKeyChecker?
+    let internalMethods: [String: Set<String>]
 
     /// Health, reflection and the identity methods that sign in are always public.
     public static let alwaysPublic: Set<String> = [
@@ -19,13 +25,30 @@ public struct AuthServerInterceptor: ServerInterceptor {
         "identity.SignIn", "identity.Refresh", "identity.SignOut", "identity.ExchangeAPIKey", "identity.VerificationKeys",
     ]
 
-    public init(verifier: TokenVerifier, publicMethods: Set<String> = AuthServerInterceptor.alwaysPublic, apiKeys: APIKeyChecker? = nil) {
+    /// `internalMethods` maps a method (`service.Method`) to the certificate names of the services
+    /// that may call it.
+    public init(
+        verifier: TokenVerifier, publicMethods: Set<String> = AuthServerInterceptor.alwaysPublic, apiKeys: APIKeyChecker? = nil,
+        internalMethods: [String: Set<String>] = [:]
+    ) {
         self.verifier = verifier
         self.publicMethods = publicMethods
         self.apiKeys = apiKeys
+        self.internalMethods = internalMethods
     }
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        if let allowed = internalMethods[context.method] {
+            guard let name = context.peer.certificateNames.first(where: allowed.contains) else {
+                throw RPCError(
+                    code: .permissionDenied,
+                    message: "\(context.method) is internal: only \(allowed.sorted().joined(separator: ", ")) may call it, over mutual TLS"
+                )
+            }
+            var context = context
+            context.serviceContext[InternalPeerKey.self] = name
+            return try await next(context)
+        }
         guard let header = context.metadata[Metadata.Keys.authorization] else {
             if publicMethods.contains(context.method) { return try await next(context) }
             throw RPCError(code: .unauthenticated, message: "\(context.method) needs credentials (authorization: Bearer <access token>)")

@@ -55,7 +55,20 @@ public enum CallerKey: ServiceContextKey {
     public typealias Value = AuthenticatedCaller
 }
 
+/// Where the auth interceptor puts the certificate name of the service calling an internal method.
+public enum InternalPeerKey: ServiceContextKey {
+    public typealias Value = String
+}
+
 extension ServerContext {
+    /// The service calling an internal method (its certificate name); PERMISSION_DENIED otherwise.
+    public func internalPeer() throws(RPCError) -> String {
+        guard let name = serviceContext[InternalPeerKey.self] else {
+            throw RPCError(code: .permissionDenied, message: "\(method) is internal to the platform's services")
+        }
+        return name
+    }
+
     /// The authenticated caller; UNAUTHENTICATED when the call carried no valid token.
     public func caller() throws(RPCError) -> AuthenticatedCaller {
         guard let caller = serviceContext[CallerKey.self] else {
