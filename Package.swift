@@ -196,6 +196,35 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Feedback service
+        .target(
+            name: "FeedbackService",
+            dependencies: [
+                "TandemAuth",
+                "TandemStore",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-feedback",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "FeedbackService",
+                "TandemServiceKit",
+                "TandemAuth",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .target(
             name: "TandemLoad",
             dependencies: [
@@ -274,6 +303,7 @@ let package = Package(
                 "TandemCertificates",
                 "IdentityService",
                 "MatchingService",
+                "FeedbackService",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -369,6 +399,21 @@ let package = Package(
             dependencies: [
                 "SchedulingService",
                 "TandemLoad",
+                "IdentityService",
+                "TandemAuth",
+                "TandemTestSupport",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FeedbackServiceTests",
+            dependencies: [
+                "FeedbackService",
+                "SchedulingService",
                 "IdentityService",
                 "TandemAuth",
                 "TandemTestSupport",

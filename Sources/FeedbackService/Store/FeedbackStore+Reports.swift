@@ -1,0 +1,147 @@
+import Foundation
+import TandemProtocols
+import TandemStore
+import TandemWire
+
+/// A survey that fell due: which match, person and round (the key of an answer).
+private struct DueKey: Hashable {
+    var match: Int64
+    var person: Int32
+    var kind: UInt8
+    var round: Int32
+}
+
+extension FeedbackStore {
+    /// Everything a program report needs, read in one snapshot: a handful of queries over
+    /// integer columns (answers by program and time), whatever the number of cuts.
+    func reportFacts(
+        organisation: UUID, program: UUID, months: ClosedRange<Int32>, pulse: (first: Int, every: Int), now: Date
+    ) async throws -> ReportFacts {
+        try await database.read { connection in
+            var facts = ReportFacts()
+            var dense: [UUID: Int32] = [:]
+            func index(_ person: UUID) -> Int32 {
+                if let existing = dense[person] { return existing }
+                let new = Int32(dense.count)
+                dense[person] = new
+                return new
+            }
+            var byKey: [Int64: Int32] = [:]
+            try connection.forEachRow("SELECT pkey, person_id FROM people WHERE org_id = ?", [organisation]) { row in
+                if let key = row.int(0), let person = row.uuid(1) { byKey[key] = index(person) }
+            }
+            try connection.forEachRow("SELECT dkey, name FROM divisions WHERE org_id = ?", [organisation]) { row in
+                if let key = row.int(0), let name = row.text(1) { facts.divisions[Int32(key)] = name }
+            }
+
+            // Matches that started, and the surveys due in them.
+            var due: [(key: DueKey, role: UInt8, month: Int32)] = []
+            try connection.forEachRow("""
+                SELECT mkey, mentor_id, mentee_id, status, started_at, ended_at, match_id, program_id FROM matches
+                WHERE org_id = ? AND program_id = ? AND started_at IS NOT NULL
+                """, [organisation, program]) { row in
+                guard let key = row.int(0), let mentor = row.uuid(1), let mentee = row.uuid(2), let started = row.double(4),
+                      let matchID = row.uuid(6) else { return }
+                let startedAt = Date(timeIntervalSince1970: started)
+                facts.matches.append(ReportFacts.MatchRow(key: key, mentor: index(mentor), mentee: index(mentee), cohort: Month.index(startedAt)))
+                let facts = MatchFacts(
+                    organisationID: organisation, matchID: matchID, programID: program, mentorID: mentor, menteeID: mentee,
+                    status: row.text(3) ?? "unknown", startedAt: startedAt, endedAt: row.double(5).map(Date.init(timeIntervalSince1970:))
+                )
+                for survey in SurveySchedule.due(facts, firstAfterDays: pulse.first, everyDays: pulse.every, now: now) {
+                    let month = Month.index(survey.dueAt)
+                    guard months.contains(month) else { continue }
+                    let kind: UInt8 = survey.kind == .pulse ? 0 : 1
+                    due.append((DueKey(match: key, person: index(mentor), kind: kind, round: Int32(survey.round)), 0, month))
+                    due.append((DueKey(match: key, person: index(mentee), kind: kind, round: Int32(survey.round)), 1, month))
+                }
+            }
+
+            var answered = Set<DueKey>()
+            try connection.forEachRow("""
+                SELECT pkey, mkey, role, dkey, month, competency, relationship, retention, kind, round FROM survey_responses
+                WHERE org_id = ? AND program_id = ? ORDER BY submitted_at
+                """, [organisation, program]) { row in
+                guard let key = row.int(0), let person = byKey[key], let match = row.int(1) else { return }
+                answered.insert(DueKey(match: match, person: person, kind: row.text(8) == "pulse" ? 0 : 1, round: Int32(row.int(9) ?? 0)))
+                let month = Int32(row.int(4) ?? 0)
+                guard months.contains(month) else { return }
+                facts.answers.person.append(person)
+                facts.answers.match.append(match)
+                facts.answers.role.append(UInt8(row.int(2) ?? 0))
+                facts.answers.division.append(Int32(row.int(3) ?? -1))
+                facts.answers.month.append(month)
+                facts.answers.competency.append(Int8(row.int(5) ?? -1))
+                facts.answers.relationship.append(Int8(row.int(6) ?? -1))
+                facts.answers.retention.append(Int8(row.int(7) ?? -1))
+            }
+            for entry in due {
+                facts.due.person.append(entry.key.person)
+                facts.due.match.append(entry.key.match)
+                facts.due.role.append(entry.role)
+                facts.due.month.append(entry.month)
+                facts.due.answered.append(answered.contains(entry.key))
+            }
+
+            try connection.forEachRow(
+                "SELECT pkey, mkey, role, dkey, month, rating FROM session_feedback WHERE org_id = ? AND program_id = ?", [organisation, program]
+            ) { row in
+                guard let key = row.int(0), let person = byKey[key], let match = row.int(1) else { return }
+                let month = Int32(row.int(4) ?? 0)
+                guard months.contains(month) else { return }
+                facts.ratings.person.append(person)
+                facts.ratings.match.append(match)
+                facts.ratings.role.append(UInt8(row.int(2) ?? 0))
+                facts.ratings.division.append(Int32(row.int(3) ?? -1))
+                facts.ratings.month.append(month)
+                facts.ratings.rating.append(UInt8(row.int(5) ?? 0))
+            }
+
+            try connection.forEachRow("""
+                SELECT m.mkey, t.start, t.end FROM meetings t JOIN matches m ON m.org_id = t.org_id AND m.match_id = t.match_id
+                WHERE t.org_id = ? AND t.program_id = ? AND t.status = 'held'
+                """, [organisation, program]) { row in
+                guard let match = row.int(0), let start = row.double(1), let end = row.double(2) else { return }
+                let month = Month.index(Date(timeIntervalSince1970: start))
+                guard months.contains(month) else { return }
+                facts.meetings.match.append(match)
+                facts.meetings.month.append(month)
+                facts.meetings.seconds.append(Int32(max(0, end - start)))
+            }
+
+            // Free text whose authors allowed admins to read it (never private notes).
+            try connection.forEachRow("""
+                SELECT useful FROM session_feedback WHERE org_id = ? AND program_id = ? AND share_text = 1 AND useful IS NOT NULL AND month BETWEEN ? AND ?
+                UNION ALL
+                SELECT shared_text FROM survey_responses WHERE org_id = ? AND program_id = ? AND shared_text IS NOT NULL AND month BETWEEN ? AND ?
+                LIMIT 200
+                """, [organisation, program, Int(months.lowerBound), Int(months.upperBound), organisation, program, Int(months.lowerBound), Int(months.upperBound)]) { row in
+                if let text = row.text(0), !text.isEmpty { facts.sharedComments.append(text) }
+            }
+            facts.people = dense.count
+            return facts
+        }
+    }
+
+    /// What match health is judged on, for the program's active matches.
+    func healthInputs(organisation: UUID, program: UUID) async throws -> [(MatchFacts, MatchHealthRules.Input, Int)] {
+        try await database.read { connection in
+            var result: [(MatchFacts, MatchHealthRules.Input, Int)] = []
+            for row in try connection.query(
+                "SELECT \(Self.matchColumns) FROM matches WHERE org_id = ? AND program_id = ? AND status = 'active' AND started_at IS NOT NULL",
+                organisation, program
+            ) {
+                let match = try Self.match(row)
+                let held = try connection.query(
+                    "SELECT start FROM meetings WHERE org_id = ? AND match_id = ? AND status = 'held' ORDER BY start", organisation, match.matchID
+                ).compactMap { $0.double(0).map(Date.init(timeIntervalSince1970:)) }
+                let ratings = try connection.query("""
+                    SELECT f.rating FROM session_feedback f JOIN meetings t ON t.org_id = f.org_id AND t.meeting_id = f.meeting_id
+                    WHERE f.org_id = ? AND f.match_id = ? ORDER BY t.start DESC LIMIT 6
+                    """, organisation, match.matchID).compactMap { $0.int(0).map(Int.init) }.reversed()
+                result.append((match, MatchHealthRules.Input(startedAt: match.startedAt ?? Date(), heldStarts: held, recentRatings: Array(ratings)), held.count))
+            }
+            return result
+        }
+    }
+}
