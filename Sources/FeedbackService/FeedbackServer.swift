@@ -149,29 +149,47 @@ public final class FeedbackServer: Sendable {
     @discardableResult
     public func syncNow() async throws -> Int {
         try await syncGate.run {
+            // Each feed on its own: one service being down does not hold up the other's facts.
             var copied = 0
+            var failure: (any Error)?
             if let feed = peers.matches {
-                while true {
-                    let cursor = try await store.cursor("matches")
-                    let page = try await feed.matchChanges(after: cursor, limit: configuration.feedPageSize)
-                    guard !page.changes.isEmpty || page.last != cursor else { break }
-                    try await store.applyMatchChanges(page)
-                    copied += page.changes.count
-                    if page.changes.count < configuration.feedPageSize { break }
+                do {
+                    copied += try await pull("matches", { try await feed.matchChanges(after: $0, limit: $1) }, count: \.changes.count, last: \.last) {
+                        try await self.store.applyMatchChanges($0)
+                    }
+                } catch {
+                    failure = error
                 }
             }
             if let feed = peers.meetings {
-                while true {
-                    let cursor = try await store.cursor("meetings")
-                    let page = try await feed.meetingChanges(after: cursor, limit: configuration.feedPageSize)
-                    guard !page.changes.isEmpty || page.last != cursor else { break }
-                    try await store.applyMeetingChanges(page)
-                    copied += page.changes.count
-                    if page.changes.count < configuration.feedPageSize { break }
+                do {
+                    copied += try await pull("meetings", { try await feed.meetingChanges(after: $0, limit: $1) }, count: \.changes.count, last: \.last) {
+                        try await self.store.applyMeetingChanges($0)
+                    }
+                } catch {
+                    failure = failure ?? error
                 }
             }
+            if let failure { throw failure }
             return copied
         }
+    }
+
+    /// Reads one feed from its stored cursor until it is exhausted, storing each page with its cursor.
+    private func pull<Page: Sendable>(
+        _ feed: String, _ fetch: (Int, Int) async throws -> Page, count: KeyPath<Page, Int>, last: KeyPath<Page, Int>,
+        apply: (Page) async throws -> Void
+    ) async throws -> Int {
+        var copied = 0
+        while true {
+            let cursor = try await store.cursor(feed)
+            let page = try await fetch(cursor, configuration.feedPageSize)
+            guard page[keyPath: count] > 0 || page[keyPath: last] != cursor else { break }
+            try await apply(page)
+            copied += page[keyPath: count]
+            if page[keyPath: count] < configuration.feedPageSize { break }
+        }
+        return copied
     }
 
     /// Tries to deliver every fit signal that is due; failures are retried later with back-off.
