@@ -108,11 +108,13 @@ struct ReportFacts: Sendable {
 enum ReportBuilder {
     static let roles = ["mentor", "mentee"]
 
-    /// One group's running totals.
+    /// One group's running totals. Answers are kept in arrays indexed by person (one byte per
+    /// person and measure), so that taking each person's latest answer is a store, not a hash.
     private struct Cell {
         var dimension: ReportDimension?
         var group: String
-        var respondents = Set<Int32>()
+        /// Whether each person answered anything in this group.
+        var responded: [Bool]
         var participants = Set<Int32>()
         var matches = Set<Int64>()
         var meetingsHeld = 0
@@ -121,29 +123,46 @@ enum ReportBuilder {
         var ratings = 0
         var due = 0
         var answered = 0
-        /// Latest answer per person for each return measure: person → value.
-        var competency: [Int32: Int8] = [:]
-        var relationship: [Int32: Int8] = [:]
-        var retention: [Int32: Int8] = [:]
+        /// Latest answer per person for each return measure: -1 none, 0 negative, 1 positive.
+        var competency: [Int8]
+        var relationship: [Int8]
+        var retention: [Int8]
         var hasActivity = true
         var hasResponseRate = true
+
+        init(dimension: ReportDimension?, group: String, people: Int) {
+            self.dimension = dimension
+            self.group = group
+            responded = [Bool](repeating: false, count: people)
+            competency = [Int8](repeating: -1, count: people)
+            relationship = competency
+            retention = competency
+        }
+
+        var respondents: [Int32] { responded.indices.filter { responded[$0] }.map(Int32.init) }
     }
 
     static func build(programID: UUID, facts: ReportFacts, k: Int, now: Date) -> ProgramReport {
-        var cells: [Cell] = [Cell(dimension: nil, group: "all")]
+        let people = facts.people
+        var cells: [Cell] = [Cell(dimension: nil, group: "all", people: people)]
         var index: [String: Int] = [:]
         func cell(_ dimension: ReportDimension, _ group: String) -> Int {
             let key = dimension.rawValue + "/" + group
             if let existing = index[key] { return existing }
-            var new = Cell(dimension: dimension, group: group)
+            var new = Cell(dimension: dimension, group: group, people: people)
             new.hasActivity = dimension != .division
             new.hasResponseRate = dimension != .division
             cells.append(new)
             index[key] = cells.count - 1
             return cells.count - 1
         }
-        let cohortOf = Dictionary(facts.matches.map { ($0.key, $0.cohort) }, uniquingKeysWith: { a, _ in a })
-        func cohortCell(_ match: Int64) -> Int? { cohortOf[match].map { cell(.cohort, Month.label($0)) } }
+        var cohortCells: [Int32: Int] = [:]
+        var cohortOf: [Int64: Int] = [:]
+        for match in facts.matches {
+            if cohortCells[match.cohort] == nil { cohortCells[match.cohort] = cell(.cohort, Month.label(match.cohort)) }
+            cohortOf[match.key] = cohortCells[match.cohort]
+        }
+        func cohortCell(_ match: Int64) -> Int? { cohortOf[match] }
         let roleCells = [cell(.role, roles[0]), cell(.role, roles[1])]
         var divisionCells: [Int32: Int] = [:]
         func divisionCell(_ key: Int32) -> Int? {
@@ -163,7 +182,7 @@ enum ReportBuilder {
 
         // Activity: participants and matches by role and cohort; meetings by cohort and month.
         for match in facts.matches {
-            let cohort = cell(.cohort, Month.label(match.cohort))
+            let cohort = cohortOf[match.key]!
             for target in [0, cohort] {
                 cells[target].participants.insert(match.mentor)
                 cells[target].participants.insert(match.mentee)
@@ -203,11 +222,12 @@ enum ReportBuilder {
             if let cohort = cohortCell(facts.answers.match[row]) { targets.append(cohort) }
             targets.append(monthCell(facts.answers.month[row]))
             let competency = facts.answers.competency[row], relationship = facts.answers.relationship[row], retention = facts.answers.retention[row]
+            let index = Int(person)
             for target in targets {
-                cells[target].respondents.insert(person)
-                if competency >= 0 { cells[target].competency[person] = competency }
-                if relationship >= 0 { cells[target].relationship[person] = relationship }
-                if retention >= 0 { cells[target].retention[person] = retention }
+                cells[target].responded[index] = true
+                if competency >= 0 { cells[target].competency[index] = competency }
+                if relationship >= 0 { cells[target].relationship[index] = relationship }
+                if retention >= 0 { cells[target].retention[index] = retention }
             }
         }
         for row in 0..<facts.ratings.count {
@@ -219,7 +239,7 @@ enum ReportBuilder {
             if let cohort = cohortCell(facts.ratings.match[row]) { targets.append(cohort) }
             targets.append(monthCell(facts.ratings.month[row]))
             for target in targets {
-                cells[target].respondents.insert(person)
+                cells[target].responded[Int(person)] = true
                 cells[target].ratingSum += Int(facts.ratings.rating[row])
                 cells[target].ratings += 1
             }
@@ -238,17 +258,22 @@ enum ReportBuilder {
 
         // k-anonymity.
         let dimensionNumber: [ReportDimension: Int] = [.cohort: 0, .division: 1, .role: 2, .month: 3]
-        let groups = cells.map { cell in
+        let members = cells.map(\.respondents)
+        let groups = cells.indices.map { index in
             Suppression.Group(
-                dimension: cell.dimension.map { dimensionNumber[$0]! }, members: Array(cell.respondents), comparable: cell.dimension != .month
+                dimension: cells[index].dimension.map { dimensionNumber[$0]! }, members: members[index], comparable: cells[index].dimension != .month
             )
         }
         let reasons = Suppression.decide(groups: groups, people: facts.people, k: k)
 
-        func figure(_ answers: [Int32: Int8]) -> ReturnFigure? {
-            guard !answers.isEmpty else { return nil }
-            let positive = answers.values.reduce(0) { $0 + Int($1) }
-            return ReturnFigure(percent: rounded(Double(positive) * 100 / Double(answers.count)), respondents: answers.count)
+        func figure(_ answers: [Int8]) -> ReturnFigure? {
+            var positive = 0, respondents = 0
+            for answer in answers where answer >= 0 {
+                respondents += 1
+                positive += Int(answer)
+            }
+            guard respondents > 0 else { return nil }
+            return ReturnFigure(percent: rounded(Double(positive) * 100 / Double(respondents)), respondents: respondents)
         }
         func report(_ position: Int) -> ReportCell {
             let cell = cells[position]
@@ -264,7 +289,7 @@ enum ReportBuilder {
                 result.suppressedBecause = reason.rawValue
                 return result
             }
-            result.respondents = cell.respondents.count
+            result.respondents = members[position].count
             if cell.ratings > 0 {
                 result.averageRating = (Double(cell.ratingSum) / Double(cell.ratings) * 100).rounded() / 100
                 result.ratings = cell.ratings
