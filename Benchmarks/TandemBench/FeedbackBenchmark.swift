@@ -92,13 +92,27 @@ struct FeedbackBenchmark: AsyncParsableCommand {
         try await feedback.importRatings(ratings)
         print(String(format: "load: %.1f s (feeds, then imports in transactions of 5000)", Double(DispatchTime.now().uptimeNanoseconds - loadStarted) / 1e9))
 
-        var report: ProgramReport?
-        var reportTimes: [Double] = []
-        for _ in 0..<runs {
-            let began = DispatchTime.now().uptimeNanoseconds
-            report = try await feedback.report(organisation: organisation, ReportRequest(programID: program))
-            reportTimes.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+        func milliseconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
         }
+        /// Median, min and max of `runs` reports, with the median run's read and aggregate phases.
+        func time(cold: Bool) async throws -> (median: Double, min: Double, max: Double, read: Double, aggregate: Double, report: ProgramReport) {
+            var samples: [(total: Double, read: Double, aggregate: Double)] = []
+            var last: ProgramReport?
+            for _ in 0..<runs {
+                if cold { feedback.forgetCachedReports() }
+                let began = DispatchTime.now().uptimeNanoseconds
+                last = try await feedback.report(organisation: organisation, ReportRequest(programID: program))
+                let total = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6
+                let phase = feedback.lastReportPhases.withLock { $0 }
+                samples.append((total, milliseconds(phase.read), milliseconds(phase.aggregate)))
+            }
+            samples.sort { $0.total < $1.total }
+            let median = samples[samples.count / 2]
+            return (median.total, samples.first!.total, samples.last!.total, median.read, median.aggregate, last!)
+        }
+        let cold = try await time(cold: true)
+        let warm = try await time(cold: false)
         var baselineTimes: [Double] = []
         var groups = 0
         for _ in 0..<runs {
@@ -106,17 +120,22 @@ struct FeedbackBenchmark: AsyncParsableCommand {
             groups = try await feedback.baselineReportQueries(organisation: organisation, program: program)
             baselineTimes.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
         }
-        reportTimes.sort()
         baselineTimes.sort()
-        let median = reportTimes[reportTimes.count / 2], baseline = baselineTimes[baselineTimes.count / 2]
-        guard let report else { return }
+        let baseline = baselineTimes[baselineTimes.count / 2]
+        let report = warm.report
         let cells = report.cuts.reduce(0) { $0 + $1.cells.count }
-        print(String(format: "tandem report:   median %.1f ms (min %.1f, max %.1f) over %d runs: %d groups, k-anonymity applied; overall %d respondents, competency %.1f%%, relationship %.1f%%, stay %.1f%%, rating %.2f",
-                     median, reportTimes.first!, reportTimes.last!, runs, cells + 1, report.overall.respondents ?? 0, report.overall.competency?.percent ?? 0,
-                     report.overall.relationship?.percent ?? 0, report.overall.retention?.percent ?? 0, report.overall.averageRating ?? 0))
-        print(String(format: "baseline GROUP BY per cut: median %.1f ms (min %.1f, max %.1f): %d groups, per-answer counts, no latest-answer rule, no suppression",
+        print(String(format: "report: %d groups, k-anonymity applied; overall %d respondents, competency %.1f%%, relationship %.1f%%, stay %.1f%%, rating %.2f",
+                     cells + 1, report.overall.respondents ?? 0, report.overall.competency?.percent ?? 0, report.overall.relationship?.percent ?? 0,
+                     report.overall.retention?.percent ?? 0, report.overall.averageRating ?? 0))
+        print(String(format: "tandem report, facts read from SQLite: median %.1f ms (min %.1f, max %.1f) over %d runs = read %.1f + aggregate and suppress %.1f",
+                     cold.median, cold.min, cold.max, runs, cold.read, cold.aggregate))
+        print(String(format: "tandem report, facts cached (unchanged data): median %.1f ms (min %.1f, max %.1f) = aggregate and suppress %.1f",
+                     warm.median, warm.min, warm.max, warm.aggregate))
+        print(String(format: "baseline, one GROUP BY per cut: median %.1f ms (min %.1f, max %.1f): %d groups, per-answer counts, no latest-answer rule, no suppression",
                      baseline, baselineTimes.first!, baselineTimes.last!, groups))
-        print(String(format: "the full report takes %.2f× the baseline's time; target < 200 ms: %@", median / baseline, median < 200 ? "met" : "MISSED"))
+        print(String(format: "from SQLite the full report takes %.2f× the baseline's time; target < 200 ms: %@ from SQLite, %@ cached",
+                     cold.median / baseline, cold.median < 200 ? "met" : "MISSED", warm.median < 200 ? "met" : "MISSED"))
+        let median = cold.median
         if median >= 200 { throw ExitCode(1) }
     }
 }

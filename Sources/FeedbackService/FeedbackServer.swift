@@ -1,7 +1,7 @@
 public import Foundation
 public import Logging
-import Synchronization
-public import TandemAuth
+package import Synchronization
+import TandemAuth
 public import TandemProtocols
 public import TandemRPC
 import TandemWire
@@ -110,6 +110,10 @@ public final class FeedbackServer: Sendable {
     let configuration: FeedbackConfiguration
     let peers: FeedbackPeers
     let logger: Logger
+    /// How long the last report spent reading its facts and aggregating them (for the benchmark).
+    package let lastReportPhases = Mutex<(read: Duration, aggregate: Duration)>((.zero, .zero))
+    /// Report facts by program, while their organisation's data is unchanged.
+    let reportCache = ReportFactsCache()
     /// One sync at a time; callers that arrive meanwhile wait for the next one.
     private let syncGate = SyncGate()
 
@@ -216,6 +220,11 @@ public final class FeedbackServer: Sendable {
         return delivered
     }
 
+    /// Drops cached report facts (the benchmark measures reports read from the database too).
+    package func forgetCachedReports() {
+        reportCache.removeAll()
+    }
+
     /// Fit signals delivered and still waiting.
     public func fitSignalCounts() async throws -> (delivered: Int, pending: Int) {
         try await store.outboxCounts()
@@ -273,5 +282,54 @@ final class SyncGate: Sendable {
             for waiter in next { waiter.resume() }
         }
         return try await body()
+    }
+}
+
+/// The columnar facts of recent reports, valid while their organisation's data generation is
+/// unchanged (a write bumps it after committing) and for at most `lifetime` seconds.
+final class ReportFactsCache: Sendable {
+    struct Key: Hashable, Sendable {
+        var organisation: UUID
+        var program: UUID
+        var months: ClosedRange<Int32>
+        var first: Int
+        var every: Int
+    }
+
+    private struct Entry {
+        var facts: ReportFacts
+        var generation: UInt64
+        var storedAt: Date
+    }
+
+    private let entries = Mutex<[Key: Entry]>([:])
+    let limit: Int
+    let lifetime: TimeInterval
+
+    init(limit: Int = 8, lifetime: TimeInterval = 60) {
+        self.limit = limit
+        self.lifetime = lifetime
+    }
+
+    func get(_ key: Key, generation: UInt64, now: Date) -> ReportFacts? {
+        entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            guard entry.generation == generation, now.timeIntervalSince(entry.storedAt) < lifetime, entry.storedAt <= now else {
+                entries[key] = nil
+                return nil
+            }
+            return entry.facts
+        }
+    }
+
+    func removeAll() {
+        entries.withLock { $0.removeAll() }
+    }
+
+    func set(_ key: Key, _ facts: ReportFacts, generation: UInt64, now: Date) {
+        entries.withLock { entries in
+            if entries.count >= limit, let oldest = entries.min(by: { $0.value.storedAt < $1.value.storedAt })?.key { entries[oldest] = nil }
+            entries[key] = Entry(facts: facts, generation: generation, storedAt: now)
+        }
     }
 }

@@ -268,3 +268,36 @@ struct FeedbackEndToEndTests {
         }
     }
 }
+
+@Suite("Feedback end to end: goals")
+struct GoalTests {
+    @Test("a mentee's goals with milestones and progress, visible to the pair only; stale versions are ABORTED")
+    func goals() async throws {
+        try await withFeedbackCluster { cluster in
+            let mentor = try await cluster.person("Maya", division: "Platform", role: .mentor)
+            let mentee = try await cluster.person("Ravi", division: "Sales", role: .mentee)
+            let outsider = try await cluster.person("Olga", division: "Sales", role: .mentee)
+            let (match, _) = try await cluster.pair(mentor: mentor.id, mentee: mentee.id, meetings: 0)
+            let goal = try await cluster.call(Feedback.setGoal, Goal(
+                matchID: match.id, title: "Lead a design review", milestones: [Milestone(title: "Shadow two reviews")], progress: 10
+            ), token: mentee.token)
+            #expect(goal.id != nil && goal.version == 1)
+            var updated = goal
+            updated.progress = 60
+            updated.milestones[0].done = true
+            let saved = try await cluster.call(Feedback.setGoal, updated, token: mentor.token)
+            #expect(saved.version == 2 && saved.progress == 60)
+            await expectRPCError(.aborted) { _ = try await cluster.call(Feedback.setGoal, updated, token: mentee.token) }
+            let bad = await expectRPCError(.invalidArgument) {
+                _ = try await cluster.call(Feedback.setGoal, Goal(matchID: match.id, title: "x", progress: 120), token: mentee.token)
+            }
+            #expect(violations(bad).map(\.field) == ["progress"])
+            let listed = try await cluster.call(Feedback.listGoals, ListGoalsRequest(matchID: match.id), token: mentee.token)
+            #expect(listed.goals.map(\.progress) == [60] && listed.goals.first?.milestones.first?.done == true)
+            await expectRPCError(.notFound) { _ = try await cluster.call(Feedback.listGoals, ListGoalsRequest(matchID: match.id), token: outsider.token) }
+            await expectRPCError(.notFound) {
+                _ = try await cluster.call(Feedback.setGoal, Goal(matchID: match.id, title: "Mine now"), token: outsider.token)
+            }
+        }
+    }
+}

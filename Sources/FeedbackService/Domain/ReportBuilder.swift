@@ -105,16 +105,17 @@ struct ReportFacts: Sendable {
 
 /// Builds a program report from facts: the whole program, cuts by cohort, division, role and
 /// month, then k-anonymity (`Suppression`).
+///
+/// Every group is created up front; answers then go into flat arrays indexed by group and
+/// person (one byte per person, group and measure), so that keeping each person's latest answer
+/// is a store into memory rather than a hash, and the hot loops touch no shared state.
 enum ReportBuilder {
     static let roles = ["mentor", "mentee"]
 
-    /// One group's running totals. Answers are kept in arrays indexed by person (one byte per
-    /// person and measure), so that taking each person's latest answer is a store, not a hash.
+    /// One group's activity totals (answers live in the flat arrays).
     private struct Cell {
         var dimension: ReportDimension?
         var group: String
-        /// Whether each person answered anything in this group.
-        var responded: [Bool]
         var participants = Set<Int32>()
         var matches = Set<Int64>()
         var meetingsHeld = 0
@@ -123,66 +124,39 @@ enum ReportBuilder {
         var ratings = 0
         var due = 0
         var answered = 0
-        /// Latest answer per person for each return measure: -1 none, 0 negative, 1 positive.
-        var competency: [Int8]
-        var relationship: [Int8]
-        var retention: [Int8]
-        var hasActivity = true
-        var hasResponseRate = true
 
-        init(dimension: ReportDimension?, group: String, people: Int) {
-            self.dimension = dimension
-            self.group = group
-            responded = [Bool](repeating: false, count: people)
-            competency = [Int8](repeating: -1, count: people)
-            relationship = competency
-            retention = competency
-        }
-
-        var respondents: [Int32] { responded.indices.filter { responded[$0] }.map(Int32.init) }
+        var hasActivity: Bool { dimension != .division }
+        var hasResponseRate: Bool { dimension != .division }
     }
 
     static func build(programID: UUID, facts: ReportFacts, k: Int, now: Date) -> ProgramReport {
-        let people = facts.people
-        var cells: [Cell] = [Cell(dimension: nil, group: "all", people: people)]
-        var index: [String: Int] = [:]
-        func cell(_ dimension: ReportDimension, _ group: String) -> Int {
-            let key = dimension.rawValue + "/" + group
-            if let existing = index[key] { return existing }
-            var new = Cell(dimension: dimension, group: group, people: people)
-            new.hasActivity = dimension != .division
-            new.hasResponseRate = dimension != .division
-            cells.append(new)
-            index[key] = cells.count - 1
-            return cells.count - 1
+        // Groups: overall, roles, cohorts, divisions, months.
+        var cells = [Cell(dimension: nil, group: "all"), Cell(dimension: .role, group: roles[0]), Cell(dimension: .role, group: roles[1])]
+        let roleCells = [1, 2]
+        var cohortCellOf: [Int32: Int] = [:]
+        for cohort in Set(facts.matches.map(\.cohort)).sorted() {
+            cohortCellOf[cohort] = cells.count
+            cells.append(Cell(dimension: .cohort, group: Month.label(cohort)))
         }
-        var cohortCells: [Int32: Int] = [:]
-        var cohortOf: [Int64: Int] = [:]
-        for match in facts.matches {
-            if cohortCells[match.cohort] == nil { cohortCells[match.cohort] = cell(.cohort, Month.label(match.cohort)) }
-            cohortOf[match.key] = cohortCells[match.cohort]
+        var cohortOfMatch: [Int64: Int] = [:]
+        cohortOfMatch.reserveCapacity(facts.matches.count)
+        for match in facts.matches { cohortOfMatch[match.key] = cohortCellOf[match.cohort] }
+        var divisionCellOf: [Int32: Int] = [:]
+        for key in Set(facts.answers.division).union(facts.ratings.division).sorted() where key >= 0 {
+            divisionCellOf[key] = cells.count
+            cells.append(Cell(dimension: .division, group: facts.divisions[key] ?? "unknown"))
         }
-        func cohortCell(_ match: Int64) -> Int? { cohortOf[match] }
-        let roleCells = [cell(.role, roles[0]), cell(.role, roles[1])]
-        var divisionCells: [Int32: Int] = [:]
-        func divisionCell(_ key: Int32) -> Int? {
-            guard key >= 0 else { return nil }
-            if let existing = divisionCells[key] { return existing }
-            let new = cell(.division, facts.divisions[key] ?? "unknown")
-            divisionCells[key] = new
-            return new
-        }
-        var monthCells: [Int32: Int] = [:]
-        func monthCell(_ month: Int32) -> Int {
-            if let existing = monthCells[month] { return existing }
-            let new = cell(.month, Month.label(month))
-            monthCells[month] = new
-            return new
+        let allMonths = Set(facts.answers.month).union(facts.ratings.month).union(facts.meetings.month).union(facts.due.month)
+        let firstMonth = allMonths.min() ?? 0
+        var monthCellOf = [Int](repeating: -1, count: allMonths.isEmpty ? 0 : Int((allMonths.max() ?? 0) - firstMonth) + 1)
+        for month in allMonths.sorted() {
+            monthCellOf[Int(month - firstMonth)] = cells.count
+            cells.append(Cell(dimension: .month, group: Month.label(month)))
         }
 
-        // Activity: participants and matches by role and cohort; meetings by cohort and month.
+        // Activity: participants and matches by role and cohort; meetings by role, cohort and month.
         for match in facts.matches {
-            let cohort = cohortOf[match.key]!
+            let cohort = cohortOfMatch[match.key]!
             for target in [0, cohort] {
                 cells[target].participants.insert(match.mentor)
                 cells[target].participants.insert(match.mentee)
@@ -194,81 +168,118 @@ enum ReportBuilder {
             cells[roleCells[1]].matches.insert(match.key)
         }
         let matchPeople = Dictionary(facts.matches.map { ($0.key, ($0.mentor, $0.mentee)) }, uniquingKeysWith: { a, _ in a })
+        var meetingsAll = 0, secondsAll = 0
+        var cohortMeetings = [Int: (Int, Int)]()
         for row in facts.meetings.match.indices {
             let match = facts.meetings.match[row]
-            let month = monthCell(facts.meetings.month[row])
-            var targets = [0, month] + roleCells
-            if let cohort = cohortCell(match) { targets.append(cohort) }
-            for target in targets {
-                cells[target].meetingsHeld += 1
-                cells[target].seconds += Int(facts.meetings.seconds[row])
-            }
+            let seconds = Int(facts.meetings.seconds[row])
+            meetingsAll += 1
+            secondsAll += seconds
+            let month = monthCellOf[Int(facts.meetings.month[row] - firstMonth)]
+            cells[month].meetingsHeld += 1
+            cells[month].seconds += seconds
             cells[month].matches.insert(match)
             if let people = matchPeople[match] {
                 cells[month].participants.insert(people.0)
                 cells[month].participants.insert(people.1)
             }
+            if let cohort = cohortOfMatch[match] { cohortMeetings[cohort, default: (0, 0)].0 += 1; cohortMeetings[cohort, default: (0, 0)].1 += seconds }
+        }
+        for target in [0] + roleCells {
+            cells[target].meetingsHeld += meetingsAll
+            cells[target].seconds += secondsAll
+        }
+        for (cohort, totals) in cohortMeetings {
+            cells[cohort].meetingsHeld += totals.0
+            cells[cohort].seconds += totals.1
         }
 
-        // Answers: the latest per person and measure in each group they belong to.
-        var targets: [Int] = []
-        targets.reserveCapacity(5)
-        for row in 0..<facts.answers.count {
-            let person = facts.answers.person[row]
-            targets.removeAll(keepingCapacity: true)
-            targets.append(0)
-            targets.append(roleCells[Int(facts.answers.role[row])])
-            if let division = divisionCell(facts.answers.division[row]) { targets.append(division) }
-            if let cohort = cohortCell(facts.answers.match[row]) { targets.append(cohort) }
-            targets.append(monthCell(facts.answers.month[row]))
-            let competency = facts.answers.competency[row], relationship = facts.answers.relationship[row], retention = facts.answers.retention[row]
-            let index = Int(person)
-            for target in targets {
-                cells[target].responded[index] = true
-                if competency >= 0 { cells[target].competency[index] = competency }
-                if relationship >= 0 { cells[target].relationship[index] = relationship }
-                if retention >= 0 { cells[target].retention[index] = retention }
+        // Answers and ratings into flat arrays: [group × people].
+        let people = facts.people, groupCount = cells.count
+        var responded = [Bool](repeating: false, count: groupCount * people)
+        var competency = [Int8](repeating: -1, count: groupCount * people)
+        var relationship = competency
+        var retention = competency
+        var ratingSums = [Int](repeating: 0, count: groupCount)
+        var ratingCounts = [Int](repeating: 0, count: groupCount)
+        responded.withUnsafeMutableBufferPointer { responded in
+            competency.withUnsafeMutableBufferPointer { competency in
+                relationship.withUnsafeMutableBufferPointer { relationship in
+                    retention.withUnsafeMutableBufferPointer { retention in
+                        var targets = [Int](repeating: 0, count: 5)
+                        let answers = facts.answers
+                        for row in 0..<answers.count {
+                            let person = Int(answers.person[row])
+                            var count = 0
+                            targets[count] = 0; count += 1
+                            targets[count] = roleCells[Int(answers.role[row])]; count += 1
+                            if let division = divisionCellOf[answers.division[row]] { targets[count] = division; count += 1 }
+                            if let cohort = cohortOfMatch[answers.match[row]] { targets[count] = cohort; count += 1 }
+                            targets[count] = monthCellOf[Int(answers.month[row] - firstMonth)]; count += 1
+                            let c = answers.competency[row], r = answers.relationship[row], t = answers.retention[row]
+                            for index in 0..<count {
+                                let slot = targets[index] * people + person
+                                responded[slot] = true
+                                if c >= 0 { competency[slot] = c }
+                                if r >= 0 { relationship[slot] = r }
+                                if t >= 0 { retention[slot] = t }
+                            }
+                        }
+                        let ratings = facts.ratings
+                        for row in 0..<ratings.count {
+                            let person = Int(ratings.person[row])
+                            var count = 0
+                            targets[count] = 0; count += 1
+                            targets[count] = roleCells[Int(ratings.role[row])]; count += 1
+                            if let division = divisionCellOf[ratings.division[row]] { targets[count] = division; count += 1 }
+                            if let cohort = cohortOfMatch[ratings.match[row]] { targets[count] = cohort; count += 1 }
+                            targets[count] = monthCellOf[Int(ratings.month[row] - firstMonth)]; count += 1
+                            let rating = Int(ratings.rating[row])
+                            for index in 0..<count {
+                                let target = targets[index]
+                                responded[target * people + person] = true
+                                ratingSums[target] += rating
+                                ratingCounts[target] += 1
+                            }
+                        }
+                    }
+                }
             }
         }
-        for row in 0..<facts.ratings.count {
-            let person = facts.ratings.person[row]
-            targets.removeAll(keepingCapacity: true)
-            targets.append(0)
-            targets.append(roleCells[Int(facts.ratings.role[row])])
-            if let division = divisionCell(facts.ratings.division[row]) { targets.append(division) }
-            if let cohort = cohortCell(facts.ratings.match[row]) { targets.append(cohort) }
-            targets.append(monthCell(facts.ratings.month[row]))
-            for target in targets {
-                cells[target].responded[Int(person)] = true
-                cells[target].ratingSum += Int(facts.ratings.rating[row])
-                cells[target].ratings += 1
-            }
-        }
+        var dueCounts = [Int](repeating: 0, count: groupCount)
+        var answeredCounts = [Int](repeating: 0, count: groupCount)
         for row in facts.due.person.indices {
-            targets.removeAll(keepingCapacity: true)
-            targets.append(0)
-            targets.append(roleCells[Int(facts.due.role[row])])
-            if let cohort = cohortCell(facts.due.match[row]) { targets.append(cohort) }
-            targets.append(monthCell(facts.due.month[row]))
-            for target in targets {
-                cells[target].due += 1
-                if facts.due.answered[row] { cells[target].answered += 1 }
+            let answered = facts.due.answered[row] ? 1 : 0
+            for target in [0, roleCells[Int(facts.due.role[row])], monthCellOf[Int(facts.due.month[row] - firstMonth)]] {
+                dueCounts[target] += 1
+                answeredCounts[target] += answered
+            }
+            if let cohort = cohortOfMatch[facts.due.match[row]] {
+                dueCounts[cohort] += 1
+                answeredCounts[cohort] += answered
             }
         }
 
         // k-anonymity.
         let dimensionNumber: [ReportDimension: Int] = [.cohort: 0, .division: 1, .role: 2, .month: 3]
-        let members = cells.map(\.respondents)
+        let members: [[Int32]] = (0..<groupCount).map { group in
+            var list: [Int32] = []
+            let base = group * people
+            for person in 0..<people where responded[base + person] { list.append(Int32(person)) }
+            return list
+        }
         let groups = cells.indices.map { index in
             Suppression.Group(
                 dimension: cells[index].dimension.map { dimensionNumber[$0]! }, members: members[index], comparable: cells[index].dimension != .month
             )
         }
-        let reasons = Suppression.decide(groups: groups, people: facts.people, k: k)
+        let reasons = Suppression.decide(groups: groups, people: people, k: k)
 
-        func figure(_ answers: [Int8]) -> ReturnFigure? {
+        func figure(_ answers: [Int8], group: Int) -> ReturnFigure? {
             var positive = 0, respondents = 0
-            for answer in answers where answer >= 0 {
+            for person in members[group] {
+                let answer = answers[group * people + Int(person)]
+                guard answer >= 0 else { continue }
                 respondents += 1
                 positive += Int(answer)
             }
@@ -290,14 +301,16 @@ enum ReportBuilder {
                 return result
             }
             result.respondents = members[position].count
-            if cell.ratings > 0 {
-                result.averageRating = (Double(cell.ratingSum) / Double(cell.ratings) * 100).rounded() / 100
-                result.ratings = cell.ratings
+            if ratingCounts[position] > 0 {
+                result.averageRating = (Double(ratingSums[position]) / Double(ratingCounts[position]) * 100).rounded() / 100
+                result.ratings = ratingCounts[position]
             }
-            if cell.hasResponseRate, cell.due > 0 { result.responseRate = rounded(Double(cell.answered) * 100 / Double(cell.due)) }
-            result.competency = figure(cell.competency)
-            result.relationship = figure(cell.relationship)
-            result.retention = figure(cell.retention)
+            if cell.hasResponseRate, dueCounts[position] > 0 {
+                result.responseRate = rounded(Double(answeredCounts[position]) * 100 / Double(dueCounts[position]))
+            }
+            result.competency = figure(competency, group: position)
+            result.relationship = figure(relationship, group: position)
+            result.retention = figure(retention, group: position)
             return result
         }
         var overall = report(0)

@@ -27,7 +27,7 @@ extension FeedbackStore {
     func submitSessionFeedback(
         _ input: SessionFeedbackInput, meeting: StoredMeeting, respondent: Respondent, now: Date
     ) async throws -> (SessionFeedback, replaced: Bool) {
-        try await database.write { connection in
+        try await write(changing: [respondent.organisationID]) { connection in
             let organisation = respondent.organisationID
             let existing = try connection.first(
                 "SELECT 1 FROM session_feedback WHERE org_id = ? AND meeting_id = ? AND person_id = ?", organisation, meeting.id, respondent.personID
@@ -84,7 +84,7 @@ extension FeedbackStore {
     func submitSurvey(
         _ input: SurveyResponseInput, match: MatchFacts, respondent: Respondent, measures: [ReturnMeasure: Int8], sharedText: String?, now: Date
     ) async throws -> Bool {
-        try await database.write { connection in
+        try await write(changing: [respondent.organisationID]) { connection in
             let organisation = respondent.organisationID
             let existing = try connection.first(
                 "SELECT 1 FROM survey_responses WHERE org_id = ? AND match_id = ? AND person_id = ? AND kind = ? AND round = ?",
@@ -167,7 +167,7 @@ extension FeedbackStore {
 
     /// Removes a person's answers, notes and goals; later reports no longer count them.
     func erase(organisation: UUID, person: UUID) async throws -> Int {
-        try await database.write { connection in
+        try await write(changing: [organisation]) { connection in
             var removed = 0
             removed += try connection.execute("DELETE FROM session_feedback WHERE org_id = ? AND person_id = ?", organisation, person)
             removed += try connection.execute("DELETE FROM survey_responses WHERE org_id = ? AND person_id = ?", organisation, person)
@@ -197,13 +197,13 @@ extension FeedbackStore {
 
     func markDelivered(_ id: Int64, now: Date) async throws {
         try await database.write { connection in
-            try connection.execute("UPDATE fit_outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?", now.timeIntervalSince1970, id)
+            _ = try connection.execute("UPDATE fit_outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?", now.timeIntervalSince1970, id)
         }
     }
 
     func markFailed(_ id: Int64, error: String, retryAt: Date) async throws {
         try await database.write { connection in
-            try connection.execute(
+            _ = try connection.execute(
                 "UPDATE fit_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?", retryAt.timeIntervalSince1970, String(error.prefix(500)), id
             )
         }

@@ -58,7 +58,7 @@ package struct ImportedRating: Sendable {
 extension FeedbackStore {
     /// Stores many survey responses in one transaction (already validated by the caller).
     func importSurveyResponses(_ responses: [ImportedSurveyResponse], measures: [ReturnMeasure: String]) async throws {
-        try await database.write { connection in
+        try await write(changing: Set(responses.map(\.organisationID))) { connection in
             var people: [UUID: Int64] = [:]
             var divisions: [String: Int64] = [:]
             var matches: [UUID: Int64] = [:]
@@ -90,7 +90,7 @@ extension FeedbackStore {
 
     /// Stores many session ratings in one transaction.
     func importRatings(_ ratings: [ImportedRating]) async throws {
-        try await database.write { connection in
+        try await write(changing: Set(ratings.map(\.organisationID))) { connection in
             var people: [UUID: Int64] = [:]
             var divisions: [String: Int64] = [:]
             var matches: [UUID: Int64] = [:]

@@ -3,12 +3,9 @@ import TandemProtocols
 import TandemStore
 import TandemWire
 
-/// A survey that fell due: which match, person and round (the key of an answer).
-private struct DueKey: Hashable {
-    var match: Int64
-    var person: Int32
-    var kind: UInt8
-    var round: Int32
+/// A survey that fell due, packed into one integer: match key, dense person index, kind, round.
+private func dueKey(match: Int64, person: Int32, pulse: Bool, round: Int) -> Int64 {
+    (match << 32) | (Int64(person & 0xF_FFFF) << 12) | (pulse ? 0 : 0x800) | Int64(round & 0x7FF)
 }
 
 extension FeedbackStore {
@@ -26,16 +23,22 @@ extension FeedbackStore {
                 dense[person] = new
                 return new
             }
-            var byKey: [Int64: Int32] = [:]
+            // People keys to dense indexes (an array: keys are small integers).
+            let largest = Int(try connection.first("SELECT max(pkey) FROM people")?.int(0) ?? 0)
+            var byKey = [Int32](repeating: -1, count: largest + 1)
             try connection.forEachRow("SELECT pkey, person_id FROM people WHERE org_id = ?", [organisation]) { row in
-                if let key = row.int(0), let person = row.uuid(1) { byKey[key] = index(person) }
+                if let key = row.int(0), let person = row.uuid(1), Int(key) <= largest { byKey[Int(key)] = index(person) }
+            }
+            func person(_ key: Int64?) -> Int32? {
+                guard let key, key >= 0, Int(key) < byKey.count, byKey[Int(key)] >= 0 else { return nil }
+                return byKey[Int(key)]
             }
             try connection.forEachRow("SELECT dkey, name FROM divisions WHERE org_id = ?", [organisation]) { row in
                 if let key = row.int(0), let name = row.text(1) { facts.divisions[Int32(key)] = name }
             }
 
             // Matches that started, and the surveys due in them.
-            var due: [(key: DueKey, role: UInt8, month: Int32)] = []
+            var due: [(match: Int64, person: Int32, key: Int64, role: UInt8, month: Int32)] = []
             try connection.forEachRow("""
                 SELECT mkey, mentor_id, mentee_id, status, started_at, ended_at, match_id, program_id FROM matches
                 WHERE org_id = ? AND program_id = ? AND started_at IS NOT NULL
@@ -51,19 +54,20 @@ extension FeedbackStore {
                 for survey in SurveySchedule.due(facts, firstAfterDays: pulse.first, everyDays: pulse.every, now: now) {
                     let month = Month.index(survey.dueAt)
                     guard months.contains(month) else { continue }
-                    let kind: UInt8 = survey.kind == .pulse ? 0 : 1
-                    due.append((DueKey(match: key, person: index(mentor), kind: kind, round: Int32(survey.round)), 0, month))
-                    due.append((DueKey(match: key, person: index(mentee), kind: kind, round: Int32(survey.round)), 1, month))
+                    let pulse = survey.kind == .pulse
+                    let mentorIndex = index(mentor), menteeIndex = index(mentee)
+                    due.append((key, mentorIndex, dueKey(match: key, person: mentorIndex, pulse: pulse, round: survey.round), 0, month))
+                    due.append((key, menteeIndex, dueKey(match: key, person: menteeIndex, pulse: pulse, round: survey.round), 1, month))
                 }
             }
 
-            var answered = Set<DueKey>()
+            var answered = Set<Int64>()
             try connection.forEachRow("""
-                SELECT pkey, mkey, role, dkey, month, competency, relationship, retention, kind, round FROM survey_responses
-                WHERE org_id = ? AND program_id = ? ORDER BY submitted_at
+                SELECT pkey, mkey, role, dkey, month, competency, relationship, retention, kind = 'pulse', round FROM survey_responses
+                INDEXED BY survey_responses_by_program WHERE org_id = ? AND program_id = ? ORDER BY submitted_at
                 """, [organisation, program]) { row in
-                guard let key = row.int(0), let person = byKey[key], let match = row.int(1) else { return }
-                answered.insert(DueKey(match: match, person: person, kind: row.text(8) == "pulse" ? 0 : 1, round: Int32(row.int(9) ?? 0)))
+                guard let person = person(row.int(0)), let match = row.int(1) else { return }
+                answered.insert(dueKey(match: match, person: person, pulse: row.int(8) == 1, round: Int(row.int(9) ?? 0)))
                 let month = Int32(row.int(4) ?? 0)
                 guard months.contains(month) else { return }
                 facts.answers.person.append(person)
@@ -76,17 +80,18 @@ extension FeedbackStore {
                 facts.answers.retention.append(Int8(row.int(7) ?? -1))
             }
             for entry in due {
-                facts.due.person.append(entry.key.person)
-                facts.due.match.append(entry.key.match)
+                facts.due.person.append(entry.person)
+                facts.due.match.append(entry.match)
                 facts.due.role.append(entry.role)
                 facts.due.month.append(entry.month)
                 facts.due.answered.append(answered.contains(entry.key))
             }
 
             try connection.forEachRow(
-                "SELECT pkey, mkey, role, dkey, month, rating FROM session_feedback WHERE org_id = ? AND program_id = ?", [organisation, program]
+                "SELECT pkey, mkey, role, dkey, month, rating FROM session_feedback INDEXED BY session_feedback_by_program WHERE org_id = ? AND program_id = ?",
+                [organisation, program]
             ) { row in
-                guard let key = row.int(0), let person = byKey[key], let match = row.int(1) else { return }
+                guard let person = person(row.int(0)), let match = row.int(1) else { return }
                 let month = Int32(row.int(4) ?? 0)
                 guard months.contains(month) else { return }
                 facts.ratings.person.append(person)
@@ -98,8 +103,7 @@ extension FeedbackStore {
             }
 
             try connection.forEachRow("""
-                SELECT m.mkey, t.start, t.end FROM meetings t JOIN matches m ON m.org_id = t.org_id AND m.match_id = t.match_id
-                WHERE t.org_id = ? AND t.program_id = ? AND t.status = 'held'
+                SELECT mkey, start, end FROM meetings INDEXED BY meetings_by_program WHERE org_id = ? AND program_id = ? AND status = 'held'
                 """, [organisation, program]) { row in
                 guard let match = row.int(0), let start = row.double(1), let end = row.double(2) else { return }
                 let month = Month.index(Date(timeIntervalSince1970: start))

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TandemProtocols
 import TandemStore
 import TandemWire
@@ -13,6 +14,9 @@ import TandemWire
 final class FeedbackStore: Sendable {
     let database: SQLiteDatabase
     let logger: Logger
+    /// Bumped after every committed write that changes what an organisation's reports count
+    /// (answers, facts, templates), so that cached report facts know when they are stale.
+    private let generations = Mutex<[UUID: UInt64]>([:])
 
     init(path: String, logger: Logger) throws {
         self.logger = logger
@@ -22,6 +26,20 @@ final class FeedbackStore: Sendable {
 
     func close() {
         database.close()
+    }
+
+    /// The organisation's data generation (see `generations`).
+    func generation(_ organisation: UUID) -> UInt64 {
+        generations.withLock { $0[organisation] ?? 0 }
+    }
+
+    /// A write that changes the organisations' report data; their generation moves once it committed.
+    func write<T: Sendable>(changing organisations: Set<UUID>, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        let result = try await database.write(body)
+        generations.withLock { generations in
+            for organisation in organisations { generations[organisation, default: 0] += 1 }
+        }
+        return result
     }
 
     static let migrations: [Migration] = [
@@ -43,12 +61,13 @@ final class FeedbackStore: Sendable {
             CREATE INDEX matches_by_mentor ON matches (org_id, mentor_id);
             CREATE INDEX matches_by_mentee ON matches (org_id, mentee_id);
             CREATE TABLE meetings (
-                org_id BLOB NOT NULL, meeting_id BLOB NOT NULL, match_id BLOB NOT NULL, program_id BLOB NOT NULL,
+                org_id BLOB NOT NULL, meeting_id BLOB NOT NULL, match_id BLOB NOT NULL, program_id BLOB NOT NULL, mkey INTEGER NOT NULL,
                 mentor_id BLOB NOT NULL, mentee_id BLOB NOT NULL, start REAL NOT NULL, end REAL NOT NULL, status TEXT NOT NULL,
                 PRIMARY KEY (org_id, meeting_id)
             ) WITHOUT ROWID;
             CREATE INDEX meetings_by_match ON meetings (org_id, match_id, start);
-            CREATE INDEX meetings_by_program ON meetings (org_id, program_id, status);
+            -- Covering: a report reads the held meetings of a program from this index alone.
+            CREATE INDEX meetings_by_program ON meetings (org_id, program_id, status, mkey, start, end);
             CREATE TABLE session_feedback (
                 org_id BLOB NOT NULL, meeting_id BLOB NOT NULL, person_id BLOB NOT NULL,
                 match_id BLOB NOT NULL, program_id BLOB NOT NULL, pkey INTEGER NOT NULL, mkey INTEGER NOT NULL,
@@ -57,7 +76,7 @@ final class FeedbackStore: Sendable {
                 private_note TEXT, pairing_fit TEXT, fit_comment TEXT, submitted_at REAL NOT NULL,
                 PRIMARY KEY (org_id, meeting_id, person_id)
             ) WITHOUT ROWID;
-            CREATE INDEX session_feedback_by_program ON session_feedback (org_id, program_id);
+            CREATE INDEX session_feedback_by_program ON session_feedback (org_id, program_id, pkey, mkey, role, dkey, month, rating);
             CREATE INDEX session_feedback_by_person ON session_feedback (org_id, person_id);
             CREATE TABLE survey_responses (
                 org_id BLOB NOT NULL, match_id BLOB NOT NULL, person_id BLOB NOT NULL, kind TEXT NOT NULL, round INTEGER NOT NULL,
@@ -66,7 +85,11 @@ final class FeedbackStore: Sendable {
                 answers BLOB NOT NULL, shared_text TEXT, submitted_at REAL NOT NULL,
                 PRIMARY KEY (org_id, match_id, person_id, kind, round)
             ) WITHOUT ROWID;
-            CREATE INDEX survey_responses_by_program ON survey_responses (org_id, program_id, submitted_at);
+            -- Covering: a report reads a program's answers, oldest first, from this index alone
+            -- (one sequential range instead of a table lookup per answer).
+            CREATE INDEX survey_responses_by_program ON survey_responses (
+                org_id, program_id, submitted_at, pkey, mkey, role, dkey, month, competency, relationship, retention, kind, round
+            );
             CREATE INDEX survey_responses_by_person ON survey_responses (org_id, person_id);
             CREATE TABLE templates (
                 org_id BLOB NOT NULL, program_id BLOB NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL, version INTEGER NOT NULL,
@@ -130,7 +153,7 @@ final class FeedbackStore: Sendable {
 
     /// Copies a page of meeting changes and moves the cursor, in one transaction.
     func applyMeetingChanges(_ page: MeetingChangePage) async throws {
-        try await database.write { connection in
+        try await write(changing: Set(page.changes.map(\.organisationID))) { connection in
             for change in page.changes {
                 let meeting = change.meeting
                 guard meeting.participantIDs.count == 2 else { continue }
@@ -138,11 +161,14 @@ final class FeedbackStore: Sendable {
                     connection, organisation: change.organisationID, match: meeting.matchID, program: meeting.programID,
                     mentor: meeting.participantIDs[0], mentee: meeting.participantIDs[1]
                 )
+                guard let match = try connection.first(
+                    "SELECT mkey FROM matches WHERE org_id = ? AND match_id = ?", change.organisationID, meeting.matchID
+                )?.int(0) else { throw FeedbackStoreError.corrupt("match key") }
                 try connection.execute("""
-                    INSERT INTO meetings (org_id, meeting_id, match_id, program_id, mentor_id, mentee_id, start, end, status)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO meetings (org_id, meeting_id, match_id, program_id, mkey, mentor_id, mentee_id, start, end, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (org_id, meeting_id) DO UPDATE SET start = excluded.start, end = excluded.end, status = excluded.status
-                    """, change.organisationID, meeting.id, meeting.matchID, meeting.programID, meeting.participantIDs[0], meeting.participantIDs[1],
+                    """, change.organisationID, meeting.id, meeting.matchID, meeting.programID, match, meeting.participantIDs[0], meeting.participantIDs[1],
                     meeting.start.timeIntervalSince1970, meeting.end.timeIntervalSince1970, meeting.status.rawValue)
             }
             try Self.setCursor(connection, feed: "meetings", page.last)
@@ -151,7 +177,7 @@ final class FeedbackStore: Sendable {
 
     /// Copies a page of match changes and moves the cursor, in one transaction.
     func applyMatchChanges(_ page: MatchChangePage) async throws {
-        try await database.write { connection in
+        try await write(changing: Set(page.changes.map(\.match.organisationID))) { connection in
             for change in page.changes {
                 let match = change.match
                 try connection.execute("""
@@ -251,7 +277,7 @@ final class FeedbackStore: Sendable {
 
     func setK(organisation: UUID, _ k: Int) async throws {
         try await database.write { connection in
-            try connection.execute("INSERT INTO settings (org_id, k) VALUES (?, ?) ON CONFLICT (org_id) DO UPDATE SET k = excluded.k", organisation, k)
+            _ = try connection.execute("INSERT INTO settings (org_id, k) VALUES (?, ?) ON CONFLICT (org_id) DO UPDATE SET k = excluded.k", organisation, k)
         }
     }
 
@@ -268,7 +294,7 @@ final class FeedbackStore: Sendable {
     }
 
     func setTemplate(organisation: UUID, _ template: SurveyTemplate) async throws -> SurveyTemplate {
-        try await database.write { connection in
+        try await write(changing: [organisation]) { connection in
             var stored = template
             stored.version = nil
             let current = try connection.first(
