@@ -200,6 +200,7 @@ let package = Package(
         .target(
             name: "FeedbackService",
             dependencies: [
+                "CTandemSQLite",
                 "TandemAuth",
                 "TandemStore",
                 "TandemRPC",

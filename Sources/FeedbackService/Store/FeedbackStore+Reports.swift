@@ -14,7 +14,9 @@ extension FeedbackStore {
     func reportFacts(
         organisation: UUID, program: UUID, months: ClosedRange<Int32>, pulse: (first: Int, every: Int), now: Date
     ) async throws -> ReportFacts {
-        try await database.read { connection in
+        // On a store reader thread (the reads block), through the column reader.
+        let reports = self.reports
+        return try await database.read { _ in try reports.read { connection in
             var facts = ReportFacts()
             var dense: [UUID: Int32] = [:]
             func index(_ person: UUID) -> Int32 {
@@ -24,25 +26,26 @@ extension FeedbackStore {
                 return new
             }
             // People keys to dense indexes (an array: keys are small integers).
-            let largest = Int(try connection.first("SELECT max(pkey) FROM people")?.int(0) ?? 0)
+            var largest = 0
+            try connection.each("SELECT max(pkey) FROM people", []) { largest = Int($0.int(0) ?? 0) }
             var byKey = [Int32](repeating: -1, count: largest + 1)
-            try connection.forEachRow("SELECT pkey, person_id FROM people WHERE org_id = ?", [organisation]) { row in
+            try connection.each("SELECT pkey, person_id FROM people WHERE org_id = ?", [.uuid(organisation)]) { row in
                 if let key = row.int(0), let person = row.uuid(1), Int(key) <= largest { byKey[Int(key)] = index(person) }
             }
             func person(_ key: Int64?) -> Int32? {
                 guard let key, key >= 0, Int(key) < byKey.count, byKey[Int(key)] >= 0 else { return nil }
                 return byKey[Int(key)]
             }
-            try connection.forEachRow("SELECT dkey, name FROM divisions WHERE org_id = ?", [organisation]) { row in
+            try connection.each("SELECT dkey, name FROM divisions WHERE org_id = ?", [.uuid(organisation)]) { row in
                 if let key = row.int(0), let name = row.text(1) { facts.divisions[Int32(key)] = name }
             }
 
             // Matches that started, and the surveys due in them.
             var due: [(match: Int64, person: Int32, key: Int64, role: UInt8, month: Int32)] = []
-            try connection.forEachRow("""
+            try connection.each("""
                 SELECT mkey, mentor_id, mentee_id, status, started_at, ended_at, match_id, program_id FROM matches
                 WHERE org_id = ? AND program_id = ? AND started_at IS NOT NULL
-                """, [organisation, program]) { row in
+                """, [.uuid(organisation), .uuid(program)]) { row in
                 guard let key = row.int(0), let mentor = row.uuid(1), let mentee = row.uuid(2), let started = row.double(4),
                       let matchID = row.uuid(6) else { return }
                 let startedAt = Date(timeIntervalSince1970: started)
@@ -62,10 +65,10 @@ extension FeedbackStore {
             }
 
             var answered = Set<Int64>()
-            try connection.forEachRow("""
+            try connection.each("""
                 SELECT pkey, mkey, role, dkey, month, competency, relationship, retention, kind = 'pulse', round FROM survey_responses
                 INDEXED BY survey_responses_by_program WHERE org_id = ? AND program_id = ? ORDER BY submitted_at
-                """, [organisation, program]) { row in
+                """, [.uuid(organisation), .uuid(program)]) { row in
                 guard let person = person(row.int(0)), let match = row.int(1) else { return }
                 answered.insert(dueKey(match: match, person: person, pulse: row.int(8) == 1, round: Int(row.int(9) ?? 0)))
                 let month = Int32(row.int(4) ?? 0)
@@ -87,9 +90,9 @@ extension FeedbackStore {
                 facts.due.answered.append(answered.contains(entry.key))
             }
 
-            try connection.forEachRow(
+            try connection.each(
                 "SELECT pkey, mkey, role, dkey, month, rating FROM session_feedback INDEXED BY session_feedback_by_program WHERE org_id = ? AND program_id = ?",
-                [organisation, program]
+                [.uuid(organisation), .uuid(program)]
             ) { row in
                 guard let person = person(row.int(0)), let match = row.int(1) else { return }
                 let month = Int32(row.int(4) ?? 0)
@@ -102,9 +105,9 @@ extension FeedbackStore {
                 facts.ratings.rating.append(UInt8(row.int(5) ?? 0))
             }
 
-            try connection.forEachRow("""
+            try connection.each("""
                 SELECT mkey, start, end FROM meetings INDEXED BY meetings_by_program WHERE org_id = ? AND program_id = ? AND status = 'held'
-                """, [organisation, program]) { row in
+                """, [.uuid(organisation), .uuid(program)]) { row in
                 guard let match = row.int(0), let start = row.double(1), let end = row.double(2) else { return }
                 let month = Month.index(Date(timeIntervalSince1970: start))
                 guard months.contains(month) else { return }
@@ -114,17 +117,18 @@ extension FeedbackStore {
             }
 
             // Free text whose authors allowed admins to read it (never private notes).
-            try connection.forEachRow("""
+            try connection.each("""
                 SELECT useful FROM session_feedback WHERE org_id = ? AND program_id = ? AND share_text = 1 AND useful IS NOT NULL AND month BETWEEN ? AND ?
                 UNION ALL
                 SELECT shared_text FROM survey_responses WHERE org_id = ? AND program_id = ? AND shared_text IS NOT NULL AND month BETWEEN ? AND ?
                 LIMIT 200
-                """, [organisation, program, Int(months.lowerBound), Int(months.upperBound), organisation, program, Int(months.lowerBound), Int(months.upperBound)]) { row in
+                """, [.uuid(organisation), .uuid(program), .integer(Int64(months.lowerBound)), .integer(Int64(months.upperBound)),
+                   .uuid(organisation), .uuid(program), .integer(Int64(months.lowerBound)), .integer(Int64(months.upperBound))]) { row in
                 if let text = row.text(0), !text.isEmpty { facts.sharedComments.append(text) }
             }
             facts.people = dense.count
             return facts
-        }
+        } }
     }
 
     /// What match health is judged on, for the program's active matches.

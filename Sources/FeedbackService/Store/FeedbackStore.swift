@@ -14,6 +14,8 @@ import TandemWire
 final class FeedbackStore: Sendable {
     let database: SQLiteDatabase
     let logger: Logger
+    /// Column-at-a-time reads for reports.
+    let reports: ColumnReader
     /// Bumped after every committed write that changes what an organisation's reports count
     /// (answers, facts, templates), so that cached report facts know when they are stale.
     private let generations = Mutex<[UUID: UInt64]>([:])
@@ -22,6 +24,7 @@ final class FeedbackStore: Sendable {
         self.logger = logger
         // Answers are personal data: erased ones are overwritten in the file.
         database = try SQLiteDatabase(path: path, migrations: Self.migrations, readers: 2, maxBatch: 256, secureDelete: true, logger: logger)
+        reports = try ColumnReader(path: path)
     }
 
     func close() {
