@@ -230,10 +230,15 @@ struct FeedbackEndToEndTests {
             cluster.clock.advance(31 * 86_400)
             for (index, mentee) in mentees.enumerated() {
                 // Competency agree for 4 of 5, relationship for all, stay for 3 of 5.
-                _ = try await cluster.call(Feedback.submitSurvey, SurveyResponseInput(matchID: mentee.match, kind: .pulse, round: 1, answers: [
+                // Two write comments; only the second lets admins read it.
+                var answers = [
                     SurveyAnswer(questionID: "competency", value: index == 0 ? 2 : 5), SurveyAnswer(questionID: "relationship", value: 4),
                     SurveyAnswer(questionID: "stay", value: index < 3 ? 5 : 3),
-                ]), token: try await cluster.token(mentee.name))
+                ]
+                if index < 2 { answers.append(SurveyAnswer(questionID: "comments", text: "comment \(index)")) }
+                _ = try await cluster.call(Feedback.submitSurvey, SurveyResponseInput(
+                    matchID: mentee.match, kind: .pulse, round: 1, answers: answers, shareTextWithAdmins: index == 1
+                ), token: try await cluster.token(mentee.name))
             }
             let admin = try await cluster.adminToken()
             let report = try await cluster.call(Feedback.programReport, ReportRequest(programID: cluster.program), token: admin)
@@ -243,6 +248,7 @@ struct FeedbackEndToEndTests {
             #expect(report.overall.relationship == ReturnFigure(percent: 100, respondents: 5))
             #expect(report.overall.retention == ReturnFigure(percent: 60, respondents: 5))
             #expect(report.overall.responseRate == 50)                                  // 5 of 10 due
+            #expect(report.overall.sharedComments == ["comment 1"], "only the comment its author shared, without a name")
             // Divisions from identity: Sales 3, Support 2 — both withheld (3 < 5; Support 2 < 5).
             #expect(report.cuts.first { $0.dimension == .division }?.cells.map(\.group) == ["Sales", "Support"])
             #expect(report.cuts.first { $0.dimension == .division }?.cells.allSatisfy(\.suppressed) == true)
