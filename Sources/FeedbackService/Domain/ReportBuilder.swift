@@ -61,6 +61,17 @@ struct ReportFacts: Sendable {
         var relationship: [Int8] = []
         var retention: [Int8] = []
         var count: Int { person.count }
+
+        mutating func reserve(_ capacity: Int) {
+            person.reserveCapacity(capacity)
+            match.reserveCapacity(capacity)
+            role.reserveCapacity(capacity)
+            division.reserveCapacity(capacity)
+            month.reserveCapacity(capacity)
+            competency.reserveCapacity(capacity)
+            relationship.reserveCapacity(capacity)
+            retention.reserveCapacity(capacity)
+        }
     }
 
     /// Session ratings.
@@ -116,8 +127,8 @@ enum ReportBuilder {
     private struct Cell {
         var dimension: ReportDimension?
         var group: String
-        var participants = Set<Int32>()
-        var matches = Set<Int64>()
+        var participants = 0
+        var matches = 0
         var meetingsHeld = 0
         var seconds = 0
         var ratingSum = 0
@@ -138,64 +149,74 @@ enum ReportBuilder {
             cohortCellOf[cohort] = cells.count
             cells.append(Cell(dimension: .cohort, group: Month.label(cohort)))
         }
-        var cohortOfMatch: [Int64: Int] = [:]
-        cohortOfMatch.reserveCapacity(facts.matches.count)
-        for match in facts.matches { cohortOfMatch[match.key] = cohortCellOf[match.cohort] }
-        var divisionCellOf: [Int32: Int] = [:]
-        for key in Set(facts.answers.division).union(facts.ratings.division).sorted() where key >= 0 {
-            divisionCellOf[key] = cells.count
+        let slots = MatchSlots(facts.matches.map(\.key))
+        let cohortOfSlot = facts.matches.map { cohortCellOf[$0.cohort]! }
+        func cohort(ofMatch key: Int64) -> Int? {
+            let slot = slots[key]
+            return slot < 0 ? nil : cohortOfSlot[slot]
+        }
+        let divisionKeys = distinct([facts.answers.division, facts.ratings.division])
+        var divisionCellOf = [Int](repeating: -1, count: Int(divisionKeys.last ?? 0) + 1)
+        for key in divisionKeys {
+            divisionCellOf[Int(key)] = cells.count
             cells.append(Cell(dimension: .division, group: facts.divisions[key] ?? "unknown"))
         }
-        let allMonths = Set(facts.answers.month).union(facts.ratings.month).union(facts.meetings.month).union(facts.due.month)
-        let firstMonth = allMonths.min() ?? 0
-        var monthCellOf = [Int](repeating: -1, count: allMonths.isEmpty ? 0 : Int((allMonths.max() ?? 0) - firstMonth) + 1)
-        for month in allMonths.sorted() {
+        func division(_ key: Int32) -> Int? {
+            key >= 0 && Int(key) < divisionCellOf.count && divisionCellOf[Int(key)] >= 0 ? divisionCellOf[Int(key)] : nil
+        }
+        let allMonths = distinct([facts.answers.month, facts.ratings.month, facts.meetings.month, facts.due.month])
+        let firstMonth = allMonths.first ?? 0
+        var monthCellOf = [Int](repeating: -1, count: allMonths.isEmpty ? 0 : Int((allMonths.last ?? 0) - firstMonth) + 1)
+        for month in allMonths {
             monthCellOf[Int(month - firstMonth)] = cells.count
             cells.append(Cell(dimension: .month, group: Month.label(month)))
         }
+        let people = facts.people, groupCount = cells.count, matchCount = facts.matches.count
 
-        // Activity: participants and matches by role and cohort; meetings by role, cohort and month.
-        for match in facts.matches {
-            let cohort = cohortOfMatch[match.key]!
-            for target in [0, cohort] {
-                cells[target].participants.insert(match.mentor)
-                cells[target].participants.insert(match.mentee)
-                cells[target].matches.insert(match.key)
+        // Activity: participants and matches by role and cohort; meetings by role, cohort and month
+        // (marks in flat group × person and group × match arrays, counted at the end).
+        var participantMarks = [Bool](repeating: false, count: groupCount * people)
+        var matchMarks = [Bool](repeating: false, count: groupCount * matchCount)
+        for (slot, match) in facts.matches.enumerated() {
+            for target in [0, cohortOfSlot[slot]] {
+                participantMarks[target * people + Int(match.mentor)] = true
+                participantMarks[target * people + Int(match.mentee)] = true
+                matchMarks[target * matchCount + slot] = true
             }
-            cells[roleCells[0]].participants.insert(match.mentor)
-            cells[roleCells[0]].matches.insert(match.key)
-            cells[roleCells[1]].participants.insert(match.mentee)
-            cells[roleCells[1]].matches.insert(match.key)
+            participantMarks[roleCells[0] * people + Int(match.mentor)] = true
+            participantMarks[roleCells[1] * people + Int(match.mentee)] = true
+            matchMarks[roleCells[0] * matchCount + slot] = true
+            matchMarks[roleCells[1] * matchCount + slot] = true
         }
-        let matchPeople = Dictionary(facts.matches.map { ($0.key, ($0.mentor, $0.mentee)) }, uniquingKeysWith: { a, _ in a })
         var meetingsAll = 0, secondsAll = 0
-        var cohortMeetings = [Int: (Int, Int)]()
         for row in facts.meetings.match.indices {
-            let match = facts.meetings.match[row]
             let seconds = Int(facts.meetings.seconds[row])
             meetingsAll += 1
             secondsAll += seconds
             let month = monthCellOf[Int(facts.meetings.month[row] - firstMonth)]
             cells[month].meetingsHeld += 1
             cells[month].seconds += seconds
-            cells[month].matches.insert(match)
-            if let people = matchPeople[match] {
-                cells[month].participants.insert(people.0)
-                cells[month].participants.insert(people.1)
-            }
-            if let cohort = cohortOfMatch[match] { cohortMeetings[cohort, default: (0, 0)].0 += 1; cohortMeetings[cohort, default: (0, 0)].1 += seconds }
+            let slot = slots[facts.meetings.match[row]]
+            guard slot >= 0 else { continue }
+            matchMarks[month * matchCount + slot] = true
+            participantMarks[month * people + Int(facts.matches[slot].mentor)] = true
+            participantMarks[month * people + Int(facts.matches[slot].mentee)] = true
+            cells[cohortOfSlot[slot]].meetingsHeld += 1
+            cells[cohortOfSlot[slot]].seconds += seconds
         }
         for target in [0] + roleCells {
             cells[target].meetingsHeld += meetingsAll
             cells[target].seconds += secondsAll
         }
-        for (cohort, totals) in cohortMeetings {
-            cells[cohort].meetingsHeld += totals.0
-            cells[cohort].seconds += totals.1
+        for group in 0..<groupCount {
+            var participants = 0, matches = 0
+            for person in 0..<people where participantMarks[group * people + person] { participants += 1 }
+            for slot in 0..<matchCount where matchMarks[group * matchCount + slot] { matches += 1 }
+            cells[group].participants = participants
+            cells[group].matches = matches
         }
 
         // Answers and ratings into flat arrays: [group × people].
-        let people = facts.people, groupCount = cells.count
         var responded = [Bool](repeating: false, count: groupCount * people)
         var competency = [Int8](repeating: -1, count: groupCount * people)
         var relationship = competency
@@ -213,8 +234,8 @@ enum ReportBuilder {
                             var count = 0
                             targets[count] = 0; count += 1
                             targets[count] = roleCells[Int(answers.role[row])]; count += 1
-                            if let division = divisionCellOf[answers.division[row]] { targets[count] = division; count += 1 }
-                            if let cohort = cohortOfMatch[answers.match[row]] { targets[count] = cohort; count += 1 }
+                            if let division = division(answers.division[row]) { targets[count] = division; count += 1 }
+                            if let cohort = cohort(ofMatch: answers.match[row]) { targets[count] = cohort; count += 1 }
                             targets[count] = monthCellOf[Int(answers.month[row] - firstMonth)]; count += 1
                             let c = answers.competency[row], r = answers.relationship[row], t = answers.retention[row]
                             for index in 0..<count {
@@ -231,8 +252,8 @@ enum ReportBuilder {
                             var count = 0
                             targets[count] = 0; count += 1
                             targets[count] = roleCells[Int(ratings.role[row])]; count += 1
-                            if let division = divisionCellOf[ratings.division[row]] { targets[count] = division; count += 1 }
-                            if let cohort = cohortOfMatch[ratings.match[row]] { targets[count] = cohort; count += 1 }
+                            if let division = division(ratings.division[row]) { targets[count] = division; count += 1 }
+                            if let cohort = cohort(ofMatch: ratings.match[row]) { targets[count] = cohort; count += 1 }
                             targets[count] = monthCellOf[Int(ratings.month[row] - firstMonth)]; count += 1
                             let rating = Int(ratings.rating[row])
                             for index in 0..<count {
@@ -254,7 +275,7 @@ enum ReportBuilder {
                 dueCounts[target] += 1
                 answeredCounts[target] += answered
             }
-            if let cohort = cohortOfMatch[facts.due.match[row]] {
+            if let cohort = cohort(ofMatch: facts.due.match[row]) {
                 dueCounts[cohort] += 1
                 answeredCounts[cohort] += answered
             }
@@ -290,8 +311,8 @@ enum ReportBuilder {
             let cell = cells[position]
             var result = ReportCell(group: cell.group)
             if cell.hasActivity {
-                result.participants = cell.participants.count
-                result.matches = cell.matches.count
+                result.participants = cell.participants
+                result.matches = cell.matches
                 result.meetingsHeld = cell.meetingsHeld
                 result.mentoringHours = rounded(Double(cell.seconds) / 3600)
             }
@@ -323,8 +344,51 @@ enum ReportBuilder {
         return ProgramReport(programID: programID, k: k, overall: overall, cuts: cuts, generatedAt: now)
     }
 
+    /// The distinct non-negative values of some columns, ascending (a presence array between the
+    /// smallest and the largest value, no hashing).
+    static func distinct(_ columns: [[Int32]]) -> [Int32] {
+        var low = Int32.max, high = Int32.min
+        for column in columns {
+            for value in column where value >= 0 {
+                low = min(low, value)
+                high = max(high, value)
+            }
+        }
+        guard low <= high else { return [] }
+        var present = [Bool](repeating: false, count: Int(high - low) + 1)
+        for column in columns {
+            for value in column where value >= 0 { present[Int(value - low)] = true }
+        }
+        return present.indices.filter { present[$0] }.map { Int32($0) + low }
+    }
+
     /// One decimal place.
     static func rounded(_ value: Double) -> Double {
         (value * 10).rounded() / 10
+    }
+}
+
+/// Match keys to positions: an array indexed by key when the keys are small integers (as the
+/// store's are), a dictionary otherwise.
+struct MatchSlots {
+    private var table: [Int32] = []
+    private var dictionary: [Int64: Int] = [:]
+    private let dense: Bool
+
+    init(_ keys: [Int64]) {
+        let largest = keys.max() ?? 0
+        dense = (keys.min() ?? 0) >= 0 && largest < 16_000_000
+        if dense {
+            table = [Int32](repeating: -1, count: Int(largest) + 1)
+            for (slot, key) in keys.enumerated() { table[Int(key)] = Int32(slot) }
+        } else {
+            for (slot, key) in keys.enumerated() { dictionary[key] = slot }
+        }
+    }
+
+    /// The position of `key`, or -1.
+    subscript(key: Int64) -> Int {
+        if dense { return key >= 0 && Int(key) < table.count ? Int(table[Int(key)]) : -1 }
+        return dictionary[key] ?? -1
     }
 }

@@ -39,6 +39,12 @@ struct RawRow {
         self.statement = statement
     }
 
+    /// A NOT NULL integer column (no type check: NULL reads as 0).
+    func integer(_ index: Int) -> Int64 { sqlite3_column_int64(statement, Int32(index)) }
+
+    /// A NOT NULL real column.
+    func real(_ index: Int) -> Double { sqlite3_column_double(statement, Int32(index)) }
+
     func isNull(_ index: Int) -> Bool { sqlite3_column_type(statement, Int32(index)) == SQLITE_NULL }
 
     func int(_ index: Int) -> Int64? {
@@ -75,7 +81,8 @@ struct RawConnection: ~Copyable {
         }
         self.handle = handle
         sqlite3_busy_timeout(handle, 10_000)
-        sqlite3_exec(handle, "PRAGMA query_only=ON; PRAGMA cache_size=-16384;", nil, nil, nil)
+        // Memory-mapped pages: a report scans whole index ranges, which then need no copy per page.
+        sqlite3_exec(handle, "PRAGMA query_only=ON; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;", nil, nil, nil)
     }
 
     deinit {

@@ -32,8 +32,8 @@ extension FeedbackStore {
             try connection.each("SELECT pkey, person_id FROM people WHERE org_id = ?", [.uuid(organisation)]) { row in
                 if let key = row.int(0), let person = row.uuid(1), Int(key) <= largest { byKey[Int(key)] = index(person) }
             }
-            func person(_ key: Int64?) -> Int32? {
-                guard let key, key >= 0, Int(key) < byKey.count, byKey[Int(key)] >= 0 else { return nil }
+            func person(_ key: Int64) -> Int32? {
+                guard key >= 0, Int(key) < byKey.count, byKey[Int(key)] >= 0 else { return nil }
                 return byKey[Int(key)]
             }
             try connection.each("SELECT dkey, name FROM divisions WHERE org_id = ?", [.uuid(organisation)]) { row in
@@ -64,23 +64,26 @@ extension FeedbackStore {
                 }
             }
 
-            var answered = Set<Int64>()
+            var answered = Set<Int64>(minimumCapacity: due.count)
+            facts.answers.reserve(due.count)
             try connection.each("""
                 SELECT pkey, mkey, role, dkey, month, competency, relationship, retention, kind = 'pulse', round FROM survey_responses
                 INDEXED BY survey_responses_by_program WHERE org_id = ? AND program_id = ? ORDER BY submitted_at
                 """, [.uuid(organisation), .uuid(program)]) { row in
-                guard let person = person(row.int(0)), let match = row.int(1) else { return }
-                answered.insert(dueKey(match: match, person: person, pulse: row.int(8) == 1, round: Int(row.int(9) ?? 0)))
-                let month = Int32(row.int(4) ?? 0)
+                // Every column is NOT NULL: read without type checks.
+                guard let person = person(row.integer(0)) else { return }
+                let match = row.integer(1)
+                answered.insert(dueKey(match: match, person: person, pulse: row.integer(8) == 1, round: Int(row.integer(9))))
+                let month = Int32(row.integer(4))
                 guard months.contains(month) else { return }
                 facts.answers.person.append(person)
                 facts.answers.match.append(match)
-                facts.answers.role.append(UInt8(row.int(2) ?? 0))
-                facts.answers.division.append(Int32(row.int(3) ?? -1))
+                facts.answers.role.append(UInt8(truncatingIfNeeded: row.integer(2)))
+                facts.answers.division.append(Int32(truncatingIfNeeded: row.integer(3)))
                 facts.answers.month.append(month)
-                facts.answers.competency.append(Int8(row.int(5) ?? -1))
-                facts.answers.relationship.append(Int8(row.int(6) ?? -1))
-                facts.answers.retention.append(Int8(row.int(7) ?? -1))
+                facts.answers.competency.append(Int8(truncatingIfNeeded: row.integer(5)))
+                facts.answers.relationship.append(Int8(truncatingIfNeeded: row.integer(6)))
+                facts.answers.retention.append(Int8(truncatingIfNeeded: row.integer(7)))
             }
             for entry in due {
                 facts.due.person.append(entry.person)
@@ -94,21 +97,21 @@ extension FeedbackStore {
                 "SELECT pkey, mkey, role, dkey, month, rating FROM session_feedback INDEXED BY session_feedback_by_program WHERE org_id = ? AND program_id = ?",
                 [.uuid(organisation), .uuid(program)]
             ) { row in
-                guard let person = person(row.int(0)), let match = row.int(1) else { return }
-                let month = Int32(row.int(4) ?? 0)
+                guard let person = person(row.integer(0)) else { return }
+                let month = Int32(row.integer(4))
                 guard months.contains(month) else { return }
                 facts.ratings.person.append(person)
-                facts.ratings.match.append(match)
-                facts.ratings.role.append(UInt8(row.int(2) ?? 0))
-                facts.ratings.division.append(Int32(row.int(3) ?? -1))
+                facts.ratings.match.append(row.integer(1))
+                facts.ratings.role.append(UInt8(truncatingIfNeeded: row.integer(2)))
+                facts.ratings.division.append(Int32(truncatingIfNeeded: row.integer(3)))
                 facts.ratings.month.append(month)
-                facts.ratings.rating.append(UInt8(row.int(5) ?? 0))
+                facts.ratings.rating.append(UInt8(truncatingIfNeeded: row.integer(5)))
             }
 
             try connection.each("""
                 SELECT mkey, start, end FROM meetings INDEXED BY meetings_by_program WHERE org_id = ? AND program_id = ? AND status = 'held'
                 """, [.uuid(organisation), .uuid(program)]) { row in
-                guard let match = row.int(0), let start = row.double(1), let end = row.double(2) else { return }
+                let match = row.integer(0), start = row.real(1), end = row.real(2)
                 let month = Month.index(Date(timeIntervalSince1970: start))
                 guard months.contains(month) else { return }
                 facts.meetings.match.append(match)

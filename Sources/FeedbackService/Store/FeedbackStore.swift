@@ -81,6 +81,7 @@ final class FeedbackStore: Sendable {
             ) WITHOUT ROWID;
             CREATE INDEX session_feedback_by_program ON session_feedback (org_id, program_id, pkey, mkey, role, dkey, month, rating);
             CREATE INDEX session_feedback_by_person ON session_feedback (org_id, person_id);
+            CREATE INDEX session_feedback_shared ON session_feedback (org_id, program_id, month) WHERE share_text = 1 AND useful IS NOT NULL;
             CREATE TABLE survey_responses (
                 org_id BLOB NOT NULL, match_id BLOB NOT NULL, person_id BLOB NOT NULL, kind TEXT NOT NULL, round INTEGER NOT NULL,
                 program_id BLOB NOT NULL, pkey INTEGER NOT NULL, mkey INTEGER NOT NULL, role INTEGER NOT NULL, dkey INTEGER NOT NULL,
@@ -94,6 +95,7 @@ final class FeedbackStore: Sendable {
                 org_id, program_id, submitted_at, pkey, mkey, role, dkey, month, competency, relationship, retention, kind, round
             );
             CREATE INDEX survey_responses_by_person ON survey_responses (org_id, person_id);
+            CREATE INDEX survey_responses_shared ON survey_responses (org_id, program_id, month) WHERE shared_text IS NOT NULL;
             CREATE TABLE templates (
                 org_id BLOB NOT NULL, program_id BLOB NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL, version INTEGER NOT NULL,
                 PRIMARY KEY (org_id, program_id, kind)
