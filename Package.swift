@@ -177,7 +177,29 @@ let package = Package(
         ),
         .target(
             name: "MatchingService",
-            dependencies: [],
+            dependencies: [
+                "TandemAuth",
+                "TandemStore",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-matching",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "MatchingService",
+                "TandemServiceKit",
+                "TandemAuth",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -361,7 +383,16 @@ let package = Package(
         ),
         .testTarget(
             name: "MatchingServiceTests",
-            dependencies: ["MatchingService"],
+            dependencies: [
+                "MatchingService",
+                "IdentityService",
+                "TandemAuth",
+                "TandemTestSupport",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

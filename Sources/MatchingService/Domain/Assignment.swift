@@ -1,3 +1,6 @@
+import Dispatch
+import Foundation
+
 /// Scores of every mentee–mentor pair of a cohort, 0–100, or nil where a "must" criterion
 /// excludes the pair.
 public struct ScoreMatrix: Sendable, Equatable {
@@ -19,6 +22,35 @@ public struct ScoreMatrix: Sendable, Equatable {
                 }
             }
         }
+        self.values = values
+    }
+
+    /// The same, with rows computed in parallel on every core.
+    public init(mentees: Int, mentors: Int, concurrently: Bool, score: @Sendable (_ mentee: Int, _ mentor: Int) -> Int?) {
+        guard concurrently, mentees > 1 else {
+            self.init(mentees: mentees, mentors: mentors, score: score)
+            return
+        }
+        let values = [Int16](unsafeUninitializedCapacity: mentees * mentors) { buffer, count in
+            nonisolated(unsafe) let base = buffer.baseAddress!
+            let chunks = min(mentees, ProcessInfo.processInfo.activeProcessorCount * 4)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                for mentee in stride(from: chunk, to: mentees, by: chunks) {
+                    for mentor in 0..<mentors {
+                        let value = score(mentee, mentor)
+                        precondition(value.map { (0...100).contains($0) } ?? true, "scores are 0–100")
+                        (base + mentee * mentors + mentor).initialize(to: value.map(Int16.init) ?? -1)
+                    }
+                }
+            }
+            count = mentees * mentors
+        }
+        self.init(mentees: mentees, mentors: mentors, values: values)
+    }
+
+    private init(mentees: Int, mentors: Int, values: [Int16]) {
+        self.mentees = mentees
+        self.mentors = mentors
         self.values = values
     }
 

@@ -1,0 +1,167 @@
+import Foundation
+
+/// `PairScorer`'s totals for every pair of a cohort, fast: profiles are compiled once into
+/// integers (skills, topics, divisions and languages become small numbers, working weeks become
+/// UTC intervals), so scoring a pair allocates nothing and hashes no string. It computes the same
+/// fractions with the same floating-point operations in the same order, so its totals equal
+/// `PairScorer.score(...).total` exactly (the tests check it on random cohorts).
+public struct CohortScorer: Sendable {
+    struct Person: Sendable {
+        /// (skill, level) sorted by skill name, as `PairScorer` sums them.
+        var wanted: [(skill: Int32, level: Int32)]
+        /// Sorted topic numbers.
+        var topics: [Int32]
+        var division: Int32
+        var seniority: Int
+        var languages: [Int32]
+        /// Monday–Friday working intervals in seconds, as in `PairScorer.weeklyOverlapHours`; empty for an unknown zone.
+        var week: [(Double, Double)]
+        var hired: Date?
+        /// Indices (in the cohort's person table) of the person's managers.
+        var managers: [Int32]
+        var index: Int32
+    }
+
+    let scorer: PairScorer
+    let mentees: [Person]
+    let mentors: [Person]
+    /// For each mentor, the level offered per skill number (`notOffered`: none).
+    let offered: [[Int32]]
+    let skillCount: Int
+    static let notOffered = Int32.min
+    let endedBadly: Set<Int64>
+
+    public init(scorer: PairScorer, mentees menteeProfiles: [MatchProfile], mentors mentorProfiles: [MatchProfile]) {
+        self.scorer = scorer
+        var skills: [String: Int32] = [:]
+        var words: [String: Int32] = [:]
+        var people: [UUID: Int32] = [:]
+        func number(_ text: String, in table: inout [String: Int32]) -> Int32 {
+            if let known = table[text] { return known }
+            let next = Int32(table.count)
+            table[text] = next
+            return next
+        }
+        for profile in menteeProfiles + mentorProfiles where people[profile.personID] == nil {
+            people[profile.personID] = Int32(people.count)
+        }
+        func compile(_ profile: MatchProfile) -> Person {
+            let wanted = profile.skillsWanted.sorted { $0.key < $1.key }.map { (number($0.key, in: &skills), Int32($0.value)) }
+            for name in profile.skillsOffered.keys { _ = number(name, in: &skills) }
+            var week: [(Double, Double)] = []
+            if let offset = profile.utcOffset(on: scorer.today) {
+                week = (0..<5).map { day in
+                    (Double(day * 86_400 + profile.workStartMinute * 60) - offset, Double(day * 86_400 + profile.workEndMinute * 60) - offset)
+                }
+            }
+            return Person(
+                wanted: wanted, topics: profile.topics.map { number("t:" + $0, in: &words) }.sorted(),
+                division: number("d:" + profile.division, in: &words), seniority: profile.seniority,
+                languages: profile.languages.map { number("l:" + $0, in: &words) }.sorted(), week: week, hired: profile.hireDate,
+                managers: profile.managerChain.compactMap { people[$0] }, index: people[profile.personID]!
+            )
+        }
+        mentees = menteeProfiles.map(compile)
+        mentors = mentorProfiles.map(compile)
+        skillCount = skills.count
+        offered = mentorProfiles.map { profile in
+            var levels = [Int32](repeating: Self.notOffered, count: skills.count)
+            for (name, level) in profile.skillsOffered { levels[Int(skills[name]!)] = Int32(clamping: level) }
+            return levels
+        }
+        var ended = Set<Int64>()
+        for pair in scorer.endedBadly where pair.count == 2 {
+            if let a = people[pair[0]], let b = people[pair[1]] { ended.insert(Int64(a) << 32 | Int64(b)) }
+        }
+        endedBadly = ended
+    }
+
+    public var menteeCount: Int { mentees.count }
+    public var mentorCount: Int { mentors.count }
+
+    /// The pair's total score, or nil when it is excluded (as `PairScorer.score` fails).
+    public func total(mentee menteeIndex: Int, mentor mentorIndex: Int) -> Int? {
+        let mentee = mentees[menteeIndex]
+        let mentor = mentors[mentorIndex]
+        if mentee.index == mentor.index || mentee.managers.contains(mentor.index) || mentor.managers.contains(mentee.index) { return nil }
+        if !endedBadly.isEmpty, endedBadly.contains(Int64(mentee.index) << 32 | Int64(mentor.index)) { return nil }
+        let levels = offered[mentorIndex]
+        var total = 0
+        var should = 0
+        for criterion in scorer.criteria {
+            let fraction = self.fraction(criterion, mentee, mentor, levels)
+            if criterion.mode == .must {
+                if fraction <= 0 { return nil }
+            } else {
+                total += PairScorer.points(scorer.maxima[should], fraction)
+                should += 1
+            }
+        }
+        return total
+    }
+
+    /// The fraction `PairScorer.evaluate` computes, without the words.
+    private func fraction(_ criterion: MatchCriterion, _ mentee: Person, _ mentor: Person, _ levels: [Int32]) -> Double {
+        switch criterion.kind {
+        case .skills:
+            guard !mentee.wanted.isEmpty else { return 0 }
+            var covered = 0.0
+            for (skill, wanted) in mentee.wanted {
+                let offered = levels[Int(skill)]
+                guard offered != Self.notOffered else { continue }
+                covered += min(1, Double(offered) / Double(max(1, wanted)))
+            }
+            return covered / Double(mentee.wanted.count)
+        case .topics:
+            guard !mentee.topics.isEmpty else { return 0 }
+            return Double(Self.commonCount(mentee.topics, mentor.topics)) / Double(mentee.topics.count)
+        case .division:
+            return (mentee.division == mentor.division) != criterion.preferCrossDivision ? 1 : 0
+        case .seniority:
+            let gap = mentor.seniority - mentee.seniority
+            return (criterion.minimumGap...max(criterion.minimumGap, criterion.maximumGap)).contains(gap) ? 1 : 0
+        case .language:
+            return Self.commonCount(mentee.languages, mentor.languages) > 0 ? 1 : 0
+        case .workingHours:
+            var seconds = 0.0
+            for (startA, endA) in mentee.week {
+                for (startB, endB) in mentor.week {
+                    seconds += max(0, min(endA, endB) - max(startA, startB))
+                }
+            }
+            return min(1, seconds / 3600 / Double(max(1, criterion.targetHours)))
+        case .onboarding:
+            guard let hired = mentee.hired, scorer.today.timeIntervalSince(hired) <= Double(criterion.newHireDays) * 86_400 else { return 1 }
+            guard let mentorHired = mentor.hired else { return 1 }
+            return mentorHired < hired.addingTimeInterval(-Double(criterion.newHireDays) * 86_400) ? 1 : 0
+        }
+    }
+
+    /// How many numbers two sorted lists share.
+    static func commonCount(_ a: [Int32], _ b: [Int32]) -> Int {
+        var i = 0
+        var j = 0
+        var count = 0
+        while i < a.count, j < b.count {
+            if a[i] == b[j] {
+                count += 1
+                i += 1
+                j += 1
+            } else if a[i] < b[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return count
+    }
+
+    /// The cohort's score matrix, rows computed on all cores; pairs scoring below `minimumScore`
+    /// count as excluded.
+    public func matrix(minimumScore: Int = 0) -> ScoreMatrix {
+        ScoreMatrix(mentees: mentees.count, mentors: mentors.count, concurrently: true) { mentee, mentor in
+            guard let total = self.total(mentee: mentee, mentor: mentor), total >= minimumScore else { return nil }
+            return total
+        }
+    }
+}
