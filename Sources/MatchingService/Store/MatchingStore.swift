@@ -233,18 +233,20 @@ final class MatchingStore: Sendable {
         }
     }
 
-    static func heldPlaces(_ connection: SQLiteConnection, _ match: Match, excluding: UUID? = nil) throws -> Int {
+    /// The mentor's matches holding a place (proposed or active; `activeOnly`: active), other than `excluding`.
+    static func heldPlaces(_ connection: SQLiteConnection, _ match: Match, excluding: UUID? = nil, activeOnly: Bool = false) throws -> Int {
         Int(try connection.first(
             """
-            SELECT count(*) FROM matches WHERE org_id = ? AND program_id = ? AND mentor_id = ? AND status IN ('proposed', 'active') AND id != ?
+            SELECT count(*) FROM matches WHERE org_id = ? AND program_id = ? AND mentor_id = ? AND status IN ('active'\(activeOnly ? "" : ", 'proposed'")) AND id != ?
             """,
             match.organisationID, match.programID, match.mentorID, excluding ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         )?.int(0) ?? 0)
     }
 
     /// Changes one match in a transaction: `change` sees the current match and returns the new
-    /// one (or the same to change nothing). When the new one holds a place it did not hold as a
-    /// proposal, the mentor's capacity is checked in the same transaction. `follow` may add more
+    /// one (or the same to change nothing). When it becomes active, the mentor's other active
+    /// matches are counted against `capacity` in the same transaction (a capacity lowered since
+    /// the proposals were made lets only as many become active as it allows). `follow` may add more
     /// matches (e.g. a re-match proposal), written in the same transaction.
     func update(
         organisation: UUID, id: UUID, capacity: Int?,
@@ -258,11 +260,11 @@ final class MatchingStore: Sendable {
             var changed = try change(current)
             guard changed != current else { return (current, nil) }
             if changed.status == .active, current.status != .active, let capacity {
-                let held = try Self.heldPlaces(connection, changed, excluding: changed.id)
-                guard held < capacity else {
+                let active = try Self.heldPlaces(connection, changed, excluding: changed.id, activeOnly: true)
+                guard active < capacity else {
                     throw RPCError.failedPrecondition(
                         type: "MENTOR_FULL", subject: changed.mentorID.uuidString.lowercased(),
-                        "the mentor has no place left (capacity \(capacity), \(held) other matches hold one)"
+                        "the mentor has no place left (capacity \(capacity), \(active) active matches)"
                     )
                 }
             }
