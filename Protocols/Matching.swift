@@ -697,7 +697,7 @@ public struct ListMatchesRequest: Codable, Hashable, Sendable {
 }
 
 public struct MatchPage: Codable, Hashable, Sendable {
-    /// Newest proposal first.
+    /// In the order of their last change.
     public var matches: [Match]
     public var nextPageToken: String?
 
