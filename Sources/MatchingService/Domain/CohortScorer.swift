@@ -16,6 +16,8 @@ public struct CohortScorer: Sendable {
         var languages: [Int32]
         /// Monday–Friday working intervals in seconds, as in `PairScorer.weeklyOverlapHours`; empty for an unknown zone.
         var week: [(Double, Double)]
+        /// The person's working week among the cohort's distinct ones.
+        var weekID: Int32
         var hired: Date?
         /// Indices (in the cohort's person table) of the person's managers.
         var managers: [Int32]
@@ -30,13 +32,19 @@ public struct CohortScorer: Sendable {
     let skillCount: Int
     static let notOffered = Int32.min
     let endedBadly: Set<Int64>
+    /// Hours in common of every two distinct working weeks (mentee's × mentor's), when the
+    /// program scores working hours and the table is small enough; otherwise computed per pair.
+    let overlapHours: [Double]
+    let mentorWeeks: Int
 
     public init(scorer: PairScorer, mentees menteeProfiles: [MatchProfile], mentors mentorProfiles: [MatchProfile]) {
         self.scorer = scorer
         var skills: [String: Int32] = [:]
         var words: [String: Int32] = [:]
         var people: [UUID: Int32] = [:]
-        func number(_ text: String, in table: inout [String: Int32]) -> Int32 {
+        var menteeWeeks: [[Double]: Int32] = [:]
+        var mentorWeekTable: [[Double]: Int32] = [:]
+        func number<Key: Hashable>(_ text: Key, in table: inout [Key: Int32]) -> Int32 {
             if let known = table[text] { return known }
             let next = Int32(table.count)
             table[text] = next
@@ -45,7 +53,7 @@ public struct CohortScorer: Sendable {
         for profile in menteeProfiles + mentorProfiles where people[profile.personID] == nil {
             people[profile.personID] = Int32(people.count)
         }
-        func compile(_ profile: MatchProfile) -> Person {
+        func compile(_ profile: MatchProfile, weeks: inout [[Double]: Int32]) -> Person {
             let wanted = profile.skillsWanted.sorted { $0.key < $1.key }.map { (number($0.key, in: &skills), Int32($0.value)) }
             for name in profile.skillsOffered.keys { _ = number(name, in: &skills) }
             var week: [(Double, Double)] = []
@@ -57,12 +65,25 @@ public struct CohortScorer: Sendable {
             return Person(
                 wanted: wanted, topics: profile.topics.map { number("t:" + $0, in: &words) }.sorted(),
                 division: number("d:" + profile.division, in: &words), seniority: profile.seniority,
-                languages: profile.languages.map { number("l:" + $0, in: &words) }.sorted(), week: week, hired: profile.hireDate,
+                languages: profile.languages.map { number("l:" + $0, in: &words) }.sorted(), week: week,
+                weekID: number(week.flatMap { [$0.0, $0.1] }, in: &weeks), hired: profile.hireDate,
                 managers: profile.managerChain.compactMap { people[$0] }, index: people[profile.personID]!
             )
         }
-        mentees = menteeProfiles.map(compile)
-        mentors = mentorProfiles.map(compile)
+        mentees = menteeProfiles.map { compile($0, weeks: &menteeWeeks) }
+        mentors = mentorProfiles.map { compile($0, weeks: &mentorWeekTable) }
+        mentorWeeks = mentorWeekTable.count
+        if scorer.criteria.contains(where: { $0.kind == .workingHours }), menteeWeeks.count * mentorWeekTable.count <= 1 << 20 {
+            var table = [Double](repeating: 0, count: menteeWeeks.count * mentorWeekTable.count)
+            let menteeWeek = Dictionary(mentees.map { ($0.weekID, $0.week) }, uniquingKeysWith: { first, _ in first })
+            let mentorWeek = Dictionary(mentors.map { ($0.weekID, $0.week) }, uniquingKeysWith: { first, _ in first })
+            for (a, weekA) in menteeWeek {
+                for (b, weekB) in mentorWeek { table[Int(a) * mentorWeekTable.count + Int(b)] = Self.overlapHours(weekA, weekB) }
+            }
+            overlapHours = table
+        } else {
+            overlapHours = []
+        }
         skillCount = skills.count
         offered = mentorProfiles.map { profile in
             var levels = [Int32](repeating: Self.notOffered, count: skills.count)
@@ -123,18 +144,24 @@ public struct CohortScorer: Sendable {
         case .language:
             return Self.commonCount(mentee.languages, mentor.languages) > 0 ? 1 : 0
         case .workingHours:
-            var seconds = 0.0
-            for (startA, endA) in mentee.week {
-                for (startB, endB) in mentor.week {
-                    seconds += max(0, min(endA, endB) - max(startA, startB))
-                }
-            }
-            return min(1, seconds / 3600 / Double(max(1, criterion.targetHours)))
+            let hours = overlapHours.isEmpty ? Self.overlapHours(mentee.week, mentor.week) : overlapHours[Int(mentee.weekID) * mentorWeeks + Int(mentor.weekID)]
+            return min(1, hours / Double(max(1, criterion.targetHours)))
         case .onboarding:
             guard let hired = mentee.hired, scorer.today.timeIntervalSince(hired) <= Double(criterion.newHireDays) * 86_400 else { return 1 }
             guard let mentorHired = mentor.hired else { return 1 }
             return mentorHired < hired.addingTimeInterval(-Double(criterion.newHireDays) * 86_400) ? 1 : 0
         }
+    }
+
+    /// Hours two working weeks have in common, summed as `PairScorer.weeklyOverlapHours` does.
+    static func overlapHours(_ a: [(Double, Double)], _ b: [(Double, Double)]) -> Double {
+        var seconds = 0.0
+        for (startA, endA) in a {
+            for (startB, endB) in b {
+                seconds += max(0, min(endA, endB) - max(startA, startB))
+            }
+        }
+        return seconds / 3600
     }
 
     /// How many numbers two sorted lists share.
