@@ -25,22 +25,17 @@ public struct ScoreMatrix: Sendable, Equatable {
         self.values = values
     }
 
-    /// The same, with rows computed in parallel on every core.
-    public init(mentees: Int, mentors: Int, concurrently: Bool, score: @Sendable (_ mentee: Int, _ mentor: Int) -> Int?) {
-        guard concurrently, mentees > 1 else {
-            self.init(mentees: mentees, mentors: mentors, score: score)
-            return
-        }
+    /// Scores filled a row at a time (-1 for an excluded pair), rows computed in parallel on every core.
+    public init(mentees: Int, mentors: Int, rows: @Sendable (_ mentee: Int, _ row: UnsafeMutableBufferPointer<Int16>) -> Void) {
         let values = [Int16](unsafeUninitializedCapacity: mentees * mentors) { buffer, count in
-            nonisolated(unsafe) let base = buffer.baseAddress!
-            let chunks = min(mentees, ProcessInfo.processInfo.activeProcessorCount * 4)
+            buffer.initialize(repeating: -1)
+            nonisolated(unsafe) let base = buffer.baseAddress
+            let chunks = max(1, min(mentees, ProcessInfo.processInfo.activeProcessorCount * 4))
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 for mentee in stride(from: chunk, to: mentees, by: chunks) {
-                    for mentor in 0..<mentors {
-                        let value = score(mentee, mentor)
-                        precondition(value.map { (0...100).contains($0) } ?? true, "scores are 0–100")
-                        (base + mentee * mentors + mentor).initialize(to: value.map(Int16.init) ?? -1)
-                    }
+                    let row = UnsafeMutableBufferPointer(start: base.map { $0 + mentee * mentors }, count: mentors)
+                    rows(mentee, row)
+                    precondition(row.allSatisfy { (-1...100).contains($0) }, "scores are 0–100")
                 }
             }
             count = mentees * mentors

@@ -27,8 +27,17 @@ public struct CohortScorer: Sendable {
     let scorer: PairScorer
     let mentees: [Person]
     let mentors: [Person]
-    /// For each mentor, the level offered per skill number (`notOffered`: none).
-    let offered: [[Int32]]
+    /// What every pair reads of a mentor, one flat array per field, so that scoring a pair copies
+    /// no struct holding arrays (each copy would retain and release them).
+    let mentorDivision: [Int32]
+    let mentorSeniority: [Int]
+    let mentorWeekID: [Int32]
+    let mentorPerson: [Int32]
+    /// Seconds since 1970, NaN when unknown.
+    let mentorHired: [Double]
+    let anyMentorManagers: Bool
+    /// Mentor by skill: the level offered (`notOffered`: none), `skillCount` per mentor.
+    let offered: [Int32]
     let skillCount: Int
     static let notOffered = Int32.min
     let endedBadly: Set<Int64>
@@ -85,11 +94,17 @@ public struct CohortScorer: Sendable {
             overlapHours = []
         }
         skillCount = skills.count
-        offered = mentorProfiles.map { profile in
-            var levels = [Int32](repeating: Self.notOffered, count: skills.count)
-            for (name, level) in profile.skillsOffered { levels[Int(skills[name]!)] = Int32(clamping: level) }
-            return levels
+        var levels = [Int32](repeating: Self.notOffered, count: skills.count * mentorProfiles.count)
+        for (index, profile) in mentorProfiles.enumerated() {
+            for (name, level) in profile.skillsOffered { levels[index * skills.count + Int(skills[name]!)] = Int32(clamping: level) }
         }
+        offered = levels
+        mentorDivision = mentors.map(\.division)
+        mentorSeniority = mentors.map(\.seniority)
+        mentorWeekID = mentors.map(\.weekID)
+        mentorPerson = mentors.map(\.index)
+        mentorHired = mentors.map { $0.hired?.timeIntervalSince1970 ?? .nan }
+        anyMentorManagers = mentors.contains { !$0.managers.isEmpty }
         var ended = Set<Int64>()
         for pair in scorer.endedBadly where pair.count == 2 {
             if let a = people[pair[0]], let b = people[pair[1]] { ended.insert(Int64(a) << 32 | Int64(b)) }
@@ -103,14 +118,26 @@ public struct CohortScorer: Sendable {
     /// The pair's total score, or nil when it is excluded (as `PairScorer.score` fails).
     public func total(mentee menteeIndex: Int, mentor mentorIndex: Int) -> Int? {
         let mentee = mentees[menteeIndex]
-        let mentor = mentors[mentorIndex]
-        if mentee.index == mentor.index || mentee.managers.contains(mentor.index) || mentor.managers.contains(mentee.index) { return nil }
-        if !endedBadly.isEmpty, endedBadly.contains(Int64(mentee.index) << 32 | Int64(mentor.index)) { return nil }
-        let levels = offered[mentorIndex]
+        return total(mentee, mentorIndex)
+    }
+
+    /// Every mentor's score for one mentee (-1: excluded or below `minimumScore`).
+    public func row(mentee menteeIndex: Int, minimumScore: Int = 0, into scores: UnsafeMutableBufferPointer<Int16>) {
+        let mentee = mentees[menteeIndex]
+        for mentor in 0..<mentors.count {
+            if let total = total(mentee, mentor), total >= minimumScore { scores[mentor] = Int16(total) } else { scores[mentor] = -1 }
+        }
+    }
+
+    private func total(_ mentee: Person, _ mentor: Int) -> Int? {
+        let person = mentorPerson[mentor]
+        if mentee.index == person || (!mentee.managers.isEmpty && mentee.managers.contains(person)) { return nil }
+        if anyMentorManagers, mentors[mentor].managers.contains(mentee.index) { return nil }
+        if !endedBadly.isEmpty, endedBadly.contains(Int64(mentee.index) << 32 | Int64(person)) { return nil }
         var total = 0
         var should = 0
         for criterion in scorer.criteria {
-            let fraction = self.fraction(criterion, mentee, mentor, levels)
+            let fraction = self.fraction(criterion, mentee, mentor)
             if criterion.mode == .must {
                 if fraction <= 0 { return nil }
             } else {
@@ -122,34 +149,37 @@ public struct CohortScorer: Sendable {
     }
 
     /// The fraction `PairScorer.evaluate` computes, without the words.
-    private func fraction(_ criterion: MatchCriterion, _ mentee: Person, _ mentor: Person, _ levels: [Int32]) -> Double {
+    private func fraction(_ criterion: MatchCriterion, _ mentee: Person, _ mentor: Int) -> Double {
         switch criterion.kind {
         case .skills:
             guard !mentee.wanted.isEmpty else { return 0 }
             var covered = 0.0
+            let base = mentor * skillCount
             for (skill, wanted) in mentee.wanted {
-                let offered = levels[Int(skill)]
+                let offered = offered[base + Int(skill)]
                 guard offered != Self.notOffered else { continue }
                 covered += min(1, Double(offered) / Double(max(1, wanted)))
             }
             return covered / Double(mentee.wanted.count)
         case .topics:
             guard !mentee.topics.isEmpty else { return 0 }
-            return Double(Self.commonCount(mentee.topics, mentor.topics)) / Double(mentee.topics.count)
+            return Double(Self.commonCount(mentee.topics, mentors[mentor].topics)) / Double(mentee.topics.count)
         case .division:
-            return (mentee.division == mentor.division) != criterion.preferCrossDivision ? 1 : 0
+            return (mentee.division == mentorDivision[mentor]) != criterion.preferCrossDivision ? 1 : 0
         case .seniority:
-            let gap = mentor.seniority - mentee.seniority
+            let gap = mentorSeniority[mentor] - mentee.seniority
             return (criterion.minimumGap...max(criterion.minimumGap, criterion.maximumGap)).contains(gap) ? 1 : 0
         case .language:
-            return Self.commonCount(mentee.languages, mentor.languages) > 0 ? 1 : 0
+            return Self.commonCount(mentee.languages, mentors[mentor].languages) > 0 ? 1 : 0
         case .workingHours:
-            let hours = overlapHours.isEmpty ? Self.overlapHours(mentee.week, mentor.week) : overlapHours[Int(mentee.weekID) * mentorWeeks + Int(mentor.weekID)]
+            let hours = overlapHours.isEmpty
+                ? Self.overlapHours(mentee.week, mentors[mentor].week) : overlapHours[Int(mentee.weekID) * mentorWeeks + Int(mentorWeekID[mentor])]
             return min(1, hours / Double(max(1, criterion.targetHours)))
         case .onboarding:
             guard let hired = mentee.hired, scorer.today.timeIntervalSince(hired) <= Double(criterion.newHireDays) * 86_400 else { return 1 }
-            guard let mentorHired = mentor.hired else { return 1 }
-            return mentorHired < hired.addingTimeInterval(-Double(criterion.newHireDays) * 86_400) ? 1 : 0
+            let mentorHired = mentorHired[mentor]
+            guard !mentorHired.isNaN else { return 1 }
+            return Date(timeIntervalSince1970: mentorHired) < hired.addingTimeInterval(-Double(criterion.newHireDays) * 86_400) ? 1 : 0
         }
     }
 
@@ -186,9 +216,8 @@ public struct CohortScorer: Sendable {
     /// The cohort's score matrix, rows computed on all cores; pairs scoring below `minimumScore`
     /// count as excluded.
     public func matrix(minimumScore: Int = 0) -> ScoreMatrix {
-        ScoreMatrix(mentees: mentees.count, mentors: mentors.count, concurrently: true) { mentee, mentor in
-            guard let total = self.total(mentee: mentee, mentor: mentor), total >= minimumScore else { return nil }
-            return total
+        ScoreMatrix(mentees: mentees.count, mentors: mentors.count) { mentee, row in
+            self.row(mentee: mentee, minimumScore: minimumScore, into: row)
         }
     }
 }

@@ -24,11 +24,16 @@ public enum Recommender {
         candidates.reserveCapacity(scorer.mentorCount)
         var full = 0
         var excluded = 0
+        let scores = [Int16](unsafeUninitializedCapacity: scorer.mentorCount) { buffer, count in
+            scorer.row(mentee: mentee, into: buffer)
+            count = scorer.mentorCount
+        }
         for mentor in 0..<scorer.mentorCount where !skip.contains(mentor) {
-            guard let score = scorer.total(mentee: mentee, mentor: mentor) else {
+            guard scores[mentor] >= 0 else {
                 excluded += 1
                 continue
             }
+            let score = Int(scores[mentor])
             guard openPlaces[mentor] > 0 else {
                 full += 1
                 continue
