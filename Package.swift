@@ -219,6 +219,33 @@ let package = Package(
         ),
 
         .target(
+            name: "GatewayService",
+            dependencies: [
+                "TandemAuth",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-gateway",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "GatewayService",
+                "TandemServiceKit",
+                "TandemAuth",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "TandemLoad",
             dependencies: [
                 "TandemRPC",
