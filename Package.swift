@@ -438,6 +438,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "GatewayService",
+                "IdentityService",
+                "MatchingService",
+                "SchedulingService",
+                "TandemAuth",
+                "TandemTestSupport",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TandemProtocolsTests",
             dependencies: [
                 "TandemWire",

@@ -43,12 +43,12 @@ struct GatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let names = ["identity", "matching", "scheduling", "rate-limit", "rate-burst", "max-concurrent-calls", "max-message-bytes", "aggregate-timeout-ms"]
-        let environment = try options.environment(extraNames: names)
+        let environment = try options.environment(extraNames: Set(names))
         let settings = try options.resolve(service: "gateway", defaultPort: Self.defaultPort, environment: environment)
         func endpoints(_ flags: [String], _ name: String, _ fallback: String) throws -> [Endpoint] {
             let texts = flags.isEmpty ? (environment["TANDEM_" + name.uppercased()] ?? fallback).split(separator: ",").map(String.init) : flags
             return try texts.map { text in
-                do { return try Endpoint(parsing: text.trimmingCharacters(in: .whitespaces)) } catch { throw ServiceConfigurationError("--\(name) '\(text)' is not HOST:PORT") }
+                do { return try Endpoint(parsing: text.trimmingCharacters(in: CharacterSet.whitespaces)) } catch { throw ServiceConfigurationError("--\(name) '\(text)' is not HOST:PORT") }
             }
         }
         func number<T: LosslessStringConvertible & Comparable>(_ flag: T?, _ name: String, default value: T, _ range: ClosedRange<T>) throws -> T {
