@@ -169,7 +169,7 @@ enum Examples {
                 BookMeetingRequest.self, full: booking,
                 minimal: BookMeetingRequest(matchID: matchID, start: booking.start, durationMinutes: 30, timeZone: "Asia/Kolkata")
             ),
-        ] + (try identity()) + (try scheduling()) + (try matching())
+        ] + (try identity()) + (try scheduling()) + (try matching()) + (try gateway())
     }
 
     /// The identity service's messages (Protocols/Identity.md), apart from ParticipantProfile and SkillLevel.
@@ -614,6 +614,7 @@ enum Examples {
         "Identity.md": Identity.methods,
         "Scheduling.md": Scheduling.methods,
         "Matching.md": Matching.methods,
+        "Gateway.md": Gateway.methods,
     ]
 
     // MARK: Matching
@@ -791,6 +792,36 @@ enum Examples {
             try MessageExample(
                 FitSignal.self, full: FitSignal(organisationID: organisationID, matchID: matchID, personID: menteeID, comment: "we never clicked"),
                 minimal: FitSignal(organisationID: organisationID, matchID: matchID, personID: menteeID)
+            ),
+        ]
+    }
+
+    // MARK: Gateway
+
+    /// The gateway's own messages (Protocols/Gateway.md).
+    static func gateway() throws -> [MessageExample] {
+        let down = PartStatus(part: "meetings", code: 14, message: "scheduling is unavailable")
+        let londonMeeting = DashboardMeeting(meeting: meeting, localStart: "2026-03-02T09:30", localEnd: "2026-03-02T10:15", timeZone: "Europe/London")
+        let partner = DashboardMatch(match: proposedMatch, partnerID: mentorID, partnerName: "Maria Silva", partnerTimeZone: "America/Sao_Paulo")
+        return [
+            try MessageExample(PartStatus.self, full: down, minimal: PartStatus(part: "profile", code: 0)),
+            try MessageExample(DashboardRequest.self, full: DashboardRequest(days: 30), minimal: DashboardRequest()),
+            try MessageExample(
+                DashboardMatch.self, full: partner, minimal: DashboardMatch(match: proposedMatch, partnerID: mentorID, partnerName: nil, partnerTimeZone: nil)
+            ),
+            try MessageExample(DashboardMeeting.self, full: londonMeeting, minimal: londonMeeting),
+            try MessageExample(
+                Dashboard.self, full: Dashboard(person: person, matches: [partner], meetings: [londonMeeting], parts: [PartStatus(part: "profile", code: 0), down]),
+                minimal: Dashboard(person: nil, matches: [], meetings: [], parts: [])
+            ),
+            try MessageExample(ProgramDashboardRequest.self, full: ProgramDashboardRequest(programID: programID), minimal: ProgramDashboardRequest(programID: programID)),
+            try MessageExample(StatusCount.self, full: StatusCount(status: .active, count: 42), minimal: StatusCount(status: .expired, count: 0)),
+            try MessageExample(
+                ProgramDashboard.self,
+                full: ProgramDashboard(
+                    program: program, matchCounts: [StatusCount(status: .active, count: 42)], pendingProposals: [proposedMatch], parts: [PartStatus(part: "program", code: 0)]
+                ),
+                minimal: ProgramDashboard(program: nil, matchCounts: [], pendingProposals: [], parts: [])
             ),
         ]
     }
