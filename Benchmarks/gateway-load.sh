@@ -42,12 +42,12 @@ for name in identity scheduling gateway; do
     kill -0 "$(cat $name.pid)" 2>/dev/null || { echo "$name did not start:" >&2; cat "$name.log" >&2; exit 2; }
 done
 
-common=(--identity 127.0.0.1:17101 --ca certs/ca.pem --api-key "$(cat api-key)" --quiet --json)
+# The client certificate is for identity (the API-key exchange is mutual TLS); the gateway asks for none.
+common=(--identity 127.0.0.1:17101 --ca certs/ca.pem --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem --api-key "$(cat api-key)" --quiet --json)
 echo "== direct: scheduling"
-"$BIN/tandem-load" --endpoint 127.0.0.1:17103 --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem \
-    "${common[@]}" direct.json "$@"
+"$BIN/tandem-load" --endpoint 127.0.0.1:17103 "${common[@]}" direct.json "$@"
 echo "== through the gateway (same population: --skip-setup)"
-"$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:17100 --skip-setup "${common[@]}" gateway.json "$@"
+"$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:17100 --skip-setup --operations-seed 2 "${common[@]}" gateway.json "$@"
 python3 - <<'PY'
 import json
 d = json.load(open("direct.json")); g = json.load(open("gateway.json"))
