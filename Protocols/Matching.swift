@@ -115,9 +115,9 @@ public struct MatchingSettingsInput: Codable, Hashable, Sendable {
     public var criteria: [Criterion]
     /// A proposed match not accepted by both within this many days expires (1–60, default 7).
     public var requestExpiryDays: Int?
-    /// Group programs: mentees per mentor group, at least (default 2) …
+    /// Group (circle) programs: mentees per mentor's group, at least (1–50, default 2) …
     public var groupMinimum: Int?
-    /// … and at most (default 6, ≤ 50).
+    /// … and at most (1–50). Giving either makes the program a group program; absent: one-to-one.
     public var groupMaximum: Int?
     /// After a decline, an expiry or "not a good fit", propose the mentee's best available mentor (default true).
     public var autoRematch: Bool?
@@ -145,14 +145,15 @@ public struct MatchingSettings: Codable, Hashable, Sendable {
     /// With every default filled in.
     public var criteria: [Criterion]
     public var requestExpiryDays: Int
-    public var groupMinimum: Int
-    public var groupMaximum: Int
+    /// Present for group programs (one mentor, a group of mentees): the group size bounds.
+    public var groupMinimum: Int?
+    public var groupMaximum: Int?
     public var autoRematch: Bool
     public var version: Int
     public var updatedAt: Date
 
     public init(
-        programID: UUID, criteria: [Criterion], requestExpiryDays: Int, groupMinimum: Int, groupMaximum: Int, autoRematch: Bool,
+        programID: UUID, criteria: [Criterion], requestExpiryDays: Int, groupMinimum: Int?, groupMaximum: Int?, autoRematch: Bool,
         version: Int, updatedAt: Date
     ) {
         self.programID = programID
@@ -696,7 +697,7 @@ public struct ListMatchesRequest: Codable, Hashable, Sendable {
 }
 
 public struct MatchPage: Codable, Hashable, Sendable {
-    /// Newest proposal first.
+    /// In the order of their last change.
     public var matches: [Match]
     public var nextPageToken: String?
 

@@ -18,7 +18,7 @@ struct MatchingBenchmark: ParsableCommand {
         print("tandem-bench matching: \(mentees) mentees × \(mentors) mentors with \(capacity) seats, maximum total score, seed \(seed)")
         let started = DispatchTime.now().uptimeNanoseconds
         let cohort = GeneratedCohort(mentees: mentees, mentors: mentors, seed: seed)
-        let scores = ScoreMatrix(mentees: mentees, mentors: mentors) { cohort.score(mentee: $0, mentor: $1) }
+        let scores = cohort.cohortScorer.matrix()
         let scored = DispatchTime.now().uptimeNanoseconds
         let assignment = AssignmentSolver.solve(scores, capacities: Array(repeating: capacity, count: mentors), objective: .maxTotal)
         let solved = DispatchTime.now().uptimeNanoseconds
@@ -58,19 +58,21 @@ struct MatchingBenchmark: ParsableCommand {
     }
 }
 
-/// Mentees and mentors with generated profiles, and the score of a pair from them: skills
-/// wanted vs offered (weighted by level, 60 points), another division (15), a seniority gap of
-/// 1–5 levels (15), working hours overlapping across time zones (10).
+/// Mentees and mentors with generated profiles, scored by the service's own `CohortScorer`
+/// under a program's criteria: skills wanted vs offered (weighted by level, 60 points), another
+/// division (15), a seniority gap of 1–5 levels (15), working hours in common across eight time
+/// zones (10).
 struct GeneratedCohort {
-    struct Person {
-        var skills: [(skill: Int, level: Int)]
-        var division: Int
-        var seniority: Int
-        var utcOffsetHours: Int
-    }
+    static let zones = ["America/Los_Angeles", "America/New_York", "Europe/London", "Europe/Berlin", "Africa/Nairobi", "Asia/Kolkata", "Asia/Singapore", "Australia/Sydney"]
+    static let today = Date(timeIntervalSince1970: 1_800_000_000)
+    static let criteria = [
+        MatchCriterion(.skills, weight: 60), MatchCriterion(.division, weight: 15), MatchCriterion(.seniority, weight: 15, minimumGap: 1, maximumGap: 5),
+        MatchCriterion(.workingHours, weight: 10, targetHours: 20),
+    ]
 
-    var mentees: [Person] = []
-    var mentors: [Person] = []
+    let mentees: [MatchProfile]
+    let mentors: [MatchProfile]
+    let scorer: PairScorer
 
     init(mentees menteeCount: Int, mentors mentorCount: Int, seed: UInt64) {
         var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
@@ -80,29 +82,49 @@ struct GeneratedCohort {
             state ^= state << 17
             return Int(state % UInt64(bound))
         }
-        func person(skills: Int, seniority: ClosedRange<Int>) -> Person {
-            var chosen: [(Int, Int)] = []
-            while chosen.count < skills {
-                let skill = next(30)
-                if !chosen.contains(where: { $0.0 == skill }) { chosen.append((skill, 1 + next(5))) }
-            }
-            return Person(skills: chosen, division: next(8), seniority: seniority.lowerBound + next(seniority.count), utcOffsetHours: [-8, -5, 0, 1, 2, 5, 8, 10][next(8)])
+        func person(skills: Int, seniority: ClosedRange<Int>, mentor: Bool) -> MatchProfile {
+            var chosen: [String: Int] = [:]
+            while chosen.count < skills { chosen["skill-\(next(30))"] = 1 + next(5) }
+            return MatchProfile(
+                personID: UUID(), skillsOffered: mentor ? chosen : [:], skillsWanted: mentor ? [:] : chosen, division: "division-\(next(8))",
+                seniority: seniority.lowerBound + next(seniority.count), timeZone: Self.zones[next(8)]
+            ).fixingZoneOffset(on: Self.today)
         }
-        mentees = (0..<menteeCount).map { _ in person(skills: 3, seniority: 1...6) }
-        mentors = (0..<mentorCount).map { _ in person(skills: 5, seniority: 4...10) }
+        mentees = (0..<menteeCount).map { _ in person(skills: 3, seniority: 1...6, mentor: false) }
+        mentors = (0..<mentorCount).map { _ in person(skills: 5, seniority: 4...10, mentor: true) }
+        scorer = PairScorer(criteria: Self.criteria, today: Self.today)
     }
 
-    func score(mentee: Int, mentor: Int) -> Int {
-        let a = mentees[mentee]
-        let b = mentors[mentor]
-        var skill = 0
-        for wanted in a.skills {
-            if let offered = b.skills.first(where: { $0.skill == wanted.skill }) { skill += 20 * min(offered.level, wanted.level) / wanted.level }
+    var cohortScorer: CohortScorer { CohortScorer(scorer: scorer, mentees: mentees, mentors: mentors) }
+}
+
+/// One mentee's recommendations among `mentors` mentors, as the service computes them (every
+/// mentor's score, the best five explained), timed over many mentees.
+struct RecommendationBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "matching-recommend", abstract: "Recommendations for one mentee among many mentors.")
+
+    @Option(help: "Mentors.") var mentors = 2000
+    @Option(help: "Mentees asking (one request each).") var requests = 2000
+    @Option(help: "Seed of the generated profiles.") var seed: UInt64 = 1
+
+    func run() throws {
+        let cohort = GeneratedCohort(mentees: requests, mentors: mentors, seed: seed)
+        let scorer = cohort.cohortScorer
+        let open = (0..<mentors).map { $0 % 7 == 0 ? 0 : 3 }
+        var latencies: [Double] = []
+        latencies.reserveCapacity(requests)
+        var explained = 0
+        for mentee in 0..<requests {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let result = Recommender.recommend(mentee: mentee, scorer: scorer, openPlaces: open, skip: [], limit: 5, rotation: UInt64(mentee))
+            for mentor in result.mentors {
+                if case .success(let score) = cohort.scorer.score(mentee: cohort.mentees[mentee], mentor: cohort.mentors[mentor]) { explained += score.parts.count }
+            }
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
         }
-        let division = a.division != b.division ? 15 : 0
-        let gap = b.seniority - a.seniority
-        let seniority = (1...5).contains(gap) ? 15 : (gap == 0 || gap == 6 ? 7 : 0)
-        let hours = max(0, 8 - abs(a.utcOffsetHours - b.utcOffsetHours))
-        return min(100, skill + division + seniority + hours * 10 / 8)
+        latencies.sort()
+        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        print(String(format: "tandem-bench matching-recommend: %d requests, %d mentors each: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d parts explained)",
+                     requests, mentors, percentile(0.5), percentile(0.99), latencies.last ?? 0, explained))
     }
 }

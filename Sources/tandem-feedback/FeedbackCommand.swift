@@ -56,14 +56,19 @@ struct FeedbackCommand: AsyncParsableCommand {
         let schedulingEndpoints = try endpoints(scheduling, variable: "TANDEM_SCHEDULING", option: "scheduling", default: "127.0.0.1:7103", environment: environment)
         let matchingEndpoints = try endpoints(matching, variable: "TANDEM_MATCHING", option: "matching", default: "127.0.0.1:7102", environment: environment)
 
-        TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
-        let registry = TandemMetrics.bootstrap()
+        let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.feedback")
         // Feedback calls the others with its own certificate: scheduling's and matching's internal
         // methods admit it by that name.
-        let identityClient = try RPCClient(endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), logger: logger)
-        let schedulingClient = try RPCClient(endpoints: schedulingEndpoints, tls: settings.clientTLS(serverName: "scheduling"), logger: logger)
-        let matchingClient = try RPCClient(endpoints: matchingEndpoints, tls: settings.clientTLS(serverName: "matching"), logger: logger)
+        let identityClient = try RPCClient(
+            endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), interceptors: TandemObservability.clientInterceptors, logger: logger
+        )
+        let schedulingClient = try RPCClient(
+            endpoints: schedulingEndpoints, tls: settings.clientTLS(serverName: "scheduling"), interceptors: TandemObservability.clientInterceptors, logger: logger
+        )
+        let matchingClient = try RPCClient(
+            endpoints: matchingEndpoints, tls: settings.clientTLS(serverName: "matching"), interceptors: TandemObservability.clientInterceptors, logger: logger
+        )
         let verifier = TokenVerifier { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
         let feedback: FeedbackServer
         do {
@@ -77,7 +82,7 @@ struct FeedbackCommand: AsyncParsableCommand {
         defer { feedback.close() }
         let server = RPCServer(
             configuration: settings.serverConfiguration, services: [feedback.service],
-            interceptors: [MetricsServerInterceptor(), LoggingServerInterceptor(), AuthServerInterceptor(verifier: verifier)], logger: logger
+            interceptors: TandemObservability.serverInterceptors + [AuthServerInterceptor(verifier: verifier)], logger: logger
         )
         let store = ReadinessProbe("store") { try await feedback.checkStore() }
         // Tokens are verified with identity's keys; scheduling and matching being down only delays

@@ -71,7 +71,7 @@ struct LoadToolTests {
             (["--mix", "book=70,dance=5"], "dance"),
             (["--kill-after", "5"], "--kill-after needs --kill-cmd and --restart-cmd"),
             (["--people", "1"], "--people must be at least 2"),
-            (["--target", "gateway", "--token", "t"], "arrives with the gateway"),
+            (["--target", "nowhere", "--token", "t"], "nowhere"),
         ] as [([String], String)] {
             let result = try ServiceProcess.run("tandem-load", arguments)
             #expect(result.status == 64, "\(arguments): \(result.output)")

@@ -169,7 +169,7 @@ enum Examples {
                 BookMeetingRequest.self, full: booking,
                 minimal: BookMeetingRequest(matchID: matchID, start: booking.start, durationMinutes: 30, timeZone: "Asia/Kolkata")
             ),
-        ] + (try identity()) + (try scheduling())
+        ] + (try identity()) + (try scheduling()) + (try matching()) + (try gateway())
     }
 
     /// The identity service's messages (Protocols/Identity.md), apart from ParticipantProfile and SkillLevel.
@@ -614,7 +614,218 @@ enum Examples {
         "Identity.md": Identity.methods,
         "Scheduling.md": Scheduling.methods,
         "Feedback.md": Feedback.methods,
+        "Matching.md": Matching.methods,
+        "Gateway.md": Gateway.methods,
     ]
+
+    // MARK: Matching
+
+    static let mentorID = UUID(uuidString: "0C7A4E55-2B1D-4F3A-9E6B-8D2C5A1F7E30")!
+    static let groupID = UUID(uuidString: "7B3E9D21-5C4A-4E8F-A1B6-2D9F0C8E4A17")!
+    static let proposedAt = Date(timeIntervalSince1970: 1_799_625_600)
+
+    static let skillsPoints = CriterionPoints(criterion: .skills, points: 45, maximum: 60, detail: "offers swift 3/4 (level offered/wanted)")
+    static let divisionPoints = CriterionPoints(criterion: .division, points: 40, maximum: 40, detail: "another division (Sales)")
+
+    static let fullCriterion = Criterion(
+        kind: .seniority, mode: .should, weight: 20, preferCrossDivision: true, minimumGap: -1, maximumGap: 3, targetHours: 10, newHireDays: 90
+    )
+
+    static let agreement = Agreement(
+        topics: ["career growth", "system design"], boundaries: ["compensation"], cadence: .fortnightly, notes: "Cameras optional",
+        agreedBy: [personID, menteeID], updatedAt: proposedAt.addingTimeInterval(3 * 86_400)
+    )
+
+    /// An active match of a group program, with everything set.
+    static let activeMatch = Match(
+        id: matchID, organisationID: organisationID, programID: programID, mentorID: mentorID, menteeID: menteeID, groupID: groupID,
+        status: .ended, source: .rematch, score: 85, parts: [skillsPoints, divisionPoints], mentorAccepted: true, menteeAccepted: true,
+        proposedAt: proposedAt, expiresAt: proposedAt.addingTimeInterval(7 * 86_400), startedAt: proposedAt.addingTimeInterval(86_400),
+        endedAt: proposedAt.addingTimeInterval(40 * 86_400), endReason: "not a good fit (said by the mentee)", notAGoodFit: true, declinedBy: mentorID,
+        rematchOf: meetingID, rematchID: occurrenceID, agreement: agreement, version: 6, updatedAt: proposedAt.addingTimeInterval(40 * 86_400)
+    )
+
+    static let proposedMatch = Match(
+        id: matchID, organisationID: organisationID, programID: programID, mentorID: mentorID, menteeID: menteeID, groupID: nil,
+        status: .proposed, source: .cohort, score: 0, parts: [], mentorAccepted: false, menteeAccepted: false, proposedAt: proposedAt,
+        expiresAt: nil, startedAt: nil, endedAt: nil, endReason: nil, notAGoodFit: false, declinedBy: nil, rematchOf: nil, rematchID: nil,
+        agreement: nil, version: 1, updatedAt: proposedAt
+    )
+
+    static let explanation = PairExplanation(menteeID: menteeID, mentorID: mentorID, score: 85, parts: [skillsPoints, divisionPoints], exclusion: "none")
+
+    /// The matching service's messages (Protocols/Matching.md).
+    static func matching() throws -> [MessageExample] {
+        [
+            try MessageExample(Criterion.self, full: fullCriterion, minimal: Criterion(kind: .language, mode: .must)),
+            try MessageExample(
+                MatchingSettingsInput.self,
+                full: MatchingSettingsInput(
+                    programID: programID, criteria: [fullCriterion], requestExpiryDays: 5, groupMinimum: 3, groupMaximum: 6, autoRematch: false, version: 2
+                ),
+                minimal: MatchingSettingsInput(programID: programID, criteria: [Criterion(kind: .skills, mode: .should)])
+            ),
+            try MessageExample(
+                MatchingSettings.self,
+                full: MatchingSettings(
+                    programID: programID, criteria: [fullCriterion], requestExpiryDays: 5, groupMinimum: 3, groupMaximum: 6, autoRematch: true,
+                    version: 3, updatedAt: proposedAt
+                ),
+                minimal: MatchingSettings(
+                    programID: programID, criteria: [fullCriterion], requestExpiryDays: 7, groupMinimum: nil, groupMaximum: nil, autoRematch: true,
+                    version: 1, updatedAt: proposedAt
+                )
+            ),
+            try MessageExample(
+                SyncReport.self, full: SyncReport(programID: programID, mentors: 120, mentees: 480, removed: 3, syncedAt: proposedAt),
+                minimal: SyncReport(programID: programID, mentors: 0, mentees: 0, removed: 0, syncedAt: proposedAt)
+            ),
+            try MessageExample(CriterionPoints.self, full: skillsPoints, minimal: divisionPoints),
+            try MessageExample(
+                RecommendRequest.self, full: RecommendRequest(programID: programID, menteeID: menteeID, limit: 10), minimal: RecommendRequest(programID: programID)
+            ),
+            try MessageExample(
+                Recommendation.self,
+                full: Recommendation(mentorID: mentorID, displayName: "Maria Silva", score: 85, parts: [skillsPoints, divisionPoints], openPlaces: 2),
+                minimal: Recommendation(mentorID: mentorID, displayName: "Maria Silva", score: 0, parts: [], openPlaces: 1)
+            ),
+            try MessageExample(
+                RecommendationList.self,
+                full: RecommendationList(
+                    menteeID: menteeID, recommendations: [Recommendation(mentorID: mentorID, displayName: "Maria Silva", score: 85, parts: [skillsPoints], openPlaces: 2)],
+                    fullMentors: 4, excludedMentors: 1
+                ),
+                minimal: RecommendationList(menteeID: menteeID, recommendations: [], fullMentors: 0, excludedMentors: 0)
+            ),
+            try MessageExample(
+                PairQuery.self, full: PairQuery(programID: programID, menteeID: menteeID, mentorID: mentorID),
+                minimal: PairQuery(programID: programID, menteeID: personID, mentorID: mentorID)
+            ),
+            try MessageExample(
+                PairExplanation.self, full: explanation,
+                minimal: PairExplanation(menteeID: menteeID, mentorID: mentorID, score: nil, parts: [], exclusion: nil)
+            ),
+            try MessageExample(
+                CompareMentorsRequest.self,
+                full: CompareMentorsRequest(programID: programID, menteeID: menteeID, firstMentorID: mentorID, secondMentorID: personID),
+                minimal: CompareMentorsRequest(programID: programID, firstMentorID: mentorID, secondMentorID: personID)
+            ),
+            try MessageExample(
+                ComparisonRow.self,
+                full: ComparisonRow(criterion: .skills, maximum: 60, firstPoints: 45, secondPoints: 15, firstDetail: "offers swift 3/4", secondDetail: "offers swift 1/4"),
+                minimal: ComparisonRow(criterion: .division, maximum: 40, firstPoints: nil, secondPoints: nil, firstDetail: nil, secondDetail: nil)
+            ),
+            try MessageExample(
+                MentorComparison.self,
+                full: MentorComparison(
+                    first: explanation, second: PairExplanation(menteeID: menteeID, mentorID: personID, score: 15, parts: [], exclusion: nil),
+                    rows: [ComparisonRow(criterion: .skills, maximum: 60, firstPoints: 45, secondPoints: 15, firstDetail: nil, secondDetail: nil)],
+                    summary: "the first mentor scores 70 points more (85 vs 15), mostly on division (+40), skills (+30)"
+                ),
+                minimal: MentorComparison(first: explanation, second: explanation, rows: [], summary: "both mentors score 85")
+            ),
+            try MessageExample(
+                ScoreChunk.self,
+                full: ScoreChunk(csv: "mentee_id,mentee_name,mentor_id,mentor_name,score,excluded,skills_points\n", rows: 0),
+                minimal: ScoreChunk(csv: "", rows: 0)
+            ),
+            try MessageExample(
+                RunCohortRequest.self, full: RunCohortRequest(programID: programID, objective: .fairest, dryRun: true, minimumScore: 30),
+                minimal: RunCohortRequest(programID: programID, objective: .maxTotal)
+            ),
+            try MessageExample(
+                CohortPair.self, full: CohortPair(menteeID: menteeID, mentorID: mentorID, score: 85, groupID: groupID, matchID: matchID),
+                minimal: CohortPair(menteeID: menteeID, mentorID: mentorID, score: 85)
+            ),
+            try MessageExample(
+                UnmatchedPerson.self, full: UnmatchedPerson(personID: menteeID, role: "mentee", reason: "no mentor passes the must criteria and exclusions"),
+                minimal: UnmatchedPerson(personID: mentorID, role: "mentor", reason: "a group of 1 is below the minimum of 3")
+            ),
+            try MessageExample(
+                CohortResult.self,
+                full: CohortResult(
+                    programID: programID, objective: .maxTotal, dryRun: false, mentees: 5000, mentors: 1000, matched: 4990, total: 415_938, lowest: 12,
+                    blockingPairs: 1731, pairs: [CohortPair(menteeID: menteeID, mentorID: mentorID, score: 85, matchID: matchID)],
+                    unmatched: [UnmatchedPerson(personID: personID, role: "mentee", reason: "each of the 3 mentors it could have is full")], elapsedMilliseconds: 1450
+                ),
+                minimal: CohortResult(
+                    programID: programID, objective: .stable, dryRun: true, mentees: 0, mentors: 0, matched: 0, total: 0, lowest: nil, blockingPairs: 0,
+                    pairs: [], unmatched: [], elapsedMilliseconds: 0
+                )
+            ),
+            try MessageExample(
+                Agreement.self, full: agreement,
+                minimal: Agreement(topics: [], boundaries: [], cadence: nil, notes: nil, agreedBy: [mentorID], updatedAt: proposedAt)
+            ),
+            try MessageExample(Match.self, full: activeMatch, minimal: proposedMatch),
+            try MessageExample(MatchRef.self, full: MatchRef(matchID: matchID), minimal: MatchRef(matchID: meetingID)),
+            try MessageExample(
+                ProposeMatchRequest.self, full: ProposeMatchRequest(programID: programID, menteeID: menteeID, mentorID: mentorID),
+                minimal: ProposeMatchRequest(programID: programID, mentorID: mentorID)
+            ),
+            try MessageExample(
+                RespondToMatchRequest.self, full: RespondToMatchRequest(matchID: matchID, accept: false, reason: "no time this quarter"),
+                minimal: RespondToMatchRequest(matchID: matchID, accept: true)
+            ),
+            try MessageExample(
+                EndMatchRequest.self, full: EndMatchRequest(matchID: matchID, outcome: .notAGoodFit, reason: "different expectations"),
+                minimal: EndMatchRequest(matchID: matchID, outcome: .completed)
+            ),
+            try MessageExample(
+                SetAgreementRequest.self,
+                full: SetAgreementRequest(matchID: matchID, topics: ["career growth"], boundaries: ["compensation"], cadence: .monthly, notes: "Cameras optional", version: 4),
+                minimal: SetAgreementRequest(matchID: matchID, topics: [], boundaries: [], version: 1)
+            ),
+            try MessageExample(
+                ListMatchesRequest.self,
+                full: ListMatchesRequest(programID: programID, personID: menteeID, statuses: [.proposed, .active], pageSize: 50, pageToken: "1042"),
+                minimal: ListMatchesRequest()
+            ),
+            try MessageExample(
+                MatchPage.self, full: MatchPage(matches: [proposedMatch], nextPageToken: "1042"), minimal: MatchPage(matches: [], nextPageToken: nil)
+            ),
+            try MessageExample(ListMatchChangesRequest.self, full: ListMatchChangesRequest(after: 1041, limit: 100), minimal: ListMatchChangesRequest(after: 0)),
+            try MessageExample(MatchChange.self, full: MatchChange(sequence: 1042, match: activeMatch), minimal: MatchChange(sequence: 1, match: proposedMatch)),
+            try MessageExample(
+                MatchChangePage.self, full: MatchChangePage(changes: [MatchChange(sequence: 1042, match: proposedMatch)], last: 1042),
+                minimal: MatchChangePage(changes: [], last: 0)
+            ),
+            try MessageExample(
+                FitSignal.self, full: FitSignal(organisationID: organisationID, matchID: matchID, personID: menteeID, comment: "we never clicked"),
+                minimal: FitSignal(organisationID: organisationID, matchID: matchID, personID: menteeID)
+            ),
+        ]
+    }
+
+    // MARK: Gateway
+
+    /// The gateway's own messages (Protocols/Gateway.md).
+    static func gateway() throws -> [MessageExample] {
+        let down = PartStatus(part: "meetings", code: 14, message: "scheduling is unavailable")
+        let londonMeeting = DashboardMeeting(meeting: meeting, localStart: "2026-03-02T09:30", localEnd: "2026-03-02T10:15", timeZone: "Europe/London")
+        let partner = DashboardMatch(match: proposedMatch, partnerID: mentorID, partnerName: "Maria Silva", partnerTimeZone: "America/Sao_Paulo")
+        return [
+            try MessageExample(PartStatus.self, full: down, minimal: PartStatus(part: "profile", code: 0)),
+            try MessageExample(DashboardRequest.self, full: DashboardRequest(days: 30), minimal: DashboardRequest()),
+            try MessageExample(
+                DashboardMatch.self, full: partner, minimal: DashboardMatch(match: proposedMatch, partnerID: mentorID, partnerName: nil, partnerTimeZone: nil)
+            ),
+            try MessageExample(DashboardMeeting.self, full: londonMeeting, minimal: londonMeeting),
+            try MessageExample(
+                Dashboard.self, full: Dashboard(person: person, matches: [partner], meetings: [londonMeeting], parts: [PartStatus(part: "profile", code: 0), down]),
+                minimal: Dashboard(person: nil, matches: [], meetings: [], parts: [])
+            ),
+            try MessageExample(ProgramDashboardRequest.self, full: ProgramDashboardRequest(programID: programID), minimal: ProgramDashboardRequest(programID: programID)),
+            try MessageExample(StatusCount.self, full: StatusCount(status: .active, count: 42), minimal: StatusCount(status: .expired, count: 0)),
+            try MessageExample(
+                ProgramDashboard.self,
+                full: ProgramDashboard(
+                    program: program, matchCounts: [StatusCount(status: .active, count: 42)], pendingProposals: [proposedMatch], parts: [PartStatus(part: "program", code: 0)]
+                ),
+                minimal: ProgramDashboard(program: nil, matchCounts: [], pendingProposals: [], parts: [])
+            ),
+        ]
+    }
 }
 
 // MARK: - Scheduling's meeting change feed and the feedback service (kept apart to ease merging)

@@ -1,3 +1,6 @@
+import Dispatch
+import Foundation
+
 /// Scores of every mentee–mentor pair of a cohort, 0–100, or nil where a "must" criterion
 /// excludes the pair.
 public struct ScoreMatrix: Sendable, Equatable {
@@ -19,6 +22,30 @@ public struct ScoreMatrix: Sendable, Equatable {
                 }
             }
         }
+        self.values = values
+    }
+
+    /// Scores filled a row at a time (-1 for an excluded pair), rows computed in parallel on every core.
+    public init(mentees: Int, mentors: Int, rows: @Sendable (_ mentee: Int, _ row: UnsafeMutableBufferPointer<Int16>) -> Void) {
+        let values = [Int16](unsafeUninitializedCapacity: mentees * mentors) { buffer, count in
+            buffer.initialize(repeating: -1)
+            nonisolated(unsafe) let base = buffer.baseAddress
+            let chunks = max(1, min(mentees, ProcessInfo.processInfo.activeProcessorCount * 4))
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                for mentee in stride(from: chunk, to: mentees, by: chunks) {
+                    let row = UnsafeMutableBufferPointer(start: base.map { $0 + mentee * mentors }, count: mentors)
+                    rows(mentee, row)
+                    precondition(row.allSatisfy { (-1...100).contains($0) }, "scores are 0–100")
+                }
+            }
+            count = mentees * mentors
+        }
+        self.init(mentees: mentees, mentors: mentors, values: values)
+    }
+
+    private init(mentees: Int, mentors: Int, values: [Int16]) {
+        self.mentees = mentees
+        self.mentors = mentors
         self.values = values
     }
 

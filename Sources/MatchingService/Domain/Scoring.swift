@@ -18,6 +18,9 @@ public struct MatchProfile: Sendable, Hashable {
     public var hireDate: Date?
     /// The person's managers, nearest first (their reporting line).
     public var managerChain: [UUID]
+    /// The zone's offset from UTC in seconds, when fixed in advance (`fixingZoneOffset(on:)`) so
+    /// that scoring many pairs does not look the zone up for each.
+    public var utcOffsetSeconds: Int?
 
     public init(
         personID: UUID, skillsOffered: [String: Int] = [:], skillsWanted: [String: Int] = [:], topics: Set<String> = [], division: String,
@@ -36,6 +39,19 @@ public struct MatchProfile: Sendable, Hashable {
         self.workEndMinute = workEndMinute
         self.hireDate = hireDate
         self.managerChain = managerChain
+    }
+
+    /// The zone's offset on `date`, in seconds; nil for an unknown zone.
+    func utcOffset(on date: Date) -> Double? {
+        if let utcOffsetSeconds { return Double(utcOffsetSeconds) }
+        return TimeZone(identifier: timeZone).map { Double($0.secondsFromGMT(for: date)) }
+    }
+
+    /// The profile with its zone's offset on `date` looked up once.
+    public func fixingZoneOffset(on date: Date) -> MatchProfile {
+        var copy = self
+        copy.utcOffsetSeconds = TimeZone(identifier: timeZone)?.secondsFromGMT(for: date)
+        return copy
     }
 }
 
@@ -124,47 +140,54 @@ public struct PairScore: Sendable, Hashable {
     public var parts: [Part]
 }
 
-/// Scores mentee–mentor pairs under a program's criteria.
+/// Scores mentee–mentor pairs under a program's criteria, with an explanation. Each "should"
+/// criterion has a share of the 100 points by weight (whole numbers adding up to 100); a pair
+/// gets `round(share × fraction met)` of it, so the parts always add up to the score.
+/// `CohortScorer` computes the same totals fast for whole cohorts.
 public struct PairScorer: Sendable {
     public let criteria: [MatchCriterion]
     /// Pairs (mentee, mentor) whose earlier match ended badly.
     public var endedBadly: Set<[UUID]> = []
-    /// The day "new hire" is measured from.
+    /// The day "new hire" and time-zone offsets are measured on.
     public var today: Date
+    /// The "should" criteria and their shares of 100 points.
+    let shoulds: [MatchCriterion]
+    let maxima: [Int]
 
     public init(criteria: [MatchCriterion], today: Date = Date()) {
         self.criteria = criteria
         self.today = today
+        shoulds = criteria.filter { $0.mode == .should }
+        let weights = shoulds.map { max(0, $0.weight) }
+        let weightSum = weights.reduce(0, +)
+        maxima = weightSum == 0 ? weights.map { _ in 0 } : Self.apportion(weights.map { 100 * Double($0) / Double(weightSum) }, total: 100)
     }
 
     /// The pair's score, or why it cannot be a pair.
     public func score(mentee: MatchProfile, mentor: MatchProfile) -> Result<PairScore, PairExclusion> {
-        if mentee.personID == mentor.personID { return .failure(.samePerson) }
-        if mentee.managerChain.contains(mentor.personID) || mentor.managerChain.contains(mentee.personID) { return .failure(.reportingLine) }
-        if endedBadly.contains([mentee.personID, mentor.personID]) { return .failure(.endedBadly) }
-        var fractions: [(MatchCriterion, Double, String)] = []
-        for criterion in criteria {
+        if let exclusion = basicExclusion(mentee: mentee, mentor: mentor) { return .failure(exclusion) }
+        for criterion in criteria where criterion.mode == .must {
             let (fraction, detail) = evaluate(criterion, mentee, mentor)
-            if criterion.mode == .must {
-                if fraction <= 0 { return .failure(.must(criterion.kind, detail)) }
-            } else {
-                fractions.append((criterion, fraction, detail))
-            }
+            if fraction <= 0 { return .failure(.must(criterion.kind, detail)) }
         }
-        // Each criterion's share of 100 by weight; points rounded so that they add up to the
-        // total (largest remainders get the spare points).
-        let weights = fractions.map { max(0, $0.0.weight) }
-        let weightSum = weights.reduce(0, +)
-        guard weightSum > 0 else { return .success(PairScore(total: 0, parts: [])) }
-        let maxima = Self.apportion(weights.map { 100 * Double($0) / Double(weightSum) }, total: 100)
-        let exact = zip(fractions, weights).map { 100 * Double($1) / Double(weightSum) * min(1, max(0, $0.1)) }
-        let total = Int(exact.reduce(0, +).rounded())
-        var points = Self.apportion(exact, total: total)
-        for index in points.indices { points[index] = min(points[index], maxima[index]) }
-        let parts = fractions.indices.map {
-            PairScore.Part(criterion: fractions[$0].0.kind, points: points[$0], maximum: maxima[$0], detail: fractions[$0].2)
+        let parts = shoulds.indices.map { index in
+            let (fraction, detail) = evaluate(shoulds[index], mentee, mentor)
+            return PairScore.Part(criterion: shoulds[index].kind, points: Self.points(maxima[index], fraction), maximum: maxima[index], detail: detail)
         }
-        return .success(PairScore(total: points.reduce(0, +), parts: parts))
+        return .success(PairScore(total: parts.reduce(0) { $0 + $1.points }, parts: parts))
+    }
+
+    /// The same person, a reporting line, or an earlier match that ended badly.
+    func basicExclusion(mentee: MatchProfile, mentor: MatchProfile) -> PairExclusion? {
+        if mentee.personID == mentor.personID { return .samePerson }
+        if mentee.managerChain.contains(mentor.personID) || mentor.managerChain.contains(mentee.personID) { return .reportingLine }
+        if !endedBadly.isEmpty, endedBadly.contains([mentee.personID, mentor.personID]) { return .endedBadly }
+        return nil
+    }
+
+    /// A criterion's points: its share times the fraction met, rounded.
+    static func points(_ maximum: Int, _ fraction: Double) -> Int {
+        Int((Double(maximum) * min(1, max(0, fraction))).rounded())
     }
 
     /// Integers adding up to `total`, each the floor of its value or one more (largest remainders first).
@@ -225,9 +248,8 @@ public struct PairScorer: Sendable {
     /// Hours per week (Monday–Friday in each person's own zone) when both are at work,
     /// in the week of `date`.
     static func weeklyOverlapHours(_ a: MatchProfile, _ b: MatchProfile, on date: Date) -> Double {
-        guard let zoneA = TimeZone(identifier: a.timeZone), let zoneB = TimeZone(identifier: b.timeZone) else { return 0 }
-        func intervals(_ profile: MatchProfile, _ zone: TimeZone) -> [(Double, Double)] {
-            let offset = Double(zone.secondsFromGMT(for: date))
+        guard let offsetA = a.utcOffset(on: date), let offsetB = b.utcOffset(on: date) else { return 0 }
+        func intervals(_ profile: MatchProfile, _ offset: Double) -> [(Double, Double)] {
             // Local Monday 00:00 of the week, in UTC seconds from an arbitrary Monday origin.
             return (0..<5).map { day in
                 let start = Double(day * 86_400 + profile.workStartMinute * 60) - offset
@@ -236,8 +258,8 @@ public struct PairScorer: Sendable {
             }
         }
         var seconds = 0.0
-        for (startA, endA) in intervals(a, zoneA) {
-            for (startB, endB) in intervals(b, zoneB) {
+        for (startA, endA) in intervals(a, offsetA) {
+            for (startB, endB) in intervals(b, offsetB) {
                 seconds += max(0, min(endA, endB) - max(startA, startB))
             }
         }

@@ -1,0 +1,332 @@
+import Foundation
+import Logging
+import TandemProtocols
+import TandemStore
+import TandemWire
+
+/// Matching's data in SQLite: each program's settings, its participants as last read from
+/// identity, and the matches. Every row is keyed by organisation.
+///
+/// Capacity is enforced inside the write transaction: a proposal or acceptance counts the
+/// mentor's matches that hold a place (proposed or active) in the same transaction that writes
+/// it, and SQLite runs one write transaction at a time, so concurrent accepts — in this process
+/// or another on the same database — cannot both take the last place.
+///
+/// Every write of a match gives it the next change sequence (`seq`, unique), which is the
+/// internal change feed (`matching.ListMatchChanges`) other services follow.
+final class MatchingStore: Sendable {
+    let database: SQLiteDatabase
+    let logger: Logger
+
+    init(path: String, logger: Logger) throws {
+        self.logger = logger
+        database = try SQLiteDatabase(path: path, migrations: Self.migrations, readers: 2, maxBatch: 64, logger: logger)
+    }
+
+    func close() {
+        database.close()
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, """
+            CREATE TABLE settings (
+                org_id BLOB NOT NULL, program_id BLOB NOT NULL, data BLOB NOT NULL, version INTEGER NOT NULL,
+                PRIMARY KEY (org_id, program_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE participants (
+                org_id BLOB NOT NULL, program_id BLOB NOT NULL, person_id BLOB NOT NULL, role TEXT NOT NULL, data BLOB NOT NULL,
+                PRIMARY KEY (org_id, program_id, person_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE synced_programs (
+                org_id BLOB NOT NULL, program_id BLOB NOT NULL, synced_at REAL NOT NULL, generation INTEGER NOT NULL,
+                PRIMARY KEY (org_id, program_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE matches (
+                id BLOB PRIMARY KEY,
+                org_id BLOB NOT NULL,
+                program_id BLOB NOT NULL,
+                mentor_id BLOB NOT NULL,
+                mentee_id BLOB NOT NULL,
+                status TEXT NOT NULL,
+                expires_at REAL,
+                seq INTEGER NOT NULL UNIQUE,
+                data BLOB NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX matches_by_mentor ON matches (org_id, program_id, mentor_id, status);
+            CREATE INDEX matches_by_mentee ON matches (org_id, program_id, mentee_id, status);
+            CREATE INDEX matches_by_person_mentor ON matches (org_id, mentor_id, seq);
+            CREATE INDEX matches_by_person_mentee ON matches (org_id, mentee_id, seq);
+            CREATE INDEX matches_by_program ON matches (org_id, program_id, seq);
+            CREATE INDEX matches_expiring ON matches (expires_at) WHERE status = 'proposed';
+            """),
+    ]
+
+    // MARK: Settings and participants
+
+    func settings(organisation: UUID, program: UUID) async throws -> MatchingSettings? {
+        try await database.read { connection in
+            try connection.first("SELECT data FROM settings WHERE org_id = ? AND program_id = ?", organisation, program)
+                .map { try CBORDecoder().decode(MatchingSettings.self, from: $0.blob(0) ?? []) }
+        }
+    }
+
+    /// Saves `settings` as the next version; ABORTED when `expectedVersion` is not the current one.
+    func saveSettings(organisation: UUID, _ settings: MatchingSettings, expectedVersion: Int?) async throws -> MatchingSettings {
+        try await database.write { connection in
+            let current = try connection.first("SELECT version FROM settings WHERE org_id = ? AND program_id = ?", organisation, settings.programID)
+                .flatMap { $0.int(0) }.map(Int.init)
+            if let current, expectedVersion != current {
+                throw RPCError(code: .aborted, message: "the settings changed: you sent version \(expectedVersion.map(String.init) ?? "none"), the current version is \(current); read them again")
+            }
+            if current == nil, let expectedVersion {
+                throw RPCError(code: .aborted, message: "the program has no settings yet: send no version (you sent \(expectedVersion))")
+            }
+            var saved = settings
+            saved.version = (current ?? 0) + 1
+            try connection.execute(
+                "INSERT OR REPLACE INTO settings (org_id, program_id, data, version) VALUES (?, ?, ?, ?)",
+                organisation, settings.programID, try CBOREncoder().encodeBytes(saved), saved.version
+            )
+            return saved
+        }
+    }
+
+    /// Replaces the program's participants with `profiles`; participants who left lose their open
+    /// proposals (withdrawn). Returns how many left.
+    func replaceParticipants(organisation: UUID, program: UUID, _ profiles: [ParticipantProfile], now: Date) async throws -> (removed: Int, withdrawn: [Match]) {
+        try await database.write { connection in
+            var before = Set<UUID>()
+            try connection.forEachRow("SELECT person_id FROM participants WHERE org_id = ? AND program_id = ?", [organisation, program]) { row in
+                if let id = row.uuid(0) { before.insert(id) }
+            }
+            _ = try connection.execute("DELETE FROM participants WHERE org_id = ? AND program_id = ?", organisation, program)
+            let encoder = CBOREncoder()
+            for profile in profiles {
+                try connection.execute(
+                    "INSERT OR REPLACE INTO participants (org_id, program_id, person_id, role, data) VALUES (?, ?, ?, ?, ?)",
+                    organisation, program, profile.personID, profile.role.rawValue, try encoder.encodeBytes(profile)
+                )
+            }
+            let gone = before.subtracting(profiles.map(\.personID))
+            var withdrawn: [Match] = []
+            for person in gone {
+                for match in try Self.matches(connection, "org_id = ? AND program_id = ? AND (mentor_id = ? OR mentee_id = ?) AND status = 'proposed'",
+                                               [organisation, program, person, person]) {
+                    let ended = try MatchLifecycle.end(match, outcome: .ended, reason: "withdrawn: a participant left the program", now: now)
+                    try Self.write(connection, ended)
+                    withdrawn.append(ended)
+                }
+            }
+            let generation = (try connection.first("SELECT generation FROM synced_programs WHERE org_id = ? AND program_id = ?", organisation, program)?.int(0) ?? 0) + 1
+            try connection.execute(
+                "INSERT OR REPLACE INTO synced_programs (org_id, program_id, synced_at, generation) VALUES (?, ?, ?, ?)",
+                organisation, program, now.timeIntervalSince1970, generation
+            )
+            return (gone.count, withdrawn)
+        }
+    }
+
+    /// The program's participants, or nil when it was never synced.
+    func participants(organisation: UUID, program: UUID) async throws -> [ParticipantProfile]? {
+        try await database.read { connection in
+            guard try connection.first("SELECT 1 FROM synced_programs WHERE org_id = ? AND program_id = ?", organisation, program) != nil else { return nil }
+            var profiles: [ParticipantProfile] = []
+            let decoder = CBORDecoder()
+            try connection.forEachRow("SELECT data FROM participants WHERE org_id = ? AND program_id = ? ORDER BY person_id", [organisation, program]) { row in
+                profiles.append(try decoder.decode(ParticipantProfile.self, from: row.blob(0) ?? []))
+            }
+            return profiles
+        }
+    }
+
+    // MARK: Matches
+
+    static func matches(_ connection: SQLiteConnection, _ condition: String, _ values: [any SQLiteBindable], suffix: String = "") throws -> [Match] {
+        var result: [Match] = []
+        let decoder = CBORDecoder()
+        try connection.forEachRow("SELECT data FROM matches WHERE \(condition) \(suffix)", values) { row in
+            result.append(try decoder.decode(Match.self, from: row.blob(0) ?? []))
+        }
+        return result
+    }
+
+    /// Writes the match with the next change sequence.
+    static func write(_ connection: SQLiteConnection, _ match: Match) throws {
+        let next = (try connection.first("SELECT max(seq) FROM matches")?.int(0) ?? 0) + 1
+        try connection.execute(
+            """
+            INSERT OR REPLACE INTO matches (id, org_id, program_id, mentor_id, mentee_id, status, expires_at, seq, data)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            match.id, match.organisationID, match.programID, match.mentorID, match.menteeID, match.status.rawValue,
+            match.status == .proposed ? match.expiresAt.map { SQLiteValue.real($0.timeIntervalSince1970) } ?? .null : .null,
+            next, try CBOREncoder().encodeBytes(match)
+        )
+    }
+
+    func match(organisation: UUID, id: UUID) async throws -> Match? {
+        try await database.read { connection in
+            try Self.matches(connection, "id = ? AND org_id = ?", [id, organisation]).first
+        }
+    }
+
+    /// Matches holding places (proposed or active) in the program, by mentor; and everyone each
+    /// mentee has been matched with.
+    func placesHeld(organisation: UUID, program: UUID) async throws -> [UUID: Int] {
+        try await database.read { connection in
+            var held: [UUID: Int] = [:]
+            try connection.forEachRow(
+                "SELECT mentor_id, count(*) FROM matches WHERE org_id = ? AND program_id = ? AND status IN ('proposed', 'active') GROUP BY mentor_id",
+                [organisation, program]
+            ) { row in
+                if let mentor = row.uuid(0) { held[mentor] = Int(row.int(1) ?? 0) }
+            }
+            return held
+        }
+    }
+
+    /// Every match of the program (for exclusions, cohort runs and recommendations).
+    func programMatches(organisation: UUID, program: UUID) async throws -> [Match] {
+        try await database.read { connection in
+            try Self.matches(connection, "org_id = ? AND program_id = ?", [organisation, program])
+        }
+    }
+
+    /// A mentee's matches in the program.
+    func menteeMatches(organisation: UUID, program: UUID, mentee: UUID) async throws -> [Match] {
+        try await database.read { connection in
+            try Self.matches(connection, "org_id = ? AND program_id = ? AND mentee_id = ?", [organisation, program, mentee])
+        }
+    }
+
+    /// Inserts proposals, all or none: each mentor must have room (`capacity`, counting places
+    /// already held) and each mentee no proposed or active match in the program.
+    func propose(_ proposals: [Match], capacity: [UUID: Int]) async throws -> [Match] {
+        try await database.write { connection in
+            var adding: [UUID: Int] = [:]
+            var mentees = Set<UUID>()
+            for match in proposals {
+                guard mentees.insert(match.menteeID).inserted else {
+                    throw RPCError.failedPrecondition(type: "MENTEE", subject: match.menteeID.uuidString.lowercased(), "the mentee appears twice")
+                }
+                if let open = try Self.matches(
+                    connection, "org_id = ? AND program_id = ? AND mentee_id = ? AND status IN ('proposed', 'active')",
+                    [match.organisationID, match.programID, match.menteeID]
+                ).first {
+                    throw RPCError.failedPrecondition(
+                        type: "MENTEE_MATCHED", subject: match.menteeID.uuidString.lowercased(),
+                        "the mentee already has a \(open.status.rawValue) match (\(open.id.uuidString.lowercased()))"
+                    )
+                }
+                adding[match.mentorID, default: 0] += 1
+                let held = try Self.heldPlaces(connection, match)
+                let limit = capacity[match.mentorID] ?? 0
+                guard held + adding[match.mentorID, default: 0] <= limit else {
+                    throw RPCError.failedPrecondition(
+                        type: "MENTOR_FULL", subject: match.mentorID.uuidString.lowercased(),
+                        "the mentor has no place left (capacity \(limit), \(held) held)"
+                    )
+                }
+            }
+            for match in proposals { try Self.write(connection, match) }
+            return proposals
+        }
+    }
+
+    /// The mentor's matches holding a place (proposed or active; `activeOnly`: active), other than `excluding`.
+    static func heldPlaces(_ connection: SQLiteConnection, _ match: Match, excluding: UUID? = nil, activeOnly: Bool = false) throws -> Int {
+        Int(try connection.first(
+            """
+            SELECT count(*) FROM matches WHERE org_id = ? AND program_id = ? AND mentor_id = ? AND status IN ('active'\(activeOnly ? "" : ", 'proposed'")) AND id != ?
+            """,
+            match.organisationID, match.programID, match.mentorID, excluding ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        )?.int(0) ?? 0)
+    }
+
+    /// Changes one match in a transaction: `change` sees the current match and returns the new
+    /// one (or the same to change nothing). When it becomes active, the mentor's other active
+    /// matches are counted against `capacity` in the same transaction (a capacity lowered since
+    /// the proposals were made lets only as many become active as it allows). `follow` may add more
+    /// matches (e.g. a re-match proposal), written in the same transaction.
+    func update(
+        organisation: UUID, id: UUID, capacity: Int?,
+        _ change: @escaping @Sendable (Match) throws -> Match,
+        follow: (@Sendable (Match, SQLiteConnection) throws -> Match?)? = nil
+    ) async throws -> (match: Match, followed: Match?) {
+        try await database.write { connection in
+            guard let current = try Self.matches(connection, "id = ? AND org_id = ?", [id, organisation]).first else {
+                throw RPCError.notFound("match", id.uuidString.lowercased())
+            }
+            var changed = try change(current)
+            guard changed != current else { return (current, nil) }
+            if changed.status == .active, current.status != .active, let capacity {
+                let active = try Self.heldPlaces(connection, changed, excluding: changed.id, activeOnly: true)
+                guard active < capacity else {
+                    throw RPCError.failedPrecondition(
+                        type: "MENTOR_FULL", subject: changed.mentorID.uuidString.lowercased(),
+                        "the mentor has no place left (capacity \(capacity), \(active) active matches)"
+                    )
+                }
+            }
+            var followed: Match?
+            if let follow, let next = try follow(changed, connection) {
+                changed.rematchID = next.id
+                try Self.write(connection, next)
+                followed = next
+            }
+            try Self.write(connection, changed)
+            return (changed, followed)
+        }
+    }
+
+    /// Proposals past their deadline, changed to expired (`after` may add a re-match for each).
+    func expireDue(now: Date, limit: Int = 500) async throws -> [Match] {
+        try await database.write { connection in
+            var expired: [Match] = []
+            for match in try Self.matches(connection, "status = 'proposed' AND expires_at <= ?", [now.timeIntervalSince1970], suffix: "LIMIT \(limit)") {
+                guard let lapsed = MatchLifecycle.expire(match, now: now) else { continue }
+                try Self.write(connection, lapsed)
+                expired.append(lapsed)
+            }
+            return expired
+        }
+    }
+
+    /// Matches in the organisation after `after` (a page token: the last `seq` seen), newest first
+    /// is not needed by anyone, so they come oldest change first.
+    func listMatches(organisation: UUID, program: UUID?, person: UUID?, statuses: Set<MatchStatus>, after: Int64, limit: Int) async throws -> [(Int64, Match)] {
+        try await database.read { connection in
+            var condition = "org_id = ? AND seq > ?"
+            var values: [any SQLiteBindable] = [organisation, after]
+            if let program {
+                condition += " AND program_id = ?"
+                values.append(program)
+            }
+            if let person {
+                condition += " AND (mentor_id = ? OR mentee_id = ?)"
+                values += [person, person]
+            }
+            if !statuses.isEmpty {
+                condition += " AND status IN (\(statuses.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))"
+            }
+            var result: [(Int64, Match)] = []
+            let decoder = CBORDecoder()
+            try connection.forEachRow("SELECT seq, data FROM matches WHERE \(condition) ORDER BY seq LIMIT \(limit)", values) { row in
+                result.append((row.int(0) ?? 0, try decoder.decode(Match.self, from: row.blob(1) ?? [])))
+            }
+            return result
+        }
+    }
+
+    /// The change feed: every organisation's matches changed after `after`, in change order.
+    func changes(after: Int64, limit: Int) async throws -> [(Int64, Match)] {
+        try await database.read { connection in
+            var result: [(Int64, Match)] = []
+            let decoder = CBORDecoder()
+            try connection.forEachRow("SELECT seq, data FROM matches WHERE seq > ? ORDER BY seq LIMIT \(limit)", [after]) { row in
+                result.append((row.int(0) ?? 0, try decoder.decode(Match.self, from: row.blob(1) ?? [])))
+            }
+            return result
+        }
+    }
+}
