@@ -474,6 +474,7 @@ let package = Package(
             name: "FeedbackServiceTests",
             dependencies: [
                 "FeedbackService",
+                "MatchingService",
                 "SchedulingService",
                 "IdentityService",
                 "TandemAuth",

@@ -46,7 +46,7 @@ public protocol FitSignalSink: Sendable {
 }
 
 /// Where a respondent's division comes from (identity), asked with the respondent's own token.
-public protocol ParticipantDirectory: Sendable {
+public protocol RespondentDirectory: Sendable {
     func division(program: UUID, person: UUID, accessToken: String) async throws -> String?
 }
 
@@ -55,9 +55,9 @@ public struct FeedbackPeers: Sendable {
     public var meetings: (any MeetingFeed)?
     public var matches: (any MatchFeed)?
     public var fitSignals: (any FitSignalSink)?
-    public var directory: (any ParticipantDirectory)?
+    public var directory: (any RespondentDirectory)?
 
-    public init(meetings: (any MeetingFeed)? = nil, matches: (any MatchFeed)? = nil, fitSignals: (any FitSignalSink)? = nil, directory: (any ParticipantDirectory)? = nil) {
+    public init(meetings: (any MeetingFeed)? = nil, matches: (any MatchFeed)? = nil, fitSignals: (any FitSignalSink)? = nil, directory: (any RespondentDirectory)? = nil) {
         self.meetings = meetings
         self.matches = matches
         self.fitSignals = fitSignals
@@ -69,7 +69,7 @@ public struct FeedbackPeers: Sendable {
     public static func rpc(scheduling: RPCClient?, matching: RPCClient?, identity: RPCClient?) -> FeedbackPeers {
         FeedbackPeers(
             meetings: scheduling.map(RPCMeetingFeed.init), matches: matching.map(RPCMatchFeed.init), fitSignals: matching.map(RPCFitSignalSink.init),
-            directory: identity.map(RPCParticipantDirectory.init)
+            directory: identity.map(RPCRespondentDirectory.init)
         )
     }
 }
@@ -95,7 +95,7 @@ struct RPCFitSignalSink: FitSignalSink {
     }
 }
 
-struct RPCParticipantDirectory: ParticipantDirectory {
+struct RPCRespondentDirectory: RespondentDirectory {
     let client: RPCClient
     func division(program: UUID, person: UUID, accessToken: String) async throws -> String? {
         var options = CallOptions(timeout: .seconds(5))

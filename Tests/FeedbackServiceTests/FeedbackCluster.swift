@@ -1,5 +1,6 @@
 import Foundation
 import IdentityService
+import MatchingService
 import Logging
 import SchedulingService
 import Synchronization
@@ -106,6 +107,8 @@ struct FeedbackCluster: Sendable {
     let clock: TestClock
     let admin: Tokens
     let matching: FakeMatching
+    /// The real matching service's user-facing API (when the cluster runs it instead of the stand-in).
+    let matchingAPI: RPCClient
     let server: FeedbackServer
     let program: UUID
 
@@ -121,6 +124,7 @@ struct FeedbackCluster: Sendable {
         let client = switch method.service {
         case Identity.serviceName: identity
         case Scheduling.serviceName: scheduling
+        case Matching.serviceName: matchingAPI
         default: feedback
         }
         return try await client.call(method, request, options: options(token))
@@ -131,14 +135,19 @@ struct FeedbackCluster: Sendable {
     }
 
     /// A person of Acme in the program, with a division; returns their id and a token.
-    func person(_ name: String, division: String, role: ParticipantRole, organisation: String = "acme", program: UUID? = nil) async throws -> (id: UUID, token: String) {
+    func person(
+        _ name: String, division: String, role: ParticipantRole, organisation: String = "acme", program: UUID? = nil,
+        offered: [SkillLevel] = [], wanted: [SkillLevel] = [], capacity: Int? = nil
+    ) async throws -> (id: UUID, token: String) {
         let email = name.lowercased() + "@\(organisation).example"
         let admin = try await adminToken(organisation: organisation)
         let person = try await call(Identity.createPerson, CreatePersonRequest(
             person: PersonInput(email: email, name: name, division: division, jobTitle: "Engineer", seniority: 3, timeZone: "Europe/London"),
             password: Self.password
         ), token: admin)
-        _ = try await call(Identity.upsertParticipation, ParticipationInput(programID: program ?? self.program, personID: person.id, role: role), token: admin)
+        _ = try await call(Identity.upsertParticipation, ParticipationInput(
+            programID: program ?? self.program, personID: person.id, role: role, skillsOffered: offered, skillsWanted: wanted, capacity: capacity
+        ), token: admin)
         _ = try await call(Scheduling.setAvailability, Availability(
             personID: person.id, timeZone: "UTC", workingHours: WorkingHours(days: [1, 2, 3, 4, 5, 6, 7], startMinute: 0, endMinute: 1440)
         ), token: admin)
@@ -174,8 +183,9 @@ struct FeedbackCluster: Sendable {
     }
 }
 
-/// Runs the four servers for the duration of `body`.
-func withFeedbackCluster<T: Sendable>(clock: TestClock = TestClock(), _ body: (FeedbackCluster) async throws -> T) async throws -> T {
+/// Runs the four servers for the duration of `body`; with `realMatching`, the matching service
+/// itself instead of the stand-in.
+func withFeedbackCluster<T: Sendable>(clock: TestClock = TestClock(), realMatching: Bool = false, _ body: (FeedbackCluster) async throws -> T) async throws -> T {
     var identityConfiguration = IdentityConfiguration()
     identityConfiguration.scryptLogN = 10
     identityConfiguration.now = clock.now
@@ -198,12 +208,24 @@ func withFeedbackCluster<T: Sendable>(clock: TestClock = TestClock(), _ body: (F
         )
         defer { keysClient.close() }
         let verifier = TokenVerifier(now: clock.now) { try await keysClient.call(Identity.verificationKeys, Empty()) }
+        // The real matching service reads participants from identity with its own certificate.
+        let matchingUpstream = try RPCClient(
+            endpoints: [identityEndpoint], tls: TestPKI.shared.clientTLS(serverName: "identity", clientName: "matching"), logger: Logger(label: "test.matching-upstream")
+        )
+        defer { matchingUpstream.close() }
+        var matchingConfiguration = MatchingConfiguration()
+        matchingConfiguration.now = clock.now
+        let realMatchingServer = try MatchingServer.open(
+            dataDirectory: temporaryDirectory(), directory: IdentityParticipantDirectory(client: matchingUpstream), configuration: matchingConfiguration,
+            logger: Logger(label: "test.matching")
+        )
+        defer { realMatchingServer.close() }
         return try await withServer(
             services: [scheduling.service], tls: TestPKI.shared.serverTLS(name: "scheduling"),
             interceptors: [AuthServerInterceptor(verifier: verifier, internalMethods: SchedulingServer.internalMethods)]
         ) { _, schedulingEndpoint in
             try await withServer(
-                services: [matching.service], tls: TestPKI.shared.serverTLS(name: "matching"),
+                services: [realMatching ? realMatchingServer.service : matching.service], tls: TestPKI.shared.serverTLS(name: "matching"),
                 interceptors: [AuthServerInterceptor(verifier: verifier, internalMethods: Matching.internalMethods)]
             ) { _, matchingEndpoint in
                 let asFeedback = { (endpoint: Endpoint, name: String) in
@@ -231,6 +253,8 @@ func withFeedbackCluster<T: Sendable>(clock: TestClock = TestClock(), _ body: (F
                     defer { schedulingClient.close() }
                     let feedbackClient = try makeClient([feedbackEndpoint], serverName: "feedback")
                     defer { feedbackClient.close() }
+                    let matchingClient = try makeClient([matchingEndpoint], serverName: "matching")
+                    defer { matchingClient.close() }
                     let admin = try await identityClient.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: FeedbackCluster.password))
                     var options = CallOptions(timeout: .seconds(30))
                     options.metadata[Metadata.Keys.authorization] = "Bearer " + admin.accessToken
@@ -239,7 +263,7 @@ func withFeedbackCluster<T: Sendable>(clock: TestClock = TestClock(), _ body: (F
                     )
                     return try await body(FeedbackCluster(
                         identity: identityClient, scheduling: schedulingClient, feedback: feedbackClient, clock: clock, admin: admin, matching: matching,
-                        server: server, program: program.id
+                        matchingAPI: matchingClient, server: server, program: program.id
                     ))
                 }
             }

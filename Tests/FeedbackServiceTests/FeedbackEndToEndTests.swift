@@ -307,3 +307,46 @@ struct GoalTests {
         }
     }
 }
+
+@Suite("Feedback end to end with the real matching service")
+struct RealMatchingTests {
+    @Test("a match made in matching reaches feedback through its feed; a not-a-good-fit answer ends it in matching")
+    func fitSignalReachesMatching() async throws {
+        try await withFeedbackCluster(realMatching: true) { cluster in
+            let swift = [SkillLevel(name: "Swift", level: 4)]
+            let mentor = try await cluster.person("Maya", division: "Platform", role: .mentor, offered: swift, capacity: 2)
+            let mentee = try await cluster.person("Ravi", division: "Sales", role: .mentee, wanted: swift)
+            let admin = try await cluster.adminToken()
+            _ = try await cluster.call(Matching.setSettings, MatchingSettingsInput(
+                programID: cluster.program, criteria: [Criterion(kind: .skills, mode: .should, weight: 100)], requestExpiryDays: nil, groupMinimum: nil, groupMaximum: nil
+            ), token: admin)
+            _ = try await cluster.call(Matching.syncParticipants, ProgramRef(programID: cluster.program), token: admin)
+            let proposed = try await cluster.call(Matching.proposeMatch, ProposeMatchRequest(programID: cluster.program, mentorID: mentor.id), token: mentee.token)
+            let active = try await cluster.call(Matching.respondToMatch, RespondToMatchRequest(matchID: proposed.id, accept: true), token: mentor.token)
+            #expect(active.status == .active)
+
+            // The pair meets (scheduling), then the mentee says it is not a good fit.
+            _ = try await cluster.call(Scheduling.registerPair, Pair(matchID: active.id, programID: cluster.program, mentorID: mentor.id, menteeID: mentee.id), token: admin)
+            let meeting = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(
+                matchID: active.id, start: cluster.clock.now().addingTimeInterval(3600), durationMinutes: 45, timeZone: "UTC"
+            ), token: mentee.token)
+            try await cluster.hold(meeting)
+            _ = try await cluster.call(Feedback.submitSessionFeedback, SessionFeedbackInput(
+                meetingID: meeting.id, rating: 2, pairingFit: .notAGoodFit, fitComment: "different goals"
+            ), token: try await cluster.token("Ravi"))
+            // Feedback copied the match from matching's feed (with its start: the cohort).
+            let copy = try await cluster.server.store.match(organisation: cluster.admin.organisationID, id: active.id)
+            #expect(copy?.status == "active" && copy?.startedAt == active.startedAt)
+
+            #expect(try await cluster.server.deliverFitSignals() == 1)
+            let ended = try await cluster.call(Matching.getMatch, MatchRef(matchID: active.id), token: try await cluster.adminToken())
+            #expect(ended.status == .ended && ended.notAGoodFit)
+            #expect(ended.endReason?.contains("different goals") == true)
+            // And back through the feed: feedback's copy is ended too, so the closing survey falls due.
+            try await cluster.server.syncNow()
+            #expect(try await cluster.server.store.match(organisation: cluster.admin.organisationID, id: active.id)?.status == "ended")
+            let due = try await cluster.call(Feedback.listDueSurveys, ListDueSurveysRequest(), token: try await cluster.token("Ravi"))
+            #expect(due.invitations.map(\.kind) == [.closing])
+        }
+    }
+}
