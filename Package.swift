@@ -231,6 +231,7 @@ let package = Package(
                 "TandemWire",
                 "TandemProtocols",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

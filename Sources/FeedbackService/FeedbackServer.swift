@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 package import Synchronization
+import Metrics
 import TandemAuth
 public import TandemProtocols
 public import TandemRPC
@@ -231,19 +232,28 @@ public final class FeedbackServer: Sendable {
     }
 
     /// The background work, until cancelled: sync the feeds and deliver fit signals every
-    /// `syncInterval`.
+    /// `syncInterval`. Reports for operators: `tandem_feedback_fit_signals_pending` (waiting for
+    /// matching), `tandem_feedback_feed_cursor{feed}` and `tandem_feedback_sync_failures_total`.
     public func runBackground() async {
+        let pending = Gauge(label: "tandem_feedback_fit_signals_pending")
+        let failures = Counter(label: "tandem_feedback_sync_failures_total")
+        let cursors = ["matches", "meetings"].map { ($0, Gauge(label: "tandem_feedback_feed_cursor", dimensions: [("feed", $0)])) }
         while !Task.isCancelled {
             do {
                 try await syncNow()
             } catch {
+                failures.increment()
                 logger.info("feed sync failed; retrying", metadata: ["error": "\(error)"])
+            }
+            for (feed, gauge) in cursors {
+                if let cursor = try? await store.cursor(feed) { gauge.record(cursor) }
             }
             do {
                 try await deliverFitSignals()
             } catch {
                 logger.warning("fit signal delivery failed", metadata: ["error": "\(error)"])
             }
+            if let counts = try? await store.outboxCounts() { pending.record(counts.pending) }
             try? await Task.sleep(for: configuration.syncInterval)
         }
     }

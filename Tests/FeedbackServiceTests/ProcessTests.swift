@@ -134,6 +134,11 @@ struct FeedbackProcessTests {
             let metrics = try httpGet(port: adminPort, path: "/metrics")
             #expect(metrics.body.contains(#"tandem_rpc_calls_total{method="feedback.GetSessionFeedback",code="OK"} 1"#), "\(metrics.body.prefix(2000))")
             #expect(metrics.body.contains(#"tandem_store_commit_duration_count{database="feedback"}"#))
+            // The gauge is recorded after each delivery pass: wait for the pass that delivered it.
+            #expect(try await eventually(timeout: .seconds(30)) {
+                (try? httpGet(port: adminPort, path: "/metrics").body.contains("tandem_feedback_fit_signals_pending 0")) == true
+            }, "the delivered signal left the outbox")
+            #expect(metrics.body.contains(#"tandem_feedback_feed_cursor{feed="meetings"}"#))
 
             feedback.send(SIGTERM)
             #expect(feedback.waitForExit(seconds: 30) == 0, "\(feedback.output.suffix(600))")
