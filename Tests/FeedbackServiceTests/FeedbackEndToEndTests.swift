@@ -213,6 +213,12 @@ struct FeedbackEndToEndTests {
             // Acme's own admin sees its figures.
             let ours = try await cluster.call(Feedback.programReport, ReportRequest(programID: cluster.program), token: try await cluster.adminToken())
             #expect(ours.overall.participants == 2 && ours.overall.meetingsHeld == 1)
+            let health = try await cluster.call(Feedback.matchHealth, MatchHealthRequest(programID: cluster.program), token: try await cluster.adminToken())
+            #expect(health.pairs.map(\.matchID) == [match.id] && health.pairs.first?.status == .onTrack && health.pairs.first?.meetingsHeld == 1)
+            // Three weeks without a meeting: a check-in is due.
+            cluster.clock.advance(22 * 86_400)
+            let later = try await cluster.call(Feedback.matchHealth, MatchHealthRequest(programID: cluster.program), token: try await cluster.adminToken())
+            #expect(later.pairs.first?.status == .needsCheckIn && later.pairs.first?.reasons == ["no meeting for 22 days"])
         }
     }
 
