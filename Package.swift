@@ -491,6 +491,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "GatewayService",
+                "FeedbackService",
                 "IdentityService",
                 "MatchingService",
                 "SchedulingService",
