@@ -446,6 +446,7 @@ let package = Package(
             name: "MatchingServiceTests",
             dependencies: [
                 "MatchingService",
+                "SchedulingService",
                 "IdentityService",
                 "TandemAuth",
                 "TandemTestSupport",
