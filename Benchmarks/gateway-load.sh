@@ -43,11 +43,17 @@ for name in identity scheduling gateway; do
 done
 
 # The client certificate is for identity (the API-key exchange is mutual TLS); the gateway asks for none.
+# CPU seconds a process has used (user + system), from /proc.
+cpu() { awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$(cat "$1.pid")/stat"; }
 common=(--identity 127.0.0.1:17101 --ca certs/ca.pem --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem --api-key "$(cat api-key)" --quiet --json)
 echo "== direct: scheduling"
+before=$(cpu scheduling)
 "$BIN/tandem-load" --endpoint 127.0.0.1:17103 "${common[@]}" direct.json "$@"
+echo "CPU seconds during the run: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}")"
 echo "== through the gateway (same population: --skip-setup)"
+before=$(cpu scheduling); gbefore=$(cpu gateway)
 "$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:17100 --skip-setup --operations-seed 2 "${common[@]}" gateway.json "$@"
+echo "CPU seconds during the run: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}"), gateway $(awk "BEGIN {print $(cpu gateway) - $gbefore}")"
 python3 - <<'PY'
 import json
 d = json.load(open("direct.json")); g = json.load(open("gateway.json"))

@@ -32,14 +32,20 @@ public struct TraceContext: Sendable, Hashable {
 
     public var traceparent: String { "00-\(traceID)-\(spanID)-\(sampled ? "01" : "00")" }
 
+    /// `bytes` (8 or 16) random bytes as hex, from one draw of the system generator (a system
+    /// call), widened with SplitMix64 for the second half.
     static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        var text = ""
-        while text.count < bytes * 2 {
-            let value: UInt64 = generator.next()
-            text += String(value, radix: 16).leftPadded(to: 16)
+        var value: UInt64 = generator.next()
+        if value == 0 { value = 1 }
+        var text = String(value, radix: 16).leftPadded(to: 16)
+        if bytes > 8 {
+            var mixed = value &+ 0x9E37_79B9_7F4A_7C15
+            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+            text += String(mixed ^ (mixed >> 31), radix: 16).leftPadded(to: 16)
         }
-        return String(text.prefix(bytes * 2))
+        return text
     }
 }
 
@@ -158,7 +164,8 @@ public final class TandemSpan: Tracing.Span {
             state.ended = true
             return state
         }
-        guard let finished, let trace = context[TraceContextKey.self], trace.sampled else { return }
+        // Exported as a debug line: nothing to build when debug is off (the usual case).
+        guard let finished, logger.logLevel <= .debug, let trace = context[TraceContextKey.self], trace.sampled else { return }
         let end = instant().nanosecondsSinceEpoch
         var metadata: Logger.Metadata = [
             "trace_id": "\(trace.traceID)", "span_id": "\(trace.spanID)", "name": "\(finished.name)", "kind": "\(kind)",
