@@ -1,0 +1,179 @@
+import Foundation
+import TandemTestSupport
+import Testing
+
+/// A base port for a dev cluster: it and the next four are free, and so are their admin ports
+/// (1000 above).
+func freeBasePort() throws -> Int {
+    func free(_ port: Int) -> Bool {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+    for _ in 0..<200 {
+        let base = Int.random(in: 20000...50000)
+        if (0..<5).allSatisfy({ free(base + $0) && free(base + 1000 + $0) }) { return base }
+    }
+    throw HTTPTestError("no free range of ports")
+}
+
+func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appending(path: "tandem-cli-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Polls `condition` every 50 ms until it holds or `seconds` pass.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return condition()
+}
+
+/// `tandem dev up` running in a temporary state directory, stopped with SIGTERM at the end.
+final class RunningCluster {
+    let state: String
+    let base: Int
+    let process: ServiceProcess
+
+    init() throws {
+        state = try temporaryDirectory()
+        base = try freeBasePort()
+        process = try ServiceProcess("tandem", ["dev", "up", "--state-dir", state, "--base-port", String(base)])
+        let ready = waitUntil(seconds: 120) { process.output.contains("press Ctrl-C to stop") || !process.process.isRunning }
+        guard ready, process.process.isRunning else { throw HTTPTestError("dev up did not come up:\n\(process.output)") }
+    }
+
+    var endpoint: String { "127.0.0.1:\(base)" }
+
+    /// `tandem ARGUMENTS` with this cluster's state directory and endpoint.
+    func tandem(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try ServiceProcess.run("tandem", arguments + ["--state-dir", state], environment: environment)
+    }
+
+    func call(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try tandem(["call"] + arguments + ["--endpoint", endpoint])
+    }
+
+    deinit {
+        process.send(SIGTERM)
+        _ = process.waitForExit(seconds: 30)
+        try? FileManager.default.removeItem(atPath: state)
+    }
+}
+
+@Suite("tandem command (processes)", .serialized)
+struct CLIProcessTests {
+    @Test("dev up starts every service, dev status reports SERVING, SIGTERM stops them all")
+    func devUpAndDown() throws {
+        let cluster = try RunningCluster()
+        let output = cluster.process.output
+        for name in ["identity", "matching", "scheduling", "gateway"] { #expect(output.contains(name), "endpoint of \(name) printed") }
+        let status = try cluster.tandem(["dev", "status", "--base-port", String(cluster.base)])
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.output.split(separator: "\n").filter { $0.hasSuffix("SERVING") }.count >= 4, "\(status.output)")
+
+        let record = try #require(FileManager.default.contents(atPath: cluster.state + "/cluster.json"))
+        let json = try #require(try JSONSerialization.jsonObject(with: record) as? [String: Any])
+        let pids = (json["services"] as? [[String: Any]] ?? []).compactMap { $0["pid"] as? Int32 ?? ($0["pid"] as? Int).map(Int32.init) }
+        #expect(pids.count >= 4)
+        for pid in pids { #expect(kill(pid, 0) == 0, "service \(pid) runs") }
+
+        cluster.process.send(SIGTERM)
+        let exit = cluster.process.waitForExit(seconds: 30)
+        #expect(exit == 0, "dev up exits 0 after SIGTERM:\n\(cluster.process.output)")
+        #expect(cluster.process.output.contains("stopped"))
+        for pid in pids { #expect(kill(pid, 0) == -1 && errno == ESRCH, "service \(pid) has exited") }
+
+        let after = try cluster.tandem(["dev", "status", "--base-port", String(cluster.base)])
+        #expect(after.status != 0)
+        #expect(after.output.contains("DOWN"))
+    }
+
+    @Test("call: list, sign-in, a good call, a bad body, an RPC error, an unknown method")
+    func calls() throws {
+        let cluster = try RunningCluster()
+
+        let list = try cluster.call(["--list"])
+        #expect(list.status == 0)
+        for method in ["identity.SignIn", "matching.RunCohort", "scheduling.BookMeeting", "gateway.Dashboard", "health.Check"] {
+            #expect(list.output.contains(method), "--list shows \(method)")
+        }
+
+        // Without a token the gateway refuses: one line, the status, the endpoint.
+        let anonymous = try cluster.call(["identity.WhoAmI"])
+        #expect(anonymous.status != 0)
+        #expect(anonymous.output.contains("UNAUTHENTICATED") && anonymous.output.contains(cluster.endpoint), "\(anonymous.output)")
+        #expect(anonymous.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(anonymous.output)")
+
+        let signIn = try cluster.tandem(["sign-in", "--endpoint", cluster.endpoint])
+        #expect(signIn.status == 0, "\(signIn.output)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: cluster.state + "/token")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600, "the token file is private")
+
+        let whoAmI = try cluster.call(["identity.WhoAmI"])
+        #expect(whoAmI.status == 0, "\(whoAmI.output)")
+        let caller = try #require(try JSONSerialization.jsonObject(with: Data(whoAmI.output.utf8)) as? [String: Any])
+        #expect((caller["roles"] as? [String])?.contains("org-admin") == true, "\(whoAmI.output)")
+
+        let program = try cluster.call(["identity.CreateProgram", "--json", #"{"name": "CLI test", "format": "one-to-one", "startsOn": "2026-01-05", "onboarding": false, "adminIDs": []}"#])
+        #expect(program.status == 0, "\(program.output)")
+        #expect(program.output.contains("\"name\" : \"CLI test\""), "\(program.output)")
+
+        let badJSON = try cluster.call(["identity.CreateProgram", "--json", #"{"name": "x", "format": "one-to-one""#])
+        #expect(badJSON.status != 0)
+        #expect(badJSON.output.contains("bad JSON body for identity.CreateProgram"), "\(badJSON.output)")
+        #expect(badJSON.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(badJSON.output)")
+
+        let missingField = try cluster.call(["identity.CreateProgram", "--json", #"{"name": "x"}"#])
+        #expect(missingField.status != 0)
+        #expect(missingField.output.contains("missing field 'format'"), "\(missingField.output)")
+
+        let notFound = try cluster.call(["identity.GetPerson", "--json", #"{"personID": "\#(UUID().uuidString)"}"#])
+        #expect(notFound.status != 0)
+        #expect(notFound.output.contains("identity.GetPerson at \(cluster.endpoint) failed with NOT_FOUND (5)"), "\(notFound.output)")
+        #expect(notFound.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(notFound.output)")
+
+        let unknown = try cluster.call(["identity.signin"])
+        #expect(unknown.status != 0)
+        #expect(unknown.output.contains("did you mean identity.SignIn"), "\(unknown.output)")
+
+        // A service called directly, over mutual TLS with the CLI's certificate.
+        let direct = try cluster.tandem([
+            "call", "health.Check", "--endpoint", "127.0.0.1:\(cluster.base + 3)", "--server-name", "scheduling",
+            "--certificate", cluster.state + "/certs/cli.pem", "--key", cluster.state + "/certs/cli-key.pem",
+        ])
+        #expect(direct.status == 0 && direct.output.contains("SERVING"), "\(direct.output)")
+
+        // Nothing listening: one line naming the endpoint.
+        let down = try cluster.tandem(["call", "health.Check", "--endpoint", "127.0.0.1:\(try freePort())", "--deadline", "3"])
+        #expect(down.status != 0)
+        #expect(down.output.contains("health.Check at 127.0.0.1:") && down.output.contains("UNAVAILABLE"), "\(down.output)")
+    }
+
+    @Test("demo --size small: a whole program end to end, with the report's key figures")
+    func demo() throws {
+        let state = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let started = Date()
+        let run = try ServiceProcess.run("tandem", ["demo", "--size", "small", "--seed", "7", "--state-dir", state, "--base-port", String(try freeBasePort())])
+        let seconds = Date().timeIntervalSince(started)
+        #expect(run.status == 0, "\(run.output)")
+        for figure in ["Match rate:", "Scores (0–100)", "Example:", "Meetings booked:", "Local start times", "Competency improvement:", "Positive relationship:", "Intention to stay:"] {
+            #expect(run.output.contains(figure), "the report shows \(figure)")
+        }
+        #expect(run.output.contains("[9/9]"), "progress is shown")
+        print("demo --size small took \(String(format: "%.1f", seconds)) s")
+        // The cluster the demo started is gone again.
+        #expect(!FileManager.default.fileExists(atPath: state + "/cluster.json"))
+    }
+}
