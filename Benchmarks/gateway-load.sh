@@ -34,7 +34,7 @@ start() {
 }
 start identity --port 17101 --admin-port 18101
 start scheduling --port 17103 --admin-port 18103 --identity 127.0.0.1:17101
-start gateway --port 17100 --admin-port 18100 --identity 127.0.0.1:17101 --scheduling 127.0.0.1:17103 --matching 127.0.0.1:17102 --rate-limit 0
+start gateway --port 17100 --admin-port 18100 --identity 127.0.0.1:17101 --scheduling 127.0.0.1:17103 --matching 127.0.0.1:17102 --rate-limit 0 --max-concurrent-calls 10000
 for port in 17101 17103 17100; do
     for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
@@ -42,12 +42,12 @@ for name in identity scheduling gateway; do
     kill -0 "$(cat $name.pid)" 2>/dev/null || { echo "$name did not start:" >&2; cat "$name.log" >&2; exit 2; }
 done
 
-common=(--identity 127.0.0.1:17101 --ca certs/ca.pem --api-key "$(cat api-key)" --quiet --json)
+# The client certificate is for identity (the API-key exchange is mutual TLS); the gateway asks for none.
+common=(--identity 127.0.0.1:17101 --ca certs/ca.pem --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem --api-key "$(cat api-key)" --quiet --json)
 echo "== direct: scheduling"
-"$BIN/tandem-load" --endpoint 127.0.0.1:17103 --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem \
-    "${common[@]}" direct.json "$@"
+"$BIN/tandem-load" --endpoint 127.0.0.1:17103 "${common[@]}" direct.json "$@"
 echo "== through the gateway (same population: --skip-setup)"
-"$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:17100 --skip-setup "${common[@]}" gateway.json "$@"
+"$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:17100 --skip-setup --operations-seed 2 "${common[@]}" gateway.json "$@"
 python3 - <<'PY'
 import json
 d = json.load(open("direct.json")); g = json.load(open("gateway.json"))

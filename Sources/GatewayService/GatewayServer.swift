@@ -46,11 +46,13 @@ public final class GatewayServer: Sendable {
     /// The RPC handlers: every routed method, and the gateway's own.
     public var service: any RPCService { GatewayRPCService(server: self) }
 
-    /// What the gateway passes on from the client's call: its credentials, idempotency key and
-    /// trace context. The deadline and request id are inherited by every call made while serving.
+    /// What the gateway passes on from the client's call: its credentials and idempotency key.
+    /// The deadline and request id are inherited by every call made while serving; the trace
+    /// continues through the tracing interceptors (the gateway's server span, a client span per
+    /// upstream call, whose `traceparent` the service receives).
     static func forwarded(_ context: ServerContext) -> CallOptions {
         var metadata = Metadata()
-        for key in [Metadata.Keys.authorization, Metadata.Keys.idempotencyKey, Metadata.Keys.traceparent, Metadata.Keys.tracestate] {
+        for key in [Metadata.Keys.authorization, Metadata.Keys.idempotencyKey] {
             if let value = context.metadata[key] { metadata[key] = value }
         }
         return CallOptions(metadata: metadata)

@@ -27,6 +27,9 @@ public struct LoadPlan: Sendable {
     public var people = 10_000
     public var pairs = 5_000
     public var seed: UInt64 = 1
+    /// The random choices of the operations (which pair, when); default: `seed`. A second run
+    /// over the same population (`--skip-setup`) gives another one so as not to repeat the first.
+    public var operationsSeed: UInt64?
     /// Bookings are spread over this many days from `horizonStart`.
     public var horizonDays = 365
     public var horizonStart: Date

@@ -109,6 +109,8 @@ public final class LoadRunner: Sendable {
     public let target: SchedulingTarget
     public let population: Population
     public let ledger = Ledger()
+    /// Makes this run's idempotency keys its own.
+    let runID = UInt32.random(in: 0...UInt32.max)
     private let progress: (@Sendable (String) -> Void)?
 
     private final class Shared: Sendable {
@@ -230,7 +232,7 @@ public final class LoadRunner: Sendable {
             case .closed(let concurrency):
                 for worker in 0..<concurrency {
                     group.addTask(executorPreference: executors[worker % executors.count]) {
-                        var random = SeededRandom(seed: self.plan.seed &+ UInt64(worker) &* 7919 &+ 17)
+                        var random = SeededRandom(seed: (self.plan.operationsSeed ?? self.plan.seed) &+ UInt64(worker) &* 7919 &+ 17)
                         var recorder = Recorder()
                         var live = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
                         while !shared.stop.load(ordering: .relaxed) {
@@ -270,7 +272,7 @@ public final class LoadRunner: Sendable {
                                     try? await Task.sleep(for: .milliseconds(1))
                                 }
                             }
-                            let seed = self.plan.seed &+ UInt64(index) &* 0x9E37
+                            let seed = (self.plan.operationsSeed ?? self.plan.seed) &+ UInt64(index) &* 0x9E37
                             let slot = Int(index % Int64(executors.count))
                             inFlight.add()
                             calls.addTask(executorPreference: executors[slot]) {
@@ -325,7 +327,9 @@ public final class LoadRunner: Sendable {
         let slots = UInt64(plan.horizonDays * 48)
         let start = plan.horizonStart.addingTimeInterval(TimeInterval(random.next() % slots) * 1800)
         let request = BookMeetingRequest(matchID: pair.matchID, start: start, durationMinutes: plan.meetingMinutes, timeZone: "UTC")
-        let key = "load-\(random.next())-\(random.next())"
+        // The run's own prefix: a later run with the same seed (e.g. --skip-setup) draws the same
+        // numbers, and must not get this run's meetings back for its keys.
+        let key = "load-\(runID)-\(random.next())-\(random.next())"
         var attempt = 0
         while true {
             let (outcome, meeting) = await target.book(request, key: key)

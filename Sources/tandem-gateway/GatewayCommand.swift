@@ -21,11 +21,11 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ServiceOptions
 
-    @Option(help: "Identity instances, HOST:PORT (repeatable). [env: TANDEM_IDENTITY, comma-separated] (default: 127.0.0.1:7101)")
+    @Option(help: "Identity instances, HOST:PORT (repeatable, or comma-separated). [env: TANDEM_IDENTITY] (default: 127.0.0.1:7101)")
     var identity: [String] = []
-    @Option(help: "Matching instances, HOST:PORT (repeatable). [env: TANDEM_MATCHING] (default: 127.0.0.1:7102)")
+    @Option(help: "Matching instances, HOST:PORT (repeatable, or comma-separated). [env: TANDEM_MATCHING] (default: 127.0.0.1:7102)")
     var matching: [String] = []
-    @Option(help: "Scheduling instances, HOST:PORT (repeatable). [env: TANDEM_SCHEDULING] (default: 127.0.0.1:7103)")
+    @Option(help: "Scheduling instances, HOST:PORT (repeatable, or comma-separated). [env: TANDEM_SCHEDULING] (default: 127.0.0.1:7103)")
     var scheduling: [String] = []
 
     @Option(name: .customLong("rate-limit"), help: "Calls a second per user or service account, and per address for calls without a token; 0: no limit. [env: TANDEM_RATE_LIMIT] (default: 100)")
@@ -46,7 +46,8 @@ struct GatewayCommand: AsyncParsableCommand {
         let environment = try options.environment(extraNames: Set(names))
         let settings = try options.resolve(service: "gateway", defaultPort: Self.defaultPort, environment: environment)
         func endpoints(_ flags: [String], _ name: String, _ fallback: String) throws -> [Endpoint] {
-            let texts = flags.isEmpty ? (environment["TANDEM_" + name.uppercased()] ?? fallback).split(separator: ",").map(String.init) : flags
+            // Repeat the flag or separate instances with commas, in the flag as in the variable.
+            let texts = (flags.isEmpty ? [environment["TANDEM_" + name.uppercased()] ?? fallback] : flags).flatMap { $0.split(separator: ",").map(String.init) }
             return try texts.map { text in
                 do { return try Endpoint(parsing: text.trimmingCharacters(in: CharacterSet.whitespaces)) } catch { throw ServiceConfigurationError("--\(name) '\(text)' is not HOST:PORT") }
             }
@@ -65,13 +66,15 @@ struct GatewayCommand: AsyncParsableCommand {
         let messageBytes = try number(maxMessageBytes, "max-message-bytes", default: 4 << 20, 1024...(64 << 20))
         let aggregate = try number(aggregateTimeoutMilliseconds, "aggregate-timeout-ms", default: 2000, 50...60_000)
 
-        TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
-        let registry = TandemMetrics.bootstrap()
+        let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.gateway")
         var clientConfiguration = ClientConfiguration()
         clientConfiguration.connectionsPerEndpoint = 2
         func client(_ endpoints: [Endpoint], _ name: String) throws -> RPCClient {
-            try RPCClient(endpoints: endpoints, tls: settings.clientTLS(serverName: name), configuration: clientConfiguration, logger: logger)
+            try RPCClient(
+                endpoints: endpoints, tls: settings.clientTLS(serverName: name), configuration: clientConfiguration,
+                interceptors: TandemObservability.clientInterceptors, logger: logger
+            )
         }
         let upstreams = GatewayUpstreams(
             identity: try client(identityEndpoints, "identity"), matching: try client(matchingEndpoints, "matching"),
@@ -90,7 +93,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let limiter = rate > 0 ? RateLimiter(perSecond: rate, burst: burst) : nil
         let server = RPCServer(
             configuration: serverConfiguration, services: [gateway.service],
-            interceptors: [MetricsServerInterceptor(), LoggingServerInterceptor(), EdgeInterceptor(verifier: verifier, limiter: limiter)], logger: logger
+            interceptors: TandemObservability.serverInterceptors + [EdgeInterceptor(verifier: verifier, limiter: limiter)], logger: logger
         )
         let probes = [("identity", upstreams.identity), ("matching", upstreams.matching), ("scheduling", upstreams.scheduling)].map { name, client in
             ReadinessProbe(name) {

@@ -33,8 +33,7 @@ struct Serve: AsyncParsableCommand {
         let settings = try options.resolve(service: "identity", defaultPort: IdentityCommand.defaultPort, environment: environment)
         var configuration = IdentityConfiguration()
         configuration.scryptLogN = try scryptCost(scryptLogN, environment: environment)
-        TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
-        let registry = TandemMetrics.bootstrap()
+        let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.identity")
         let identity: IdentityServer
         do {
@@ -45,7 +44,7 @@ struct Serve: AsyncParsableCommand {
         defer { identity.close() }
         let server = RPCServer(
             configuration: settings.serverConfiguration, services: [identity.service],
-            interceptors: [MetricsServerInterceptor(), LoggingServerInterceptor()] + identity.interceptors, logger: logger
+            interceptors: TandemObservability.serverInterceptors + identity.interceptors, logger: logger
         )
         let store = ReadinessProbe("store") { try await identity.checkStore() }
         try await ServiceRunner.run(server: server, probes: [store], metrics: registry, settings: settings, logger: logger)

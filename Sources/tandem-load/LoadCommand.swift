@@ -45,6 +45,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "People in the generated population.") var people = 10_000
     @Option(help: "Mentoring pairs among them.") var pairs = 5_000
     @Option(help: "Seed of the population and the random choices.") var seed: UInt64 = 1
+    @Option(name: .customLong("operations-seed"), help: "Seed of the operations' random choices only (default: --seed); give another one to run again over the same population.") var operationsSeed: UInt64?
     @Option(name: .customLong("horizon-days"), help: "Bookings spread over this many days, starting next Monday.") var horizonDays = 365
     @Flag(name: .customLong("skip-setup"), help: "The population exists already (same --seed, --people, --pairs).") var skipSetup = false
     @Flag(inversion: .prefixedNo, help: "Read every meeting back afterwards and check the invariants.") var verify = true
@@ -119,6 +120,7 @@ struct LoadCommand: AsyncParsableCommand {
         plan.people = people
         plan.pairs = pairs
         plan.seed = seed
+        plan.operationsSeed = operationsSeed
         plan.horizonDays = horizonDays
         let quiet = self.quiet
         let runner = LoadRunner(plan: plan, target: SchedulingTarget(client: client, tokens: tokens)) { line in

@@ -42,10 +42,11 @@ struct MatchingCommand: AsyncParsableCommand {
                 do { return try Endpoint(parsing: text) } catch { throw ServiceConfigurationError("--identity '\(text)' is not HOST:PORT") }
             }
 
-        TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
-        let registry = TandemMetrics.bootstrap()
+        let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.matching")
-        let identityClient = try RPCClient(endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), logger: logger)
+        let identityClient = try RPCClient(
+            endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), interceptors: TandemObservability.clientInterceptors, logger: logger
+        )
         let verifier = TokenVerifier { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
         let matching: MatchingServer
         do {
@@ -58,9 +59,7 @@ struct MatchingCommand: AsyncParsableCommand {
         defer { matching.close() }
         let server = RPCServer(
             configuration: settings.serverConfiguration, services: [matching.service],
-            interceptors: [
-                MetricsServerInterceptor(), LoggingServerInterceptor(), AuthServerInterceptor(verifier: verifier, internalMethods: Matching.internalMethods),
-            ],
+            interceptors: TandemObservability.serverInterceptors + [AuthServerInterceptor(verifier: verifier, internalMethods: Matching.internalMethods)],
             logger: logger
         )
         let store = ReadinessProbe("store") { try await matching.checkStore() }

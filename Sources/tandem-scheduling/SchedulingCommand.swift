@@ -49,10 +49,11 @@ struct SchedulingCommand: AsyncParsableCommand {
                 do { return try Endpoint(parsing: text) } catch { throw ServiceConfigurationError("--identity '\(text)' is not HOST:PORT") }
             }
 
-        TandemLogging.bootstrap(level: settings.logLevel, format: settings.logFormat)
-        let registry = TandemMetrics.bootstrap()
+        let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.scheduling")
-        let identityClient = try RPCClient(endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), logger: logger)
+        let identityClient = try RPCClient(
+            endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), interceptors: TandemObservability.clientInterceptors, logger: logger
+        )
         let verifier = TokenVerifier { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
         let scheduling: SchedulingServer
         do {
@@ -63,7 +64,7 @@ struct SchedulingCommand: AsyncParsableCommand {
         defer { scheduling.close() }
         let server = RPCServer(
             configuration: settings.serverConfiguration, services: [scheduling.service],
-            interceptors: [MetricsServerInterceptor(), LoggingServerInterceptor(), AuthServerInterceptor(verifier: verifier)], logger: logger
+            interceptors: TandemObservability.serverInterceptors + [AuthServerInterceptor(verifier: verifier)], logger: logger
         )
         let store = ReadinessProbe("store") { try await scheduling.checkStore() }
         // Tokens are verified locally, but new signing keys come from identity: without it,

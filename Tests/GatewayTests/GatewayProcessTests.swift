@@ -19,7 +19,7 @@ struct GatewayProcessTests {
         try TestPKI.shared.writeFiles(for: ["identity", "matching", "scheduling", "gateway"], into: URL(fileURLWithPath: directory))
         func tls(_ name: String, data: String? = nil) -> [String] {
             ["--certificate", "\(directory)/\(name).pem", "--key", "\(directory)/\(name)-key.pem", "--ca", "\(directory)/ca.pem",
-             "--data-dir", "\(directory)/\(data ?? name)", "--admin-port", "0", "--log-level", "warning"]
+             "--data-dir", "\(directory)/\(data ?? name)", "--admin-port", "0", "--log-level", "debug", "--log-format", "json"]
         }
         let bootstrap = try ServiceProcess.run(
             "tandem-identity",
@@ -50,7 +50,7 @@ struct GatewayProcessTests {
 
         let client = try GatewayCluster.client(Endpoint(host: "127.0.0.1", port: ports.gateway))
         defer { client.close() }
-        func call<Input, Output>(_ method: MethodDescriptor<Input, Output>, _ request: Input, token: String?) async throws -> Output {
+        @Sendable func call<Input, Output>(_ method: MethodDescriptor<Input, Output>, _ request: Input, token: String?) async throws -> Output {
             var options = CallOptions(timeout: .seconds(30))
             if let token { options.metadata[Metadata.Keys.authorization] = "Bearer " + token }
             return try await client.call(method, request, options: options)
@@ -61,7 +61,7 @@ struct GatewayProcessTests {
         let password = "a long enough password"
         let program = try await call(Identity.createProgram, ProgramInput(name: "Mentoring", format: .oneToOne, startsOn: "2027-01-04"), token: admin)
         var people: [(id: UUID, token: String)] = []
-        for (name, zone, role) in [("mentor", "America/New_York", ParticipantRole.mentor), ("mentee", "Europe/London", .mentee)] {
+        for (name, zone, role) in [("mentor", "America/New_York", ParticipantRole.mentor), ("mentee", "Europe/London", .mentee), ("other", "Asia/Tokyo", .mentor)] {
             let person = try await call(Identity.createPerson, CreatePersonRequest(
                 person: PersonInput(email: "\(name)@acme.example", name: name.capitalized, division: role == .mentor ? "Sales" : "Engineering", jobTitle: "Staff", seniority: 5, timeZone: zone),
                 password: password
@@ -74,7 +74,7 @@ struct GatewayProcessTests {
             _ = try await eventuallyCall { try await call(Scheduling.setAvailability, Availability(personID: person.id, timeZone: zone), token: token) }
             people.append((person.id, token))
         }
-        let (mentor, mentee) = (people[0], people[1])
+        let (mentor, mentee, other) = (people[0], people[1], people[2])
         _ = try await eventuallyCall {
             try await call(Matching.setSettings, MatchingSettingsInput(programID: program.id, criteria: [Criterion(kind: .skills, mode: .should)]), token: admin)
         }
@@ -98,10 +98,22 @@ struct GatewayProcessTests {
         #expect(python.terminationStatus == 0, "the Python client failed: \(String(decoding: output, as: UTF8.self))")
         let report = try JSONSerialization.jsonObject(with: output) as? [String: Any] ?? [:]
         #expect(report["refusedWithoutToken"] as? Int == 16)
-        #expect((report["mentors"] as? [[String: Any]])?.first?["mentorID"] as? String == mentor.id.uuidString.lowercased())
+        // The mentor she has is not recommended again; the other one is.
+        #expect((report["mentors"] as? [[String: Any]])?.map { $0["mentorID"] as? String } == [other.id.uuidString.lowercased()])
         #expect(report["sameMeetingOnRetry"] as? Bool == true && report["conflictWithoutKey"] as? Int == 9)
         let meetingID = try #require((report["meetingID"] as? String).flatMap(UUID.init(uuidString:)))
         #expect(try await call(Scheduling.getMeeting, MeetingRef(meetingID: meetingID), token: mentee.token).agenda == "Booked from Python")
+
+        // A trace started by the client continues through the gateway into scheduling's span.
+        let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+        var traced = CallOptions(timeout: .seconds(30))
+        traced.metadata[Metadata.Keys.authorization] = "Bearer " + mentee.token
+        traced.metadata[Metadata.Keys.traceparent] = "00-\(traceID)-00f067aa0ba902b7-01"
+        _ = try await client.call(Scheduling.getMeeting, MeetingRef(meetingID: meetingID), options: traced)
+        #expect(try await eventually {
+            [schedulingA, schedulingB].contains { $0.output.split(separator: "\n").contains { $0.contains(traceID) && $0.contains("scheduling.GetMeeting") && $0.contains("span finished") } }
+        })
+        #expect(gateway.output.contains(traceID), "the gateway's own span is in its log")
 
         // One scheduling instance dies: the other serves, through the same gateway.
         schedulingA.send(SIGKILL)
@@ -134,5 +146,12 @@ struct GatewayProcessTests {
 
         gateway.send(SIGTERM)
         #expect(gateway.waitForExit(seconds: 30) == 0, "\(gateway.output.suffix(600))")
+
+        // No secret in any log line of the whole run (debug level, every call logged).
+        let logs = [identity, matching, schedulingA, schedulingB, gateway].map(\.output).joined(separator: "\n")
+        #expect(logs.contains("call finished"), "the logs were written")
+        for secret in [password, "bootstrap password", admin, mentee.token, mentor.token] {
+            #expect(!logs.contains(secret), "a secret appears in the logs")
+        }
     }
 }
