@@ -131,6 +131,9 @@ struct DemoReport {
         // Meetings
         line("FIRST MEETINGS (fair slot finding, 45 min, \(DemoData.dateString(from)) to \(DemoData.dateString(to.addingTimeInterval(-1))))")
         line("  Meetings booked: \(booked.count) of \(activeMatches) active pairs (\(percent(booked.count, activeMatches)))")
+        if booked.count < activeMatches {
+            line("  The other \(activeMatches - booked.count) found no 45 minutes both could attend in those two weeks, within the hours each accepts")
+        }
         if !booked.isEmpty {
             let views = booked.flatMap { [$0.mentor, $0.mentee] }
             let inside = booked.filter { $0.mentor.inconvenience == 0 && $0.mentee.inconvenience == 0 }.count

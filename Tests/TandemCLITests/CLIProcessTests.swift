@@ -149,13 +149,13 @@ struct CLIProcessTests {
 
         // A service called directly, over mutual TLS with the CLI's certificate.
         let direct = try cluster.tandem([
-            "call", "health.Check", "--endpoint", "127.0.0.1:\(cluster.base + 3)", "--server-name", "scheduling",
+            "call", "health.Check", "--json", #"{"service": ""}"#, "--endpoint", "127.0.0.1:\(cluster.base + 3)", "--server-name", "scheduling",
             "--certificate", cluster.state + "/certs/cli.pem", "--key", cluster.state + "/certs/cli-key.pem",
         ])
         #expect(direct.status == 0 && direct.output.contains("SERVING"), "\(direct.output)")
 
         // Nothing listening: one line naming the endpoint.
-        let down = try cluster.tandem(["call", "health.Check", "--endpoint", "127.0.0.1:\(try freePort())", "--deadline", "3"])
+        let down = try cluster.tandem(["call", "health.Check", "--json", #"{"service": ""}"#, "--endpoint", "127.0.0.1:\(try freePort())", "--deadline", "3"])
         #expect(down.status != 0)
         #expect(down.output.contains("health.Check at 127.0.0.1:") && down.output.contains("UNAVAILABLE"), "\(down.output)")
     }

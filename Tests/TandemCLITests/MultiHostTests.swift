@@ -174,7 +174,7 @@ struct MultiHostTests {
 
         // A service is not reachable by the wrong name: its certificate names its own host.
         let wrongName = try network.run(
-            on: "client", "tandem", ["call", "health.Check", "--endpoint", endpoint("gateway"), "--server-name", "identity", "--ca", "\(certificates)/ca.pem", "--deadline", "3"]
+            on: "client", "tandem", ["call", "health.Check", "--json", #"{"service": ""}"#, "--endpoint", endpoint("gateway"), "--server-name", "identity", "--ca", "\(certificates)/ca.pem", "--deadline", "3"]
         )
         #expect(wrongName.status != 0)
 
