@@ -31,6 +31,9 @@ struct Demo: AsyncParsableCommand {
     @Flag(name: .customLong("keep-running"), help: "Keep a cluster the demo started running until Ctrl-C.")
     var keepRunning = false
 
+    @Flag(help: "Print the generated data set as the CSV the demo imports, and exit.")
+    var csv = false
+
     @OptionGroup var cluster: Dev.ClusterOptions
 
     func run() async throws {
@@ -47,6 +50,10 @@ struct Demo: AsyncParsableCommand {
             throw ValidationError("--objective must be one of \(CohortObjective.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (1...52).contains(weeks) else { throw ValidationError("--weeks must be 1–52") }
+        if csv {
+            print(DemoData.csv(DemoData.people(size: people, seed: seed, today: Date())), terminator: "")
+            return
+        }
         let devCluster = try cluster.cluster()
         let progress = ProgressDisplay(steps: 9)
         let events = ClusterEvents()
@@ -194,15 +201,8 @@ final class DemoRun: Sendable {
         _ = try await call(Matching.setSettings, MatchingSettingsInput(programID: program.id, criteria: Self.criteria), token: token)
         let sync = try await call(Matching.syncParticipants, ProgramRef(programID: program.id), token: token)
         let cohort = try await call(Matching.runCohort, RunCohortRequest(programID: program.id, objective: objective), token: token)
-        let sortedPairs = cohort.pairs.sorted { ($0.score, $0.menteeID.uuidString) < ($1.score, $1.menteeID.uuidString) }
-        var example: PairExplanation?
-        if !sortedPairs.isEmpty {
-            let pick = sortedPairs[sortedPairs.count * 3 / 4]
-            example = try await call(Matching.explainPair, PairQuery(programID: program.id, menteeID: pick.menteeID, mentorID: pick.mentorID), token: token)
-        }
-        progress.done("\(cohort.matched) of \(cohort.mentees) mentees matched in \(cohort.elapsedMilliseconds) ms")
-
-        // 5. Accounts for the matched people, so each answers for themselves.
+        // Identity's ids for the generated people; the demo orders by their HR ids (external ids)
+        // so that a seed gives the same run.
         var directory: [UUID: DemoPerson] = [:]
         var ids: [String: UUID] = [:]
         var pageToken: String?
@@ -213,7 +213,17 @@ final class DemoRun: Sendable {
         } while pageToken != nil
         for person in people { if let id = ids[person.email] { directory[id] = person } }
         let known = directory
-        let participants = Array(Set(cohort.pairs.flatMap { [$0.menteeID, $0.mentorID] })).sorted { $0.uuidString < $1.uuidString }
+        func key(_ id: UUID) -> String { known[id]?.externalID ?? id.uuidString }
+        let sortedPairs = cohort.pairs.sorted { ($0.score, key($0.menteeID)) < ($1.score, key($1.menteeID)) }
+        var example: PairExplanation?
+        if !sortedPairs.isEmpty {
+            let pick = sortedPairs[sortedPairs.count * 3 / 4]
+            example = try await call(Matching.explainPair, PairQuery(programID: program.id, menteeID: pick.menteeID, mentorID: pick.mentorID), token: token)
+        }
+        progress.done("\(cohort.matched) of \(cohort.mentees) mentees matched in \(cohort.elapsedMilliseconds) ms")
+
+        // 5. Accounts for the matched people, so each answers for themselves.
+        let participants = Array(Set(cohort.pairs.flatMap { [$0.menteeID, $0.mentorID] })).sorted { key($0) < key($1) }
         progress.begin("Signing in \(participants.count) participants", total: participants.count * 2)
         let seed = self.seed
         let tokens = try await concurrently(participants, limit: 6) { id -> (UUID, String) in
@@ -268,8 +278,8 @@ final class DemoRun: Sendable {
         let from = Self.nextMonday(after: today)
         let to = from.addingTimeInterval(14 * 86400)
         progress.begin("Booking first meetings", total: active.count)
-        let byMentor = Dictionary(grouping: active, by: \.mentorID).values.map { $0.sorted { $0.id.uuidString < $1.id.uuidString } }
-            .sorted { $0[0].id.uuidString < $1[0].id.uuidString }
+        let byMentor = Dictionary(grouping: active, by: \.mentorID).values.map { $0.sorted { key($0.menteeID) < key($1.menteeID) } }
+            .sorted { key($0[0].mentorID) < key($1[0].mentorID) }
         let booked = try await concurrently(byMentor, limit: 6) { matches -> [BookedMeeting] in
             var result: [BookedMeeting] = []
             for match in matches {
@@ -285,7 +295,9 @@ final class DemoRun: Sendable {
         // 9. The weeks after, simulated.
         progress.begin("Simulating \(weeks) weeks of meetings and surveys")
         let simulation = ProgramSimulation.run(
-            pairs: booked.map { ProgramSimulation.PairInput(score: $0.score, inconvenience: $0.mentor.inconvenience + $0.mentee.inconvenience) },
+            pairs: booked.sorted { $0.key < $1.key }.map {
+                ProgramSimulation.PairInput(key: $0.key, score: $0.score, inconvenience: $0.mentor.inconvenience + $0.mentee.inconvenience)
+            },
             weeks: weeks, seed: seed
         )
         progress.done("\(simulation.held) meetings held, \(simulation.respondents) survey answers")
@@ -316,7 +328,8 @@ final class DemoRun: Sendable {
                         metadata: ["authorization": .text("Bearer " + (token ?? "")), "idempotency-key": .text("demo-first-\(match.id.uuidString.lowercased())-\(attempt)")]
                     )
                 )
-                return BookedMeeting(score: match.score, start: slot.start, mentor: slot.participants[0], mentee: slot.participants[1], candidates: slots.candidates)
+                let key = directory[match.menteeID]?.externalID ?? match.menteeID.uuidString
+                return BookedMeeting(key: key, score: match.score, start: slot.start, mentor: slot.participants[0], mentee: slot.participants[1], candidates: slots.candidates)
             } catch let error as RPCError where [.failedPrecondition, .aborted, .alreadyExists, .resourceExhausted].contains(error.code) && attempt < 4 {
                 if error.code == .resourceExhausted { try await Task.sleep(for: .milliseconds(Int(error.metadata["retry-after"] ?? "") ?? 200)) }
                 continue
@@ -350,6 +363,8 @@ final class DemoRun: Sendable {
 
 /// A first meeting the demo booked, as both participants see it.
 struct BookedMeeting: Sendable {
+    /// The mentee's HR id (a mentee has one match).
+    var key: String
     var score: Int
     var start: Date
     var mentor: SlotView

@@ -124,7 +124,7 @@ enum DemoData {
     static let sharedSkills = ["leadership", "public-speaking", "career-growth", "people-management", "remote-collaboration", "strategic-thinking"]
 
     static let titlesBySeniority: [Int: String] = [
-        1: "Associate", 2: "Junior", 3: "", 4: "Senior", 5: "Lead", 6: "Principal", 7: "Head of", 8: "Director,", 9: "VP,",
+        1: "Associate", 2: "Junior", 3: "", 4: "Senior", 5: "Lead", 6: "Principal", 7: "Head of", 8: "Director of", 9: "VP",
     ]
 
     /// The organisation's people for `seed`: `size` of them, realistic in their spread over

@@ -10,6 +10,8 @@ import TandemProtocols
 /// fall due 30 days into a match), so a demo that runs in a minute simulates these weeks here.
 struct ProgramSimulation: Sendable {
     struct PairInput: Sendable {
+        /// Stable across runs (the people's HR ids): each pair draws from its own generator.
+        var key: String
         var score: Int
         /// The first meeting's summed inconvenience (both participants).
         var inconvenience: Double
@@ -25,10 +27,13 @@ struct ProgramSimulation: Sendable {
     var stay = 0
 
     static func run(pairs: [PairInput], weeks: Int, seed: UInt64) -> ProgramSimulation {
-        var random = SeededGenerator(seed: seed ^ 0x5EED_0F_5EED)
         var result = ProgramSimulation()
-        func logistic(_ x: Double) -> Bool { random.chance(1 / (1 + exp(-x))) }
         for pair in pairs {
+            // FNV-1a of the pair's key, mixed with the seed.
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for byte in pair.key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            var random = SeededGenerator(seed: seed ^ hash)
+            func logistic(_ x: Double) -> Bool { random.chance(1 / (1 + exp(-x))) }
             let fit = Double(pair.score) / 100
             let weekly = random.chance(0.4)
             let meetings = max(1, weekly ? weeks : (weeks + 1) / 2)
@@ -99,7 +104,7 @@ struct DemoReport {
         // Matching
         let scores = cohort.pairs.map(\.score).sorted()
         line("MATCHING (whole cohort, objective \(cohort.objective.rawValue), \(cohort.elapsedMilliseconds) ms)")
-        line("  Match rate: \(percent(cohort.matched, cohort.mentees)) — \(cohort.matched) of \(cohort.mentees) mentees matched; \(cohort.blockingPairs) blocking pairs")
+        line("  Match rate: \(percent(cohort.matched, cohort.mentees)) — \(cohort.matched) of \(cohort.mentees) mentees matched; \(cohort.blockingPairs) blocking pair\(cohort.blockingPairs == 1 ? "" : "s")")
         if !scores.isEmpty {
             let mean = Double(scores.reduce(0, +)) / Double(scores.count)
             line("  Scores (0–100): lowest \(scores.first!), median \(scores[scores.count / 2]), mean \(String(format: "%.1f", mean)), highest \(scores.last!)")

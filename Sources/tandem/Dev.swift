@@ -19,7 +19,7 @@ struct Dev: AsyncParsableCommand {
         @Option(name: .customLong("bin-dir"), help: "Where the tandem-* executables are. (default: next to this one)")
         var binDirectory: String?
 
-        func cluster(scryptLogN: Int = 12) throws -> DevCluster {
+        func cluster(scryptLogN: Int = 10) throws -> DevCluster {
             guard (1...(65535 - 1004)).contains(basePort) else { throw ValidationError("--base-port must leave room for five ports and their admin ports") }
             return try DevCluster(state: StateDirectory(stateDirectory), basePort: basePort, binDirectory: binDirectory, scryptLogN: scryptLogN)
         }
@@ -34,7 +34,7 @@ struct Dev: AsyncParsableCommand {
         @OptionGroup var options: ClusterOptions
 
         @Option(name: .customLong("scrypt-log-n"), help: "Password hashing cost for the dev identity service (10–20; lower than production's 15 so demos sign in many people quickly).")
-        var scryptLogN = 12
+        var scryptLogN = 10
 
         @Option(help: "Seconds to wait for every service to report SERVING.")
         var timeout: Double = 60

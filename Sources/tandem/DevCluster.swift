@@ -70,7 +70,7 @@ final class DevCluster: @unchecked Sendable {
     private let lock = NSLock()
     private var processes: [String: Process] = [:]
 
-    init(state: StateDirectory, basePort: Int = 7100, binDirectory: String? = nil, scryptLogN: Int = 12) throws {
+    init(state: StateDirectory, basePort: Int = 7100, binDirectory: String? = nil, scryptLogN: Int = 10) throws {
         self.state = state
         self.binDirectory = binDirectory ?? DevCluster.ownDirectory()
         self.scryptLogN = scryptLogN

@@ -1,5 +1,7 @@
 import Foundation
+import TandemProtocols
 import TandemTestSupport
+import TandemWire
 import Testing
 
 /// A base port for a dev cluster: it and the next four are free, and so are their admin ports
@@ -175,5 +177,39 @@ struct CLIProcessTests {
         print("demo --size small took \(String(format: "%.1f", seconds)) s")
         // The cluster the demo started is gone again.
         #expect(!FileManager.default.fileExists(atPath: state + "/cluster.json"))
+    }
+
+    @Test("call --list covers every method the protocols publish")
+    func listCoversProtocols() throws {
+        let list = try ServiceProcess.run("tandem", ["call", "--list"])
+        #expect(list.status == 0)
+        let lines = Set(list.output.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") })
+        let published = Health.methods + Reflection.methods + Gateway.methods + Identity.methods + Matching.methods + Scheduling.methods
+        for method in published { #expect(lines.contains(method.fullName), "\(method.fullName) is callable") }
+    }
+
+    @Test("demo --csv: the seed fixes the data set: a global organisation with new hires")
+    func demoDataSet() throws {
+        let first = try ServiceProcess.run("tandem", ["demo", "--csv", "--seed", "11", "--size", "300"])
+        #expect(first.status == 0)
+        #expect(try ServiceProcess.run("tandem", ["demo", "--csv", "--seed", "11", "--size", "300"]).output == first.output)
+        #expect(try ServiceProcess.run("tandem", ["demo", "--csv", "--seed", "12", "--size", "300"]).output != first.output)
+        let rows = first.output.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = try #require(rows.first)
+        #expect(rows.count == 301)
+        let column = { (name: String) in header.firstIndex(of: name)! }
+        let zones = Set(rows.dropFirst().map { $0[column("time_zone")] })
+        let continents = Set(zones.map { $0.split(separator: "/")[0] })
+        #expect(zones.count >= 8, "\(zones)")
+        #expect(continents.count >= 4, "\(continents)")
+        #expect(Set(rows.dropFirst().map { $0[column("division")] }).count >= 6)
+        #expect(Set(rows.dropFirst().map { $0[column("seniority")] }).count >= 6)
+        #expect(Set(rows.dropFirst().map { $0[column("email")] }).count == 300, "emails are unique")
+        let recent = rows.dropFirst().filter { row in
+            guard let date = ISO8601DateFormatter().date(from: row[column("hire_date")] + "T00:00:00Z") else { return false }
+            return Date().timeIntervalSince(date) < 90 * 86400
+        }
+        #expect(recent.count >= 10, "new hires")
+        #expect(rows.dropFirst().contains { $0[column("role")] == "mentor" } && rows.dropFirst().contains { $0[column("role")] == "mentee" })
     }
 }
