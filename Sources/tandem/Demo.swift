@@ -73,6 +73,10 @@ struct Demo: AsyncParsableCommand {
             )
             let report = try await run.run()
             print(report)
+            if !started || keepRunning, let admin = DevAdmin.load(from: devCluster.state.path + "/demo-admin.json") {
+                print("\nExplore it: TANDEM_PASSWORD='\(admin.password)' tandem sign-in --organisation \(admin.organisation) --email \(admin.email)")
+                print("then e.g.  tandem call gateway.ProgramDashboard --json '{\"programID\": \"…\"}'   (tandem call identity.ListPrograms)")
+            }
         } catch {
             if started { devCluster.stop() }
             throw error
@@ -178,6 +182,9 @@ final class DemoRun: Sendable {
             }
         }
         let slug = organisation!.slug
+        // Kept so that people can sign in to the demo organisation afterwards.
+        let demoAdmin = DevAdmin(organisation: slug, email: adminInput.email, name: adminInput.name, password: adminPassword)
+        try writePrivateFile(cluster.state.path + "/demo-admin.json", try JSONEncoder().encode(demoAdmin))
         let admin = try await call(Identity.signIn, SignInRequest(organisation: slug, email: adminInput.email, password: adminPassword), token: nil)
         let token = admin.accessToken
         let program = try await call(
