@@ -284,7 +284,7 @@ final class DemoRun: Sendable {
         // 8. First meetings by fair slot finding, one mentor's pairs after another.
         let from = Self.nextMonday(after: today)
         let to = from.addingTimeInterval(14 * 86400)
-        progress.begin("Booking first meetings", total: active.count)
+        progress.begin("Booking first meetings and follow-up series", total: active.count * 2)
         let byMentor = Dictionary(grouping: active, by: \.mentorID).values.map { $0.sorted { key($0.menteeID) < key($1.menteeID) } }
             .sorted { key($0[0].mentorID) < key($1[0].mentorID) }
         let booked = try await concurrently(byMentor, limit: 6) { matches -> [BookedMeeting] in
@@ -295,15 +295,21 @@ final class DemoRun: Sendable {
                 }
                 self.progress.tick()
             }
+            // Then each pair's regular meetings, at the first meeting's time where that is free.
+            for index in result.indices {
+                let match = matches.first { $0.id == result[index].matchID }!
+                result[index].followUps = try await self.bookFollowUps(match, after: result[index], token: tokenOf[match.menteeID], directory: known)
+                self.progress.tick()
+            }
             return result
         }.flatMap { $0 }
-        progress.done("\(booked.count) of \(active.count) pairs booked")
+        progress.done("\(booked.count) of \(active.count) pairs booked their first meeting, \(booked.filter { $0.followUps > 0 }.count) a series of \(booked.map(\.followUps).reduce(0, +)) more")
 
         // 9. The weeks after, simulated.
         progress.begin("Simulating \(weeks) weeks of meetings and surveys")
         let simulation = ProgramSimulation.run(
             pairs: booked.sorted { $0.key < $1.key }.map {
-                ProgramSimulation.PairInput(key: $0.key, score: $0.score, inconvenience: $0.mentor.inconvenience + $0.mentee.inconvenience)
+                ProgramSimulation.PairInput(key: $0.key, score: $0.score, inconvenience: $0.mentor.inconvenience + $0.mentee.inconvenience, meetings: 1 + $0.followUps)
             },
             weeks: weeks, seed: seed
         )
@@ -318,6 +324,7 @@ final class DemoRun: Sendable {
 
     /// Finds the pair's fairest slot and books it; tries again when someone else took the time first.
     func bookFirstMeeting(_ match: Match, from: Date, to: Date, token: String?, directory: [UUID: DemoPerson]) async throws -> BookedMeeting? {
+        let seed = self.seed
         for attempt in 1...4 {
             let slots = try await call(
                 Scheduling.findSlots, FindSlotsRequest(matchID: match.id, durationMinutes: 45, from: from, to: to, stepMinutes: 15, limit: 3), token: token
@@ -336,7 +343,8 @@ final class DemoRun: Sendable {
                     )
                 )
                 let key = directory[match.menteeID]?.externalID ?? match.menteeID.uuidString
-                return BookedMeeting(key: key, score: match.score, start: slot.start, mentor: slot.participants[0], mentee: slot.participants[1], candidates: slots.candidates)
+                return BookedMeeting(
+                    key: key, matchID: match.id, everyWeeks: Self.cadence(key: key, seed: seed), score: match.score, start: slot.start, mentor: slot.participants[0], mentee: slot.participants[1], candidates: slots.candidates)
             } catch let error as RPCError where [.failedPrecondition, .aborted, .alreadyExists, .resourceExhausted].contains(error.code) && attempt < 4 {
                 if error.code == .resourceExhausted { try await Task.sleep(for: .milliseconds(Int(error.metadata["retry-after"] ?? "") ?? 200)) }
                 continue
@@ -345,6 +353,55 @@ final class DemoRun: Sendable {
             }
         }
         return nil
+    }
+
+    /// Weekly for about two pairs in five, fortnightly for the others (drawn from the mentee's HR id).
+    static func cadence(key: String, seed: UInt64) -> Int {
+        var random = SeededGenerator(seed: seed ^ stableHash(key) ^ 0xCADE)
+        return random.chance(0.4) ? 1 : 2
+    }
+
+    /// Books the pair's regular meetings after the first (a series every one or two weeks over the
+    /// simulated weeks), at the first meeting's time or, when that collides with the mentor's other
+    /// pairs, at one of the fairest slots of the following days. Answers how many it booked.
+    func bookFollowUps(_ match: Match, after first: BookedMeeting, token: String?, directory: [UUID: DemoPerson]) async throws -> Int {
+        let every = first.everyWeeks
+        let count = max(2, weeks / every)
+        let timeZone = directory[match.menteeID]?.timeZone ?? "UTC"
+        var candidates = [first.start.addingTimeInterval(Double(every * 7 * 86400))]
+        var attempt = 0
+        while attempt < 5 {
+            guard attempt < candidates.count else { break }
+            let start = candidates[attempt]
+            attempt += 1
+            do {
+                let series = try await client.call(
+                    Scheduling.bookSeries,
+                    BookSeriesRequest(matchID: match.id, firstStart: start, durationMinutes: 45, timeZone: timeZone, everyWeeks: every, count: count, agenda: "Mentoring session"),
+                    options: CallOptions(
+                        timeout: .seconds(30),
+                        metadata: ["authorization": .text("Bearer " + (token ?? "")), "idempotency-key": .text("demo-series-\(match.id.uuidString.lowercased())-\(attempt)")]
+                    )
+                )
+                return series.meetings.count
+            } catch let error as RPCError where [.failedPrecondition, .aborted].contains(error.code) {
+                if candidates.count == 1 {
+                    let from = first.start.addingTimeInterval(86400)
+                    let slots = try await call(
+                        Scheduling.findSlots,
+                        FindSlotsRequest(matchID: match.id, durationMinutes: 45, from: from, to: from.addingTimeInterval(Double(every * 7 * 86400)), stepMinutes: 15, limit: 4),
+                        token: token
+                    )
+                    candidates += slots.slots.map { $0.start.addingTimeInterval(Double(every * 7 * 86400)) }
+                }
+            } catch let error as RPCError where error.code == .resourceExhausted {
+                try await Task.sleep(for: .milliseconds(Int(error.metadata["retry-after"] ?? "") ?? 200))
+                attempt -= 1
+            } catch {
+                throw describeFailure(error, method: Scheduling.bookSeries.fullName, endpoint: endpoint)
+            }
+        }
+        return 0
     }
 
     /// The program's criteria: a shared language and a seniority gap are musts; skills weigh most,
@@ -372,6 +429,11 @@ final class DemoRun: Sendable {
 struct BookedMeeting: Sendable {
     /// The mentee's HR id (a mentee has one match).
     var key: String
+    var matchID: UUID
+    /// The pair's cadence: every week (1) or every other week (2).
+    var everyWeeks: Int
+    /// Meetings booked after this one (a series); 0 when none could be.
+    var followUps = 0
     var score: Int
     var start: Date
     var mentor: SlotView

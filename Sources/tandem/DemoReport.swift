@@ -15,6 +15,8 @@ struct ProgramSimulation: Sendable {
         var score: Int
         /// The first meeting's summed inconvenience (both participants).
         var inconvenience: Double
+        /// Meetings booked for the pair over the weeks (the first and its follow-ups).
+        var meetings: Int
     }
 
     var planned = 0
@@ -29,14 +31,10 @@ struct ProgramSimulation: Sendable {
     static func run(pairs: [PairInput], weeks: Int, seed: UInt64) -> ProgramSimulation {
         var result = ProgramSimulation()
         for pair in pairs {
-            // FNV-1a of the pair's key, mixed with the seed.
-            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-            for byte in pair.key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-            var random = SeededGenerator(seed: seed ^ hash)
+            var random = SeededGenerator(seed: seed ^ stableHash(pair.key))
             func logistic(_ x: Double) -> Bool { random.chance(1 / (1 + exp(-x))) }
             let fit = Double(pair.score) / 100
-            let weekly = random.chance(0.4)
-            let meetings = max(1, weekly ? weeks : (weeks + 1) / 2)
+            let meetings = max(1, pair.meetings)
             let heldChance = min(0.97, max(0.5, 0.78 + 0.25 * (fit - 0.6) - 0.03 * pair.inconvenience))
             var heldHere = 0
             var ratingSum = 0
@@ -158,10 +156,17 @@ struct DemoReport {
         }
         line()
 
-        // Simulation and return
+        // Follow-ups, then the simulated weeks and the return
+        let series = booked.filter { $0.followUps > 0 }
+        line("FOLLOW-UPS (booked as series keeping the mentee's local time across daylight-saving changes)")
+        line("  Series booked: \(series.count) of \(booked.count) pairs — \(series.filter { $0.everyWeeks == 1 }.count) weekly, \(series.filter { $0.everyWeeks == 2 }.count) fortnightly — \(series.map(\.followUps).reduce(0, +)) meetings over \(weeks) weeks")
+        if series.count < booked.count {
+            line("  \(booked.count - series.count) pairs found no free recurring time (their mentor's other pairs) and meet only once so far")
+        }
+        line()
         let hours = Double(simulation.held) * 0.75
-        line("THE NEXT \(weeks) WEEKS (simulated from seed \(seed))")
-        line("  Meetings held: \(simulation.held) of \(simulation.planned) planned (\(percent(simulation.held, simulation.planned))), \(String(format: "%.0f", hours)) mentoring hours, average session rating \(String(format: "%.1f", simulation.averageRating))/5")
+        line("THE NEXT \(weeks) WEEKS (attendance, ratings and the closing survey simulated from seed \(seed))")
+        line("  Meetings held: \(simulation.held) of \(simulation.planned) booked (\(percent(simulation.held, simulation.planned))), \(String(format: "%.0f", hours)) mentoring hours, average session rating \(String(format: "%.1f", simulation.averageRating))/5")
         line("  Closing survey: \(simulation.respondents) of \(simulation.surveysDue) answered (\(percent(simulation.respondents, simulation.surveysDue)))")
         line()
         line("RETURN (share of respondents answering agree or strongly agree; the article's figures in brackets)")
@@ -176,6 +181,13 @@ struct DemoReport {
         let mentee = TimeZone(identifier: meeting.mentee.timeZone)?.secondsFromGMT(for: meeting.start) ?? 0
         return Double(mentor - mentee) / 3600
     }
+}
+
+/// FNV-1a of a text: the same on every run and machine (unlike `Hasher`).
+func stableHash(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    return hash
 }
 
 extension String {
