@@ -183,5 +183,6 @@ struct MultiHostTests {
             process.waitUntilExit()
             #expect(process.terminationStatus == 0, "a service exits 0 after SIGTERM")
         }
+        withExtendedLifetime(network) {}  // the namespaces go only after the services
     }
 }
