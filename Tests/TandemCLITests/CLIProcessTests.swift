@@ -100,6 +100,14 @@ struct CLIProcessTests {
         #expect(pids.count >= 4)
         for pid in pids { #expect(kill(pid, 0) == 0, "service \(pid) runs") }
 
+        // A second cluster on the same ports is refused; the demo uses the running one and leaves it running.
+        let second = try cluster.tandem(["dev", "up", "--base-port", String(cluster.base)])
+        #expect(second.status != 0 && second.output.contains("already serves at \(cluster.endpoint)"), "\(second.output)")
+        let demo = try cluster.tandem(["demo", "--size", "20", "--base-port", String(cluster.base)])
+        #expect(demo.status == 0 && demo.output.contains("using the cluster serving at \(cluster.endpoint)"), "\(demo.output)")
+        #expect(demo.output.contains("Explore it: TANDEM_PASSWORD="))
+        for pid in pids { #expect(kill(pid, 0) == 0, "service \(pid) still runs after the demo") }
+
         cluster.process.send(SIGTERM)
         let exit = cluster.process.waitForExit(seconds: 30)
         #expect(exit == 0, "dev up exits 0 after SIGTERM:\n\(cluster.process.output)")
