@@ -220,6 +220,37 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Feedback service
+        .target(
+            name: "FeedbackService",
+            dependencies: [
+                "CTandemSQLite",
+                "TandemAuth",
+                "TandemStore",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-feedback",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "FeedbackService",
+                "TandemServiceKit",
+                "TandemAuth",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .target(
             name: "GatewayService",
             dependencies: [
@@ -331,6 +362,7 @@ let package = Package(
                 "TandemCertificates",
                 "IdentityService",
                 "MatchingService",
+                "FeedbackService",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -435,6 +467,22 @@ let package = Package(
             dependencies: [
                 "SchedulingService",
                 "TandemLoad",
+                "IdentityService",
+                "TandemAuth",
+                "TandemTestSupport",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FeedbackServiceTests",
+            dependencies: [
+                "FeedbackService",
+                "MatchingService",
+                "SchedulingService",
                 "IdentityService",
                 "TandemAuth",
                 "TandemTestSupport",

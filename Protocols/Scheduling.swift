@@ -36,12 +36,17 @@ public enum Scheduling {
     public static let streamReminders = MethodDescriptor<StreamRemindersRequest, Reminder>(service: serviceName, method: "StreamReminders", kind: .serverStreaming)
     public static let acknowledgeReminders = MethodDescriptor<AcknowledgeRemindersRequest, Empty>(service: serviceName, method: "AcknowledgeReminders", idempotent: true)
 
+    // Internal (service to service, over mutual TLS, no token)
+    /// Every meeting write in change order, for services that keep a copy (feedback).
+    public static let listMeetingChanges = MethodDescriptor<ListMeetingChangesRequest, MeetingChangePage>(service: serviceName, method: "ListMeetingChanges", idempotent: true)
+
     public static let methods: [AnyMethodDescriptor] = [
         setAvailability.erased, getAvailability.erased, registerPair.erased, getPair.erased,
         findSlots.erased, bookMeeting.erased, rescheduleMeeting.erased, cancelMeeting.erased, setMeetingStatus.erased, updateAgenda.erased,
         getMeeting.erased, listMeetings.erased,
         bookSeries.erased, getSeries.erased, cancelSeries.erased,
         exportCalendar.erased, streamReminders.erased, acknowledgeReminders.erased,
+        listMeetingChanges.erased,
     ]
 }
 
@@ -572,4 +577,52 @@ public struct AcknowledgeRemindersRequest: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: Int, CodingKey { case reminderIDs = 1 }
+}
+
+// MARK: - Change feed (internal)
+
+/// Asks for meeting changes after a change sequence.
+public struct ListMeetingChangesRequest: Codable, Hashable, Sendable {
+    /// The last change sequence already seen; 0 reads from the start.
+    public var after: Int
+    /// 1–1000, default 500.
+    public var limit: Int?
+
+    public init(after: Int, limit: Int? = nil) {
+        self.after = after
+        self.limit = limit
+    }
+
+    enum CodingKeys: Int, CodingKey { case after = 1, limit }
+}
+
+/// A meeting as it was at one change. The feed is compacted: a meeting appears once, at its
+/// latest change, so a reader that falls behind skips intermediate states but never the last one.
+public struct MeetingChange: Codable, Hashable, Sendable {
+    public var sequence: Int
+    public var organisationID: UUID
+    public var meeting: Meeting
+
+    public init(sequence: Int, organisationID: UUID, meeting: Meeting) {
+        self.sequence = sequence
+        self.organisationID = organisationID
+        self.meeting = meeting
+    }
+
+    enum CodingKeys: Int, CodingKey { case sequence = 1, organisationID, meeting }
+}
+
+/// Changes in increasing sequence order.
+public struct MeetingChangePage: Codable, Hashable, Sendable {
+    public var changes: [MeetingChange]
+    /// The cursor for the next request: the last change's sequence, or the request's `after`
+    /// when there was nothing new.
+    public var last: Int
+
+    public init(changes: [MeetingChange], last: Int) {
+        self.changes = changes
+        self.last = last
+    }
+
+    enum CodingKeys: Int, CodingKey { case changes = 1, last }
 }

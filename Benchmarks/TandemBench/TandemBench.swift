@@ -7,6 +7,6 @@ struct TandemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem-bench",
         abstract: "Tandem benchmarks: numbers printed side by side with their peers.",
-        subcommands: [WireBenchmark.self, RPCBenchmark.self, IdentityBenchmark.self, MatchingBenchmark.self, RecommendationBenchmark.self, PKICommand.self]
+        subcommands: [WireBenchmark.self, RPCBenchmark.self, IdentityBenchmark.self, MatchingBenchmark.self, RecommendationBenchmark.self, FeedbackBenchmark.self, PKICommand.self]
     )
 }

@@ -64,7 +64,7 @@ struct SchedulingCommand: AsyncParsableCommand {
         defer { scheduling.close() }
         let server = RPCServer(
             configuration: settings.serverConfiguration, services: [scheduling.service],
-            interceptors: TandemObservability.serverInterceptors + [AuthServerInterceptor(verifier: verifier)], logger: logger
+            interceptors: TandemObservability.serverInterceptors + [AuthServerInterceptor(verifier: verifier, internalMethods: SchedulingServer.internalMethods)], logger: logger
         )
         let store = ReadinessProbe("store") { try await scheduling.checkStore() }
         // Tokens are verified locally, but new signing keys come from identity: without it,

@@ -34,6 +34,8 @@ struct Cluster: Sendable {
     let admin: Tokens
     let schedulingDirectory: String
     let schedulingServer: SchedulingServer
+    /// Where scheduling listens (for clients with another service's certificate).
+    let schedulingEndpoint: Endpoint
 
     static let password = "a long enough password"
 
@@ -100,7 +102,7 @@ func withCluster<T: Sendable>(
         defer { keysClient.close() }
         let verifier = TokenVerifier(now: clock.now) { try await keysClient.call(Identity.verificationKeys, Empty()) }
         return try await withServer(
-            services: [scheduling.service], tls: TestPKI.shared.serverTLS(name: "scheduling"), interceptors: [AuthServerInterceptor(verifier: verifier)]
+            services: [scheduling.service], tls: TestPKI.shared.serverTLS(name: "scheduling"), interceptors: [AuthServerInterceptor(verifier: verifier, internalMethods: SchedulingServer.internalMethods)]
         ) { _, schedulingEndpoint in
             let identityClient = try makeClient([identityEndpoint], serverName: "identity")
             defer { identityClient.close() }
@@ -110,7 +112,7 @@ func withCluster<T: Sendable>(
             let admin = try await identityClient.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: password))
             return try await body(Cluster(
                 identity: identityClient, scheduling: schedulingClient, clock: clock, admin: admin, schedulingDirectory: schedulingDirectory,
-                schedulingServer: scheduling
+                schedulingServer: scheduling, schedulingEndpoint: schedulingEndpoint
             ))
         }
     } bootstrap: {

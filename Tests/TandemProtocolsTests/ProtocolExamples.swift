@@ -603,7 +603,7 @@ enum Examples {
                 ]),
                 minimal: AcknowledgeRemindersRequest(reminderIDs: [])
             ),
-        ]
+        ] + (try feedExamples()) + (try feedbackExamples())
     }
 
     /// Every service's method descriptors, by document.
@@ -613,6 +613,7 @@ enum Examples {
         "Echo.md": Echo.methods,
         "Identity.md": Identity.methods,
         "Scheduling.md": Scheduling.methods,
+        "Feedback.md": Feedback.methods,
         "Matching.md": Matching.methods,
         "Gateway.md": Gateway.methods,
     ]
@@ -823,6 +824,141 @@ enum Examples {
                 ),
                 minimal: ProgramDashboard(program: nil, matchCounts: [], pendingProposals: [], parts: [])
             ),
+        ]
+    }
+}
+
+// MARK: - Scheduling's meeting change feed and the feedback service (kept apart to ease merging)
+
+extension Examples {
+    static func feedExamples() throws -> [MessageExample] {
+        [
+            try MessageExample(ListMeetingChangesRequest.self, full: ListMeetingChangesRequest(after: 1041, limit: 200), minimal: ListMeetingChangesRequest(after: 0)),
+            try MessageExample(
+                MeetingChange.self,
+                full: MeetingChange(sequence: 1042, organisationID: organisationID, meeting: firstOccurrence),
+                minimal: MeetingChange(sequence: 1, organisationID: organisationID, meeting: meeting)
+            ),
+            try MessageExample(
+                MeetingChangePage.self,
+                full: MeetingChangePage(changes: [MeetingChange(sequence: 1042, organisationID: organisationID, meeting: meeting)], last: 1042),
+                minimal: MeetingChangePage(changes: [], last: 0)
+            ),
+        ]
+    }
+}
+
+extension Examples {
+    static let feedbackProgramID = UUID(uuidString: "F0E1D2C3-B4A5-4697-8879-6A5B4C3D2E1F")!
+    static let feedbackPersonID = UUID(uuidString: "0A1B2C3D-4E5F-4061-8273-94A5B6C7D8E9")!
+    static let feedbackGoalID = UUID(uuidString: "3C5E7A91-2B4D-4F60-8A1C-9E0B2D4F6A83")!
+    static let feedbackAt = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func feedbackExamples() throws -> [MessageExample] {
+        // Every key set (an encoding example: a real choice question measures no return figure).
+        let question = SurveyQuestion(
+            id: "goals", text: "How many of your goals did you reach?", type: .choice, choices: ["none", "some", "most", "all"], required: true,
+            measures: .competency
+        )
+        let measured = SurveyQuestion(id: "competency", text: "Mentoring has significantly improved my competencies.", type: .likert, required: true, measures: .competency)
+        let minimalQuestion = SurveyQuestion(id: "comments", text: "Anything else?", type: .freeText)
+        let invitation = SurveyInvitation(
+            id: "\(matchID.uuidString.lowercased())/\(feedbackPersonID.uuidString.lowercased())/pulse/1", organisationID: organisationID,
+            programID: feedbackProgramID, matchID: matchID, personID: feedbackPersonID, kind: .pulse, round: 1, dueAt: feedbackAt
+        )
+        let figure = ReturnFigure(percent: 91.3, respondents: 46)
+        let cell = ReportCell(
+            group: "all", participants: 120, matches: 60, meetingsHeld: 410, mentoringHours: 352.5, respondents: 98, averageRating: 4.42, ratings: 380,
+            responseRate: 71.4, competency: figure, relationship: ReturnFigure(percent: 90, respondents: 46), retention: ReturnFigure(percent: 82.6, respondents: 46),
+            sharedComments: ["The career conversations were the most useful part."], suppressed: true, suppressedBecause: "fewer than k respondents"
+        )
+        let minimalCell = ReportCell(group: "Legal", suppressed: false)
+        let goal = Goal(
+            id: feedbackGoalID, matchID: matchID, title: "Lead a design review", milestones: [Milestone(title: "Shadow two reviews", done: true)],
+            progress: 40, version: 3, updatedAt: feedbackAt
+        )
+        let health = PairHealth(
+            matchID: matchID, mentorID: feedbackPersonID, menteeID: managerID, status: .needsCheckIn, meetingsHeld: 3, lastMeetingAt: feedbackAt,
+            reasons: ["no meeting for 25 days"]
+        )
+        let minimalHealth = PairHealth(matchID: matchID, mentorID: feedbackPersonID, menteeID: managerID, status: .onTrack, meetingsHeld: 0, lastMeetingAt: nil, reasons: [])
+        return [
+            try MessageExample(
+                SessionFeedbackInput.self,
+                full: SessionFeedbackInput(
+                    meetingID: meetingID, rating: 5, useful: "Walking through my promotion case", privateNote: "Ask about the staff track next time",
+                    pairingFit: .goodFit, fitComment: "We click", shareTextWithAdmins: true
+                ),
+                minimal: SessionFeedbackInput(meetingID: meetingID, rating: 3)
+            ),
+            try MessageExample(
+                SessionFeedback.self,
+                full: SessionFeedback(
+                    meetingID: meetingID, matchID: matchID, personID: feedbackPersonID, rating: 2, useful: "Not much", privateNote: "Felt rushed",
+                    pairingFit: .notAGoodFit, fitComment: "Different time zones and goals", shareTextWithAdmins: false, submittedAt: feedbackAt
+                ),
+                minimal: SessionFeedback(
+                    meetingID: meetingID, matchID: matchID, personID: feedbackPersonID, rating: 4, useful: nil, privateNote: nil, pairingFit: nil,
+                    fitComment: nil, shareTextWithAdmins: false, submittedAt: feedbackAt
+                )
+            ),
+            try MessageExample(SessionFeedbackRef.self, full: SessionFeedbackRef(meetingID: meetingID), minimal: SessionFeedbackRef(meetingID: meetingID)),
+            try MessageExample(SurveyQuestion.self, full: question, minimal: minimalQuestion),
+            try MessageExample(
+                SurveyTemplate.self,
+                full: SurveyTemplate(programID: feedbackProgramID, kind: .pulse, questions: [measured, question], firstAfterDays: 30, everyDays: 60, version: 2),
+                minimal: SurveyTemplate(programID: feedbackProgramID, kind: .closing, questions: [minimalQuestion])
+            ),
+            try MessageExample(
+                SurveyTemplateRef.self, full: SurveyTemplateRef(programID: feedbackProgramID, kind: .pulse),
+                minimal: SurveyTemplateRef(programID: feedbackProgramID, kind: .closing)
+            ),
+            try MessageExample(SurveyInvitation.self, full: invitation, minimal: invitation),
+            try MessageExample(ListDueSurveysRequest.self, full: ListDueSurveysRequest(personID: feedbackPersonID), minimal: ListDueSurveysRequest()),
+            try MessageExample(SurveyInvitationList.self, full: SurveyInvitationList(invitations: [invitation]), minimal: SurveyInvitationList(invitations: [])),
+            try MessageExample(
+                SurveyAnswer.self, full: SurveyAnswer(questionID: "comments", value: 4, text: "More structure, please"),
+                minimal: SurveyAnswer(questionID: "skipped")
+            ),
+            try MessageExample(
+                SurveyResponseInput.self,
+                full: SurveyResponseInput(
+                    matchID: matchID, kind: .pulse, round: 1,
+                    answers: [SurveyAnswer(questionID: "competency", value: 5), SurveyAnswer(questionID: "comments", text: "Great pairing")],
+                    shareTextWithAdmins: true
+                ),
+                minimal: SurveyResponseInput(matchID: matchID, kind: .closing, round: 0, answers: [])
+            ),
+            try MessageExample(
+                SurveyReceipt.self, full: SurveyReceipt(invitationID: invitation.id, submittedAt: feedbackAt, replaced: true),
+                minimal: SurveyReceipt(invitationID: invitation.id, submittedAt: feedbackAt, replaced: false)
+            ),
+            try MessageExample(StreamSurveyInvitationsRequest.self, full: StreamSurveyInvitationsRequest(since: feedbackAt), minimal: StreamSurveyInvitationsRequest()),
+            try MessageExample(Milestone.self, full: Milestone(title: "Shadow two reviews", done: true), minimal: Milestone(title: "Run one review")),
+            try MessageExample(Goal.self, full: goal, minimal: Goal(matchID: matchID, title: "Learn Swift concurrency")),
+            try MessageExample(ListGoalsRequest.self, full: ListGoalsRequest(matchID: matchID), minimal: ListGoalsRequest(matchID: matchID)),
+            try MessageExample(GoalList.self, full: GoalList(goals: [goal]), minimal: GoalList(goals: [])),
+            try MessageExample(
+                ReportRequest.self, full: ReportRequest(programID: feedbackProgramID, fromMonth: "2026-01", toMonth: "2026-06"),
+                minimal: ReportRequest(programID: feedbackProgramID)
+            ),
+            try MessageExample(ReturnFigure.self, full: figure, minimal: ReturnFigure(percent: 0, respondents: 0)),
+            try MessageExample(ReportCell.self, full: cell, minimal: minimalCell),
+            try MessageExample(ReportCut.self, full: ReportCut(dimension: .division, cells: [cell]), minimal: ReportCut(dimension: .month, cells: [])),
+            try MessageExample(
+                ProgramReport.self,
+                full: ProgramReport(programID: feedbackProgramID, k: 5, overall: cell, cuts: [ReportCut(dimension: .role, cells: [minimalCell])], generatedAt: feedbackAt),
+                minimal: ProgramReport(programID: feedbackProgramID, k: 3, overall: minimalCell, cuts: [], generatedAt: feedbackAt)
+            ),
+            try MessageExample(PairHealth.self, full: health, minimal: minimalHealth),
+            try MessageExample(MatchHealthRequest.self, full: MatchHealthRequest(programID: feedbackProgramID), minimal: MatchHealthRequest(programID: feedbackProgramID)),
+            try MessageExample(MatchHealthList.self, full: MatchHealthList(pairs: [health]), minimal: MatchHealthList(pairs: [])),
+            try MessageExample(
+                ReportExport.self, full: ReportExport(csv: "dimension,group\r\nall,all\r\n"), minimal: ReportExport(contentType: "", csv: "")
+            ),
+            try MessageExample(ReportExportChunk.self, full: ReportExportChunk(csv: "role,mentee,60\r\n"), minimal: ReportExportChunk(csv: "")),
+            try MessageExample(FeedbackSettings.self, full: FeedbackSettings(k: 7), minimal: FeedbackSettings()),
+            try MessageExample(ErasureReceipt.self, full: ErasureReceipt(personID: feedbackPersonID, removed: 12), minimal: ErasureReceipt(personID: feedbackPersonID, removed: 0)),
         ]
     }
 }

@@ -30,6 +30,7 @@ struct SchedulingRPCService: RPCService {
         router.register(Scheduling.exportCalendar, unary: { try await server.exportCalendar($0, context: $1) })
         router.register(Scheduling.streamReminders, serverStreaming: { try await server.streamReminders($0, responses: $1, context: $2) })
         router.register(Scheduling.acknowledgeReminders, unary: { try await server.acknowledgeReminders($0, context: $1) })
+        router.register(Scheduling.listMeetingChanges, unary: { try await server.listMeetingChanges($0, context: $1) })
     }
 }
 
@@ -554,4 +555,26 @@ extension SchedulingServer {
 
 extension Meeting {
     var cursor: (Int64, UUID) { (Int64(start.timeIntervalSince1970), id) }
+}
+
+// MARK: - Change feed (internal)
+
+extension SchedulingServer {
+    /// Internal methods and the services allowed to call them (for `AuthServerInterceptor`).
+    public static let internalMethods: [String: Set<String>] = [
+        Scheduling.listMeetingChanges.fullName: ["feedback"],
+    ]
+
+    /// Meeting changes of every organisation, for the services that keep a copy. Only an
+    /// internal peer (mutual TLS, a listed certificate name) gets here.
+    func listMeetingChanges(_ request: ListMeetingChangesRequest, context: ServerContext) async throws -> MeetingChangePage {
+        _ = try context.internalPeer()
+        var violations: [ErrorDetail.FieldViolation] = []
+        if request.after < 0 { violations.append(.init(field: "after", rule: "range", description: "must be 0 or a sequence returned before")) }
+        let limit = request.limit ?? 500
+        if !(1...1000).contains(limit) { violations.append(.init(field: "limit", rule: "range", description: "must be 1–1000")) }
+        try SchedulingValidation.check(violations)
+        let changes = try await store.meetingChanges(after: request.after, limit: limit)
+        return MeetingChangePage(changes: changes, last: changes.last?.sequence ?? request.after)
+    }
 }

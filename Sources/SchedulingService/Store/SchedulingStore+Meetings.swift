@@ -170,8 +170,8 @@ extension SchedulingStore {
         try connection.execute("""
             INSERT INTO meetings (id, org_id, match_id, program_id, mentor_id, mentee_id, start, end, time_zone, status, agenda, video_url,
                                   series_id, occurrence, original_start, sequence, version, created_at, updated_at, inc_mentor, inc_mentee,
-                                  scheduled_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, 0, 1, ?, ?, ?, ?, ?)
+                                  scheduled_at, change_seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, 0, 1, ?, ?, ?, ?, ?, \(nextChange))
             """,
             meeting.id, organisation, meeting.pair.matchID, meeting.pair.programID, meeting.pair.mentorID, meeting.pair.menteeID,
             meeting.start, meeting.end, meeting.timeZone, meeting.agenda, meeting.videoURL, meeting.seriesID, meeting.occurrence,
@@ -255,6 +255,7 @@ extension SchedulingStore {
                                     scheduled_at = ?
                 WHERE id = ?
                 """, start, end, now.timeIntervalSince1970, inconvenience.0, inconvenience.1, Int64(now.timeIntervalSince1970), id)
+            try Self.recordChange(connection, meeting: id)
             // Reminders for the new time are due afresh.
             try connection.execute("DELETE FROM reminder_acks WHERE meeting_id = ?", id)
         }
@@ -284,6 +285,7 @@ extension SchedulingStore {
         try connection.execute("""
             UPDATE meetings SET status = 'cancelled', cancel_reason = ?, sequence = sequence + 1, version = version + 1, updated_at = ? WHERE id = ?
             """, reason, now.timeIntervalSince1970, meeting.id)
+        try recordChange(connection, meeting: meeting.id)
     }
 
     func setStatus(organisation: UUID, meeting id: UUID, status: MeetingStatus, now: Date) async throws -> Meeting {
@@ -296,6 +298,7 @@ extension SchedulingStore {
                 throw RPCError.failedPrecondition(type: "state", subject: "meeting/" + id.uuidString.lowercased(), "the meeting has not started yet")
             }
             try connection.execute("UPDATE meetings SET status = ?, version = version + 1, updated_at = ? WHERE id = ?", status.rawValue, now.timeIntervalSince1970, id)
+            try Self.recordChange(connection, meeting: id)
         }
     }
 
@@ -310,6 +313,7 @@ extension SchedulingStore {
             try connection.execute(
                 "UPDATE meetings SET agenda = ?, sequence = sequence + 1, version = version + 1, updated_at = ? WHERE id = ?", agenda, now.timeIntervalSince1970, id
             )
+            try Self.recordChange(connection, meeting: id)
         }
     }
 
@@ -380,6 +384,22 @@ extension SchedulingStore {
             }
         }
         return try await database.read { try $0.query(query, bound.values).map(Self.meeting) }
+    }
+}
+
+extension SchedulingStore {
+    // MARK: Change feed
+
+    /// Meetings changed after `sequence`, in change order, with their organisation.
+    func meetingChanges(after sequence: Int, limit: Int) async throws -> [MeetingChange] {
+        try await database.read { connection in
+            try connection.query(
+                "SELECT \(Self.meetingColumns), change_seq, org_id FROM meetings WHERE change_seq > ? ORDER BY change_seq LIMIT ?", sequence, limit
+            ).map { row in
+                guard let organisation = row.uuid(22), let change = row.int(21) else { throw SchedulingStoreError.corrupt("meeting change") }
+                return MeetingChange(sequence: Int(change), organisationID: organisation, meeting: try Self.meeting(row))
+            }
+        }
     }
 }
 

@@ -110,7 +110,26 @@ final class SchedulingStore: Sendable {
                 meeting_id BLOB NOT NULL, kind TEXT NOT NULL, acked_at REAL NOT NULL, PRIMARY KEY (meeting_id, kind)
             ) WITHOUT ROWID;
             """),
+        // The change feed (scheduling.ListMeetingChanges): every meeting write stamps the meeting
+        // with the next change sequence in the same transaction. One column and one index entry
+        // per meeting, no log table: the feed is compacted (a meeting appears at its last change).
+        Migration(version: 2, """
+            ALTER TABLE meetings ADD COLUMN change_seq INTEGER;
+            UPDATE meetings SET change_seq = ordered.seq
+            FROM (SELECT id, row_number() OVER (ORDER BY updated_at, id) AS seq FROM meetings) AS ordered
+            WHERE meetings.id = ordered.id;
+            CREATE UNIQUE INDEX meetings_by_change ON meetings (change_seq);
+            """),
     ]
+
+    /// The next change sequence, as an SQL expression (evaluated inside the write transaction,
+    /// whose single writer makes sequences commit in order).
+    static let nextChange = "(SELECT coalesce(max(change_seq), 0) + 1 FROM meetings)"
+
+    /// Stamps a meeting with the next change sequence.
+    static func recordChange(_ connection: SQLiteConnection, meeting id: UUID) throws {
+        try connection.execute("UPDATE meetings SET change_seq = \(nextChange) WHERE id = ?", id)
+    }
 
     // MARK: Row mapping
 
