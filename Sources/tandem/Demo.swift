@@ -305,6 +305,9 @@ final class DemoRun: Sendable {
         }.flatMap { $0 }
         progress.done("\(booked.count) of \(active.count) pairs booked their first meeting, \(booked.filter { $0.followUps > 0 }.count) a series of \(booked.map(\.followUps).reduce(0, +)) more")
 
+        // What the feedback service already knows: it follows matching's and scheduling's feeds.
+        let feedback = try await feedbackView(programID: program.id, token: token, matches: active.count)
+
         // 9. The weeks after, simulated.
         progress.begin("Simulating \(weeks) weeks of meetings and surveys")
         let simulation = ProgramSimulation.run(
@@ -318,7 +321,8 @@ final class DemoRun: Sendable {
 
         return DemoReport(
             organisation: organisation!, program: program, seed: seed, people: people, sync: sync, cohort: cohort, directory: directory,
-            example: example, booked: booked, activeMatches: active.count, from: from, to: to, simulation: simulation, weeks: weeks
+            example: example, booked: booked, activeMatches: active.count, from: from, to: to, simulation: simulation, weeks: weeks,
+            feedback: feedback
         ).text
     }
 
@@ -353,6 +357,49 @@ final class DemoRun: Sendable {
             }
         }
         return nil
+    }
+
+    /// The feedback service's view of the program, when the cluster has one: its closing survey's
+    /// return questions and its report's activity, once its copy of the match feed has caught up
+    /// (it pulls every few seconds; at most 15 s are waited for). Called through the gateway when
+    /// the gateway routes feedback, else directly over mutual TLS with the CLI's certificate.
+    func feedbackView(programID: UUID, token: String, matches: Int) async throws -> FeedbackView? {
+        let direct = cluster.service("feedback")
+        let routed = Gateway.routedMethods.contains { $0.service == Feedback.serviceName }
+        guard routed || direct != nil else { return nil }
+        let target: RPCClient
+        let where_: String
+        if routed {
+            target = client
+            where_ = endpoint
+        } else {
+            var configuration = ClientConfiguration()
+            configuration.healthCheckInterval = nil
+            let certificates = cluster.state.certificates
+            target = try RPCClient(
+                endpoints: [try Endpoint(parsing: direct!.endpoint)],
+                tls: try .mutual(caPath: certificates + "/ca.pem", certificatePath: certificates + "/cli.pem", keyPath: certificates + "/cli-key.pem", serverName: "feedback"),
+                configuration: configuration, logger: quietLogger
+            )
+            where_ = direct!.endpoint
+        }
+        defer { if !routed { target.close() } }
+        let options = CallOptions(timeout: .seconds(30), metadata: ["authorization": .text("Bearer " + token)])
+        do {
+            let template = try await target.call(Feedback.getSurveyTemplate, SurveyTemplateRef(programID: programID, kind: .closing), options: options)
+            var report = try await target.call(Feedback.programReport, ReportRequest(programID: programID), options: options)
+            let deadline = Date().addingTimeInterval(15)
+            while (report.overall.matches ?? 0) < matches && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+                report = try await target.call(Feedback.programReport, ReportRequest(programID: programID), options: options)
+            }
+            var questions: [String: String] = [:]
+            for question in template.questions { if let measure = question.measures { questions[measure.rawValue] = question.text } }
+            return FeedbackView(endpoint: where_, k: report.k, participants: report.overall.participants, matches: report.overall.matches,
+                                meetingsHeld: report.overall.meetingsHeld, questions: questions)
+        } catch {
+            throw describeFailure(error, method: "feedback", endpoint: where_)
+        }
     }
 
     /// Weekly for about two pairs in five, fortnightly for the others (drawn from the mentee's HR id).
@@ -423,6 +470,17 @@ final class DemoRun: Sendable {
         while calendar.component(.weekday, from: day) != 2 { day = calendar.date(byAdding: .day, value: 1, to: day)! }
         return day
     }
+}
+
+/// What the feedback service reports about the demo program right after the bookings.
+struct FeedbackView: Sendable {
+    var endpoint: String
+    var k: Int
+    var participants: Int?
+    var matches: Int?
+    var meetingsHeld: Int?
+    /// The closing survey's return questions by measure (`competency`, `relationship`, `retention`).
+    var questions: [String: String]
 }
 
 /// A first meeting the demo booked, as both participants see it.

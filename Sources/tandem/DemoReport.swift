@@ -83,6 +83,7 @@ struct DemoReport {
     var to: Date
     var simulation: ProgramSimulation
     var weeks: Int
+    var feedback: FeedbackView?
 
     var text: String {
         var lines: [String] = []
@@ -164,15 +165,25 @@ struct DemoReport {
             line("  \(booked.count - series.count) pairs found no free recurring time (their mentor's other pairs) and meet only once so far")
         }
         line()
+        if let feedback {
+            let counts = [
+                feedback.participants.map { "\($0) participants" }, feedback.matches.map { "\($0) matches" },
+                feedback.meetingsHeld.map { "\($0) meetings held so far" },
+            ].compactMap { $0 }.joined(separator: ", ")
+            line("FEEDBACK SERVICE (live, \(feedback.endpoint)): its copy of the feeds shows \(counts); reports suppress groups under k = \(feedback.k)")
+            line("  Meetings count as held once they have taken place, and surveys fall due 30 days into a match: hence the simulation below.")
+            line()
+        }
         let hours = Double(simulation.held) * 0.75
         line("THE NEXT \(weeks) WEEKS (attendance, ratings and the closing survey simulated from seed \(seed))")
         line("  Meetings held: \(simulation.held) of \(simulation.planned) booked (\(percent(simulation.held, simulation.planned))), \(String(format: "%.0f", hours)) mentoring hours, average session rating \(String(format: "%.1f", simulation.averageRating))/5")
         line("  Closing survey: \(simulation.respondents) of \(simulation.surveysDue) answered (\(percent(simulation.respondents, simulation.surveysDue)))")
         line()
         line("RETURN (share of respondents answering agree or strongly agree; the article's figures in brackets)")
-        line("  Competency improvement:  \(String(format: "%5.1f%%", simulation.share(simulation.competency)))  (91%)")
-        line("  Positive relationship:   \(String(format: "%5.1f%%", simulation.share(simulation.relationship)))  (90%)")
-        line("  Intention to stay:       \(String(format: "%5.1f%%", simulation.share(simulation.stay)))  (83%)")
+        func question(_ measure: String) -> String { feedback?.questions[measure].map { "  \"\($0)\"" } ?? "" }
+        line("  Competency improvement:  \(String(format: "%5.1f%%", simulation.share(simulation.competency)))  (91%)\(question("competency"))")
+        line("  Positive relationship:   \(String(format: "%5.1f%%", simulation.share(simulation.relationship)))  (90%)\(question("relationship"))")
+        line("  Intention to stay:       \(String(format: "%5.1f%%", simulation.share(simulation.stay)))  (83%)\(question("retention"))")
         return lines.joined(separator: "\n")
     }
 

@@ -167,11 +167,17 @@ final class DevCluster: @unchecked Sendable {
             arguments += ["--identity", identity, "--matching", self.service("matching")!.endpoint, "--scheduling", self.service("scheduling")!.endpoint]
         case "gateway":
             arguments += ["--identity", identity, "--matching", self.service("matching")!.endpoint, "--scheduling", self.service("scheduling")!.endpoint]
-            if let feedback = self.service("feedback") { arguments += ["--feedback", feedback.endpoint] }
+            if let feedback = self.service("feedback"), gatewayRoutesFeedback { arguments += ["--feedback", feedback.endpoint] }
         default:
             break
         }
         return arguments
+    }
+
+    /// Whether this build's gateway takes `--feedback` (it routes feedback's methods).
+    var gatewayRoutesFeedback: Bool {
+        guard let help = try? runToEnd("tandem-gateway", ["--help"], environment: [:]) else { return false }
+        return help.output.contains("--feedback")
     }
 
     /// Starts every service; `exited` hears of any that stops.

@@ -52,12 +52,19 @@ enum MethodRegistry {
         add(Scheduling.setMeetingStatus); add(Scheduling.updateAgenda); add(Scheduling.getMeeting); add(Scheduling.listMeetings)
         add(Scheduling.bookSeries); add(Scheduling.getSeries); add(Scheduling.cancelSeries)
         add(Scheduling.exportCalendar); add(Scheduling.streamReminders); add(Scheduling.acknowledgeReminders)
+        add(Scheduling.listMeetingChanges)
+        // Feedback
+        add(Feedback.submitSessionFeedback); add(Feedback.getSessionFeedback)
+        add(Feedback.setSurveyTemplate); add(Feedback.getSurveyTemplate); add(Feedback.listDueSurveys); add(Feedback.submitSurvey)
+        add(Feedback.streamSurveyInvitations); add(Feedback.setGoal); add(Feedback.listGoals)
+        add(Feedback.programReport); add(Feedback.matchHealth); add(Feedback.exportReport); add(Feedback.streamReportExport)
+        add(Feedback.setSettings); add(Feedback.getSettings); add(Feedback.erasePerson)
         return methods
     }()
 
     /// The descriptors the protocols publish, which the registry must cover.
     static let published: [AnyMethodDescriptor] =
-        Health.methods + Reflection.methods + Gateway.methods + Identity.methods + Matching.methods + Scheduling.methods
+        Health.methods + Reflection.methods + Gateway.methods + Identity.methods + Matching.methods + Scheduling.methods + Feedback.methods
 
     /// One line per method: name, shape, request and response types.
     static var listing: [String] {

@@ -202,7 +202,7 @@ struct CLIProcessTests {
         let list = try ServiceProcess.run("tandem", ["call", "--list"])
         #expect(list.status == 0)
         let lines = Set(list.output.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") })
-        let published = Health.methods + Reflection.methods + Gateway.methods + Identity.methods + Matching.methods + Scheduling.methods
+        let published = Health.methods + Reflection.methods + Gateway.methods + Identity.methods + Matching.methods + Scheduling.methods + Feedback.methods
         for method in published { #expect(lines.contains(method.fullName), "\(method.fullName) is callable") }
     }
 

@@ -116,6 +116,8 @@ struct MultiHostTests {
             let issued = try ServiceProcess.run("tandem", ["certs", "issue", service, "--dns", "\(service).tandem.test", "--ip", address(service), "--dir", certificates])
             try #require(issued.status == 0, "\(issued.output)")
         }
+        let clientCertificate = try ServiceProcess.run("tandem", ["certs", "issue", "client", "--dns", "client.tandem.test", "--ip", address("client"), "--dir", certificates])
+        try #require(clientCertificate.status == 0, "\(clientCertificate.output)")
         let password = "multi-host-password-\(UUID().uuidString.prefix(6))"
         let bootstrap = try ServiceProcess.run(
             "tandem-identity",
@@ -124,6 +126,7 @@ struct MultiHostTests {
         )
         try #require(bootstrap.status == 0, "\(bootstrap.output)")
 
+        let gatewayTakesFeedback = (try? ServiceProcess.run("tandem-gateway", ["--help"]))?.output.contains("--feedback") ?? false
         var processes: [Process] = []
         defer {
             for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
@@ -138,7 +141,7 @@ struct MultiHostTests {
             if service != "gateway" { arguments += ["--data-dir", "\(directory)/\(service)"] }
             if service != "identity" { arguments += ["--identity", endpoint("identity")] }
             if service == "gateway" || service == "feedback" { arguments += ["--matching", endpoint("matching"), "--scheduling", endpoint("scheduling")] }
-            if service == "gateway", services.contains("feedback") { arguments += ["--feedback", endpoint("feedback")] }
+            if service == "gateway", services.contains("feedback"), gatewayTakesFeedback { arguments += ["--feedback", endpoint("feedback")] }
             processes.append(try network.start(on: service, "tandem-\(service)", arguments))
         }
 
@@ -171,6 +174,16 @@ struct MultiHostTests {
         #expect(dashboard.status == 0, "\(dashboard.output)")
         #expect(dashboard.output.contains("admin@multi.test"), "the profile came from identity's host")
         #expect(parts.count == 3 && parts.allSatisfy { ($0["code"] as? Int) == 0 }, "every part answered: \(dashboard.output)")
+
+        // Feedback, called directly from the client's host over mutual TLS, follows the other
+        // hosts' feeds and verifies the token with identity's keys.
+        if services.contains("feedback") {
+            let direct = try network.run(on: "client", "tandem", [
+                "call", "feedback.GetSettings", "--endpoint", endpoint("feedback"), "--ca", "\(certificates)/ca.pem",
+                "--certificate", "\(certificates)/client.pem", "--key", "\(certificates)/client-key.pem", "--state-dir", "\(directory)/client",
+            ])
+            #expect(direct.status == 0 && direct.output.contains("\"k\""), "\(direct.output)")
+        }
 
         // A service is not reachable by the wrong name: its certificate names its own host.
         let wrongName = try network.run(
