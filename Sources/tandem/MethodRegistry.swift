@@ -123,7 +123,8 @@ enum JSONCoding {
 
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            // Array positions come as "Index N"; message fields (integer CodingKeys) by their names.
+            let keys = context.codingPath.map { key in key.stringValue.hasPrefix("Index ") ? "[\(key.intValue ?? 0)]" : key.stringValue }
             return keys.isEmpty ? "the body" : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
         }
         switch error {

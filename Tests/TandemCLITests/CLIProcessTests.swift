@@ -163,6 +163,16 @@ struct CLIProcessTests {
         #expect(notFound.output.contains("identity.GetPerson at \(cluster.endpoint) failed with NOT_FOUND (5)"), "\(notFound.output)")
         #expect(notFound.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(notFound.output)")
 
+        // Dates are ISO 8601, ids are strings.
+        let me = try #require(caller["subject"] as? String)
+        let meetings = try cluster.call(["scheduling.ListMeetings", "--json", #"{"personID": "\#(me)", "from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00.500Z"}"#])
+        #expect(meetings.status == 0 && meetings.output.contains("\"meetings\""), "\(meetings.output)")
+        let badDate = try cluster.call(["scheduling.ListMeetings", "--json", #"{"from": "yesterday"}"#])
+        #expect(badDate.status != 0 && badDate.output.contains("from: 'yesterday' is not an ISO 8601 date-time"), "\(badDate.output)")
+
+        let wrongPassword = try cluster.tandem(["sign-in", "--endpoint", cluster.endpoint, "--organisation", "dev", "--email", "admin@tandem.dev"], environment: ["TANDEM_PASSWORD": "not the password at all"])
+        #expect(wrongPassword.status != 0 && wrongPassword.output.contains("identity.SignIn at \(cluster.endpoint) failed with UNAUTHENTICATED (16)"), "\(wrongPassword.output)")
+
         let unknown = try cluster.call(["identity.signin"])
         #expect(unknown.status != 0)
         #expect(unknown.output.contains("did you mean identity.SignIn"), "\(unknown.output)")
