@@ -68,6 +68,9 @@ struct ClientOptions: ParsableArguments {
     func makeClient(serverName: String) throws -> RPCClient {
         let endpoint: Endpoint
         do { endpoint = try Endpoint(parsing: endpointText) } catch { throw CLIError("--endpoint '\(endpointText)' is not HOST:PORT") }
+        guard FileManager.default.isReadableFile(atPath: caPath) else {
+            throw CLIError("no CA certificate at \(caPath) to check \(endpointText) with (start the dev cluster with `tandem dev up`, or pass --ca)")
+        }
         let tls: ClientTLSConfiguration
         do {
             if let certificate {
