@@ -497,6 +497,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "GatewayService",
+                "FeedbackService",
                 "IdentityService",
                 "MatchingService",
                 "SchedulingService",

@@ -23,7 +23,8 @@ public enum Gateway {
     public static let routedMethods: [AnyMethodDescriptor] = {
         let identity = Identity.methods.filter { ![Identity.verificationKeys.fullName, Identity.rotateSigningKey.fullName].contains($0.fullName) }
         let matching = Matching.methods.filter { Matching.internalMethods[$0.fullName] == nil }
-        return identity + matching + Scheduling.methods.filter { !$0.fullName.hasSuffix("Changes") }
+        let scheduling = Scheduling.methods.filter { $0.fullName != Scheduling.listMeetingChanges.fullName }
+        return identity + matching + scheduling + Feedback.methods
     }()
 
     /// Methods callable without credentials.
@@ -104,17 +105,23 @@ public struct Dashboard: Codable, Hashable, Sendable {
     public var matches: [DashboardMatch]
     /// Scheduled meetings from now on, soonest first.
     public var meetings: [DashboardMeeting]
-    /// One entry per part: `profile`, `matches`, `meetings`.
+    /// One entry per part: `profile`, `matches`, `meetings`, `surveys`, `goals`.
     public var parts: [PartStatus]
+    /// Surveys the person is due to answer, earliest first.
+    public var surveys: [SurveyInvitation]
+    /// The goals of the person's active matches.
+    public var goals: [Goal]
 
-    public init(person: Person?, matches: [DashboardMatch], meetings: [DashboardMeeting], parts: [PartStatus]) {
+    public init(person: Person?, matches: [DashboardMatch], meetings: [DashboardMeeting], parts: [PartStatus], surveys: [SurveyInvitation] = [], goals: [Goal] = []) {
         self.person = person
         self.matches = matches
         self.meetings = meetings
         self.parts = parts
+        self.surveys = surveys
+        self.goals = goals
     }
 
-    enum CodingKeys: Int, CodingKey { case person = 1, matches, meetings, parts }
+    enum CodingKeys: Int, CodingKey { case person = 1, matches, meetings, parts, surveys, goals }
 }
 
 public struct ProgramDashboardRequest: Codable, Hashable, Sendable {
@@ -147,15 +154,23 @@ public struct ProgramDashboard: Codable, Hashable, Sendable {
     public var matchCounts: [StatusCount]
     /// Proposals waiting for an answer, oldest first (at most 100).
     public var pendingProposals: [Match]
-    /// One entry per part: `program`, `matches`.
+    /// One entry per part: `program`, `matches`, `report`, `health`.
     public var parts: [PartStatus]
+    /// The program's report (feedback's `ProgramReport`, k-anonymous); absent when feedback did not answer.
+    public var report: ProgramReport?
+    /// Each pair's health (feedback's `MatchHealth`), the ones needing attention first.
+    public var health: [PairHealth]
 
-    public init(program: Program?, matchCounts: [StatusCount], pendingProposals: [Match], parts: [PartStatus]) {
+    public init(
+        program: Program?, matchCounts: [StatusCount], pendingProposals: [Match], parts: [PartStatus], report: ProgramReport? = nil, health: [PairHealth] = []
+    ) {
         self.program = program
         self.matchCounts = matchCounts
         self.pendingProposals = pendingProposals
         self.parts = parts
+        self.report = report
+        self.health = health
     }
 
-    enum CodingKeys: Int, CodingKey { case program = 1, matchCounts, pendingProposals, parts }
+    enum CodingKeys: Int, CodingKey { case program = 1, matchCounts, pendingProposals, parts, report, health }
 }

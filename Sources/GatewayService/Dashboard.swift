@@ -6,7 +6,8 @@ import TandemWire
 
 extension GatewayServer {
     /// The signed-in person's dashboard: their profile, proposed and active matches with each
-    /// partner's name and time zone, and upcoming meetings in their local time — each part asked
+    /// partner's name and time zone, upcoming meetings in their local time, the surveys they are
+    /// due to answer and the goals of their active matches — each part asked
     /// of its service concurrently, within one deadline. A part whose service fails or is late
     /// is left empty and its status says why; the call itself succeeds.
     func dashboard(_ request: DashboardRequest, context: ServerContext) async throws -> Dashboard {
@@ -30,7 +31,20 @@ extension GatewayServer {
                 options: options
             ).meetings
         }
+        async let surveyList = Self.part("surveys") {
+            try await upstreams.feedback.call(Feedback.listDueSurveys, ListDueSurveysRequest(), options: options).invitations
+        }
         let (matches, matchesStatus) = await matchList
+        // Goals of each active match, concurrently; the part fails if any list does.
+        let active = (matches ?? []).filter { $0.status == .active }.map(\.id)
+        async let goalList = Self.part("goals") {
+            try await withThrowingTaskGroup(of: [Goal].self) { group in
+                for match in active {
+                    group.addTask { try await upstreams.feedback.call(Feedback.listGoals, ListGoalsRequest(matchID: match), options: options).goals }
+                }
+                return try await group.reduce(into: [Goal]()) { $0 += $1 }
+            }
+        }
         // Partners' names and zones, concurrently; a partner identity cannot show stays nameless.
         let partnerIDs = Set((matches ?? []).map { $0.mentorID == caller.subject ? $0.menteeID : $0.mentorID })
         let partners = await withTaskGroup(of: Person?.self) { group in
@@ -41,6 +55,12 @@ extension GatewayServer {
         }
         let (person, profileStatus) = await profile
         let (meetings, meetingsStatus) = await meetingList
+        let (surveys, surveysStatus) = await surveyList
+        var (goals, goalsStatus) = await goalList
+        if matches == nil {
+            goals = nil
+            goalsStatus = PartStatus(part: "goals", code: matchesStatus.code, message: "the matches could not be read")
+        }
         let zone = person?.timeZone ?? "UTC"
         return Dashboard(
             person: person,
@@ -51,11 +71,13 @@ extension GatewayServer {
             meetings: (meetings ?? []).filter { $0.status == .scheduled }.sorted { $0.start < $1.start }.map { meeting in
                 DashboardMeeting(meeting: meeting, localStart: Self.local(meeting.start, zone), localEnd: Self.local(meeting.end, zone), timeZone: zone)
             },
-            parts: [profileStatus, matchesStatus, meetingsStatus]
+            parts: [profileStatus, matchesStatus, meetingsStatus, surveysStatus, goalsStatus],
+            surveys: surveys ?? [], goals: goals ?? []
         )
     }
 
-    /// A program admin's view: the program, its matches by status, the proposals waiting.
+    /// A program admin's view: the program, its matches by status, the proposals waiting, the
+    /// program report and each pair's health.
     func programDashboard(_ request: ProgramDashboardRequest, context: ServerContext) async throws -> ProgramDashboard {
         let caller = try context.caller()
         guard caller.isOrganisationAdmin || caller.isService || caller.programs.contains(request.programID) else {
@@ -79,11 +101,23 @@ extension GatewayServer {
             return all
         }
         let (found, programStatus) = await program
+        async let report = Self.part("report") {
+            try await upstreams.feedback.call(Feedback.programReport, ReportRequest(programID: request.programID), options: options)
+        }
+        async let health = Self.part("health") {
+            try await upstreams.feedback.call(Feedback.matchHealth, MatchHealthRequest(programID: request.programID), options: options).pairs
+        }
         let (matches, matchesStatus) = await matchList
+        let (programReport, reportStatus) = await report
+        let (pairs, healthStatus) = await health
+        let urgency: [HealthStatus: Int] = [.atRisk: 0, .needsCheckIn: 1, .onTrack: 2]
         let counts = Dictionary(grouping: matches ?? [], by: \.status).map { StatusCount(status: $0.key, count: $0.value.count) }
             .sorted { MatchStatus.allCases.firstIndex(of: $0.status)! < MatchStatus.allCases.firstIndex(of: $1.status)! }
         let pending = (matches ?? []).filter { $0.status == .proposed }.sorted { $0.proposedAt < $1.proposedAt }.prefix(100)
-        return ProgramDashboard(program: found, matchCounts: counts, pendingProposals: Array(pending), parts: [programStatus, matchesStatus])
+        return ProgramDashboard(
+            program: found, matchCounts: counts, pendingProposals: Array(pending), parts: [programStatus, matchesStatus, reportStatus, healthStatus],
+            report: programReport, health: (pairs ?? []).sorted { urgency[$0.status, default: 3] < urgency[$1.status, default: 3] }
+        )
     }
 
     /// The forwarded credentials, with the aggregate's own time limit (a shorter client deadline

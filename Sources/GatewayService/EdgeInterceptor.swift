@@ -23,7 +23,9 @@ public struct EdgeInterceptor: ServerInterceptor {
     ].map(\.fullName)).union([
         Matching.setSettings.fullName, Matching.syncParticipants.fullName, Matching.runCohort.fullName, Matching.exportScores.fullName,
         Scheduling.registerPair.fullName, Scheduling.streamReminders.fullName, Scheduling.acknowledgeReminders.fullName,
-        Gateway.programDashboard.fullName,
+        Gateway.programDashboard.fullName, Feedback.setSurveyTemplate.fullName, Feedback.streamSurveyInvitations.fullName,
+        Feedback.programReport.fullName, Feedback.matchHealth.fullName, Feedback.exportReport.fullName, Feedback.streamReportExport.fullName,
+        Feedback.setSettings.fullName, Feedback.erasePerson.fullName,
     ])
 
     public init(verifier: TokenVerifier, limiter: RateLimiter?, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {

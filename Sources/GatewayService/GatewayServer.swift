@@ -11,14 +11,16 @@ public struct GatewayUpstreams: Sendable {
     public var identity: RPCClient
     public var matching: RPCClient
     public var scheduling: RPCClient
+    public var feedback: RPCClient
 
-    public init(identity: RPCClient, matching: RPCClient, scheduling: RPCClient) {
+    public init(identity: RPCClient, matching: RPCClient, scheduling: RPCClient, feedback: RPCClient) {
         self.identity = identity
         self.matching = matching
         self.scheduling = scheduling
+        self.feedback = feedback
     }
 
-    public var all: [RPCClient] { [identity, matching, scheduling] }
+    public var all: [RPCClient] { [identity, matching, scheduling, feedback] }
 }
 
 /// How the gateway behaves.
@@ -125,6 +127,23 @@ struct GatewayRPCService: RPCService {
         routes.unary(Scheduling.exportCalendar, upstreams.scheduling)
         routes.serverStreaming(Scheduling.streamReminders, upstreams.scheduling)
         routes.unary(Scheduling.acknowledgeReminders, upstreams.scheduling)
+        // feedback
+        routes.unary(Feedback.submitSessionFeedback, upstreams.feedback)
+        routes.unary(Feedback.getSessionFeedback, upstreams.feedback)
+        routes.unary(Feedback.setSurveyTemplate, upstreams.feedback)
+        routes.unary(Feedback.getSurveyTemplate, upstreams.feedback)
+        routes.unary(Feedback.listDueSurveys, upstreams.feedback)
+        routes.unary(Feedback.submitSurvey, upstreams.feedback)
+        routes.serverStreaming(Feedback.streamSurveyInvitations, upstreams.feedback)
+        routes.unary(Feedback.setGoal, upstreams.feedback)
+        routes.unary(Feedback.listGoals, upstreams.feedback)
+        routes.unary(Feedback.programReport, upstreams.feedback)
+        routes.unary(Feedback.matchHealth, upstreams.feedback)
+        routes.unary(Feedback.exportReport, upstreams.feedback)
+        routes.serverStreaming(Feedback.streamReportExport, upstreams.feedback)
+        routes.unary(Feedback.setSettings, upstreams.feedback)
+        routes.unary(Feedback.getSettings, upstreams.feedback)
+        routes.unary(Feedback.erasePerson, upstreams.feedback)
         // the gateway's own
         let server = self.server
         routes.router.register(Gateway.dashboard, unary: { try await server.dashboard($0, context: $1) })

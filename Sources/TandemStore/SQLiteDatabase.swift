@@ -129,6 +129,12 @@ public final class SQLiteDatabase: Sendable {
         for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(Int64(migration.version)) {
             try connection.execute("BEGIN IMMEDIATE")
             do {
+                // Another process on the same database (a second instance starting at the same
+                // moment) may have applied it while this one waited for the write lock.
+                if try connection.first("SELECT 1 FROM schema_migrations WHERE version = ?", migration.version) != nil {
+                    try connection.executeScript("COMMIT")
+                    continue
+                }
                 try connection.executeScript(migration.sql)
                 try connection.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))", migration.version)
                 try connection.executeScript("COMMIT")

@@ -25,6 +25,8 @@ struct GatewayCommand: AsyncParsableCommand {
     var identity: [String] = []
     @Option(help: "Matching instances, HOST:PORT (repeatable, or comma-separated). [env: TANDEM_MATCHING] (default: 127.0.0.1:7102)")
     var matching: [String] = []
+    @Option(help: "Feedback instances, HOST:PORT (repeatable, or comma-separated). [env: TANDEM_FEEDBACK] (default: 127.0.0.1:7104)")
+    var feedback: [String] = []
     @Option(help: "Scheduling instances, HOST:PORT (repeatable, or comma-separated). [env: TANDEM_SCHEDULING] (default: 127.0.0.1:7103)")
     var scheduling: [String] = []
 
@@ -42,7 +44,7 @@ struct GatewayCommand: AsyncParsableCommand {
     var requireClientCertificates = false
 
     func run() async throws {
-        let names = ["identity", "matching", "scheduling", "rate-limit", "rate-burst", "max-concurrent-calls", "max-message-bytes", "aggregate-timeout-ms"]
+        let names = ["identity", "matching", "scheduling", "feedback", "rate-limit", "rate-burst", "max-concurrent-calls", "max-message-bytes", "aggregate-timeout-ms"]
         let environment = try options.environment(extraNames: Set(names))
         let settings = try options.resolve(service: "gateway", defaultPort: Self.defaultPort, environment: environment)
         func endpoints(_ flags: [String], _ name: String, _ fallback: String) throws -> [Endpoint] {
@@ -60,6 +62,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let identityEndpoints = try endpoints(identity, "identity", "127.0.0.1:7101")
         let matchingEndpoints = try endpoints(matching, "matching", "127.0.0.1:7102")
         let schedulingEndpoints = try endpoints(scheduling, "scheduling", "127.0.0.1:7103")
+        let feedbackEndpoints = try endpoints(feedback, "feedback", "127.0.0.1:7104")
         let rate = try number(rateLimit, "rate-limit", default: 100.0, 0...1_000_000)
         let burst = try number(rateBurst, "rate-burst", default: 200, 1...1_000_000)
         let concurrent = try number(maxConcurrentCalls, "max-concurrent-calls", default: 100, 1...10_000)
@@ -78,7 +81,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let upstreams = GatewayUpstreams(
             identity: try client(identityEndpoints, "identity"), matching: try client(matchingEndpoints, "matching"),
-            scheduling: try client(schedulingEndpoints, "scheduling")
+            scheduling: try client(schedulingEndpoints, "scheduling"), feedback: try client(feedbackEndpoints, "feedback")
         )
         let verifier = TokenVerifier { try await upstreams.identity.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
         var gatewayConfiguration = GatewayConfiguration()
@@ -95,7 +98,7 @@ struct GatewayCommand: AsyncParsableCommand {
             configuration: serverConfiguration, services: [gateway.service],
             interceptors: TandemObservability.serverInterceptors + [EdgeInterceptor(verifier: verifier, limiter: limiter)], logger: logger
         )
-        let probes = [("identity", upstreams.identity), ("matching", upstreams.matching), ("scheduling", upstreams.scheduling)].map { name, client in
+        let probes = [("identity", upstreams.identity), ("matching", upstreams.matching), ("scheduling", upstreams.scheduling), ("feedback", upstreams.feedback)].map { name, client in
             ReadinessProbe(name) {
                 let health = try await client.call(Health.check, HealthCheckRequest(service: ""), options: CallOptions(timeout: .seconds(2)))
                 guard health.status == .serving else { throw RPCError(code: .unavailable, message: "\(name) reports \(health.status)") }

@@ -1,4 +1,5 @@
 import Foundation
+import FeedbackService
 import GatewayService
 import IdentityService
 import Logging
@@ -56,7 +57,9 @@ struct GatewayCluster: Sendable {
             try RPCClient(endpoints: $0, tls: TestPKI.shared.clientTLS(serverName: "scheduling", clientName: "gateway"), logger: Logger(label: "test.upstream"))
         }
         defer { schedulingClient?.close() }
-        let upstreams = GatewayUpstreams(identity: upstreams.identity, matching: upstreams.matching, scheduling: schedulingClient ?? upstreams.scheduling)
+        let upstreams = GatewayUpstreams(
+            identity: upstreams.identity, matching: upstreams.matching, scheduling: schedulingClient ?? upstreams.scheduling, feedback: upstreams.feedback
+        )
         var configuration = GatewayConfiguration()
         configuration.aggregateTimeout = .seconds(3)
         let server = GatewayServer(upstreams: upstreams, configuration: configuration, logger: Logger(label: "test.gateway"))
@@ -103,11 +106,26 @@ func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ b
             interceptors: [AuthServerInterceptor(verifier: verifier, internalMethods: Matching.internalMethods)]
         ) { _, matchingEndpoint in
             try await withServer(
-                services: [scheduling.service], tls: TestPKI.shared.serverTLS(name: "scheduling"), interceptors: [AuthServerInterceptor(verifier: verifier)]
+                services: [scheduling.service], tls: TestPKI.shared.serverTLS(name: "scheduling"),
+                interceptors: [AuthServerInterceptor(verifier: verifier, internalMethods: SchedulingServer.internalMethods)]
             ) { _, schedulingEndpoint in
+              // Feedback follows scheduling's and matching's feeds with its own certificate.
+              let peers = (
+                  scheduling: try upstream(schedulingEndpoint, "scheduling", as: "feedback"), matching: try upstream(matchingEndpoint, "matching", as: "feedback"),
+                  identity: try upstream(identityEndpoint, "identity", as: "feedback")
+              )
+              defer { for client in [peers.scheduling, peers.matching, peers.identity] { client.close() } }
+              let feedback = try FeedbackServer.open(
+                  dataDirectory: directory + "/feedback", peers: .rpc(scheduling: peers.scheduling, matching: peers.matching, identity: peers.identity),
+                  logger: Logger(label: "test.feedback")
+              )
+              defer { feedback.close() }
+              return try await withServer(
+                  services: [feedback.service], tls: TestPKI.shared.serverTLS(name: "feedback"), interceptors: [AuthServerInterceptor(verifier: verifier)]
+              ) { _, feedbackEndpoint in
                 let upstreams = GatewayUpstreams(
                     identity: try upstream(identityEndpoint, "identity", as: "gateway"), matching: try upstream(matchingEndpoint, "matching", as: "gateway"),
-                    scheduling: try upstream(schedulingEndpoint, "scheduling", as: "gateway")
+                    scheduling: try upstream(schedulingEndpoint, "scheduling", as: "gateway"), feedback: try upstream(feedbackEndpoint, "feedback", as: "gateway")
                 )
                 defer { for client in upstreams.all { client.close() } }
                 let gatewayVerifier = TokenVerifier { try await upstreams.identity.call(Identity.verificationKeys, Empty()) }
@@ -121,6 +139,7 @@ func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ b
                     defer { client.close() }
                     return try await body(GatewayCluster(gateway: client, gatewayEndpoint: gatewayEndpoint, upstreams: upstreams, clock: clock))
                 }
+              }
             }
         }
     }

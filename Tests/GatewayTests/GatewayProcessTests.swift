@@ -16,7 +16,7 @@ struct GatewayProcessTests {
     func platform() async throws {
         let directory = FileManager.default.temporaryDirectory.appending(path: "tandem-platform-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try TestPKI.shared.writeFiles(for: ["identity", "matching", "scheduling", "gateway"], into: URL(fileURLWithPath: directory))
+        try TestPKI.shared.writeFiles(for: ["identity", "matching", "scheduling", "feedback", "gateway"], into: URL(fileURLWithPath: directory))
         func tls(_ name: String, data: String? = nil) -> [String] {
             ["--certificate", "\(directory)/\(name).pem", "--key", "\(directory)/\(name)-key.pem", "--ca", "\(directory)/ca.pem",
              "--data-dir", "\(directory)/\(data ?? name)", "--admin-port", "0", "--log-level", "debug", "--log-format", "json"]
@@ -28,7 +28,7 @@ struct GatewayProcessTests {
             environment: ["TANDEM_ADMIN_PASSWORD": "bootstrap password"]
         )
         #expect(bootstrap.status == 0, "\(bootstrap.output)")
-        let ports = (identity: try freePort(), matching: try freePort(), schedulingA: try freePort(), schedulingB: try freePort(), gateway: try freePort())
+        let ports = (identity: try freePort(), matching: try freePort(), schedulingA: try freePort(), schedulingB: try freePort(), feedback: try freePort(), gateway: try freePort())
         let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(ports.identity)", "--scrypt-log-n", "10"])
         defer { identity.send(SIGKILL) }
         let upstream = ["--identity", "127.0.0.1:\(ports.identity)"]
@@ -40,10 +40,15 @@ struct GatewayProcessTests {
         defer { schedulingA.send(SIGKILL) }
         let schedulingB = try ServiceProcess("tandem-scheduling", schedulingArguments(ports.schedulingB))
         defer { schedulingB.send(SIGKILL) }
+        let feedback = try ServiceProcess("tandem-feedback", tls("feedback") + ["--port", "\(ports.feedback)", "--sync-seconds", "1"] + upstream + [
+            "--matching", "127.0.0.1:\(ports.matching)", "--scheduling", "127.0.0.1:\(ports.schedulingA)", "--scheduling", "127.0.0.1:\(ports.schedulingB)",
+        ])
+        defer { feedback.send(SIGKILL) }
         #expect(waitForPort(ports.identity) && waitForPort(ports.matching) && waitForPort(ports.schedulingA) && waitForPort(ports.schedulingB))
+        #expect(waitForPort(ports.feedback))
         let gateway = try ServiceProcess("tandem-gateway", tls("gateway") + [
             "--port", "\(ports.gateway)", "--identity", "127.0.0.1:\(ports.identity)", "--matching", "127.0.0.1:\(ports.matching)",
-            "--scheduling", "127.0.0.1:\(ports.schedulingA),127.0.0.1:\(ports.schedulingB)",
+            "--scheduling", "127.0.0.1:\(ports.schedulingA),127.0.0.1:\(ports.schedulingB)", "--feedback", "127.0.0.1:\(ports.feedback)",
         ])
         defer { gateway.send(SIGKILL) }
         #expect(waitForPort(ports.gateway))
@@ -133,7 +138,8 @@ struct GatewayProcessTests {
         matching.send(SIGKILL)
         #expect(matching.waitForExit(seconds: 10) != 0)
         let dashboard = try await call(Gateway.dashboard, DashboardRequest(), token: mentee.token)
-        #expect(dashboard.parts.map(\.code) == [0, Int(StatusCode.unavailable.rawValue), 0], "\(dashboard.parts)")
+        // (Goals are read per active match: without matches, that part is UNAVAILABLE too.)
+        #expect(dashboard.parts.map(\.code) == [0, Int(StatusCode.unavailable.rawValue), 0, 0, Int(StatusCode.unavailable.rawValue)], "\(dashboard.parts)")
         #expect(dashboard.person?.name == "Mentee" && dashboard.meetings.map(\.meeting.id) == [meetingID] && dashboard.matches.isEmpty)
         matching = try ServiceProcess("tandem-matching", tls("matching") + ["--port", "\(ports.matching)"] + upstream)
         #expect(waitForPort(ports.matching))
@@ -148,7 +154,9 @@ struct GatewayProcessTests {
         #expect(gateway.waitForExit(seconds: 30) == 0, "\(gateway.output.suffix(600))")
 
         // No secret in any log line of the whole run (debug level, every call logged).
-        let logs = [identity, matching, schedulingA, schedulingB, gateway].map(\.output).joined(separator: "\n")
+        feedback.send(SIGTERM)
+        #expect(feedback.waitForExit(seconds: 30) == 0, "\(feedback.output.suffix(600))")
+        let logs = [identity, matching, schedulingA, schedulingB, feedback, gateway].map(\.output).joined(separator: "\n")
         #expect(logs.contains("call finished"), "the logs were written")
         for secret in [password, "bootstrap password", admin, mentee.token, mentor.token] {
             #expect(!logs.contains(secret), "a secret appears in the logs")

@@ -54,13 +54,14 @@ struct GatewayTests {
 
             // The mentee's dashboard: profile, the match with the partner's name and zone, the meeting in London time.
             let dashboard = try await cluster.call(Gateway.dashboard, DashboardRequest(days: 14), token: mentee.token)
-            #expect(dashboard.parts.map(\.code) == [0, 0, 0] && dashboard.parts.map(\.part) == ["profile", "matches", "meetings"])
+            #expect(dashboard.parts.map(\.code) == [0, 0, 0, 0, 0] && dashboard.parts.map(\.part) == ["profile", "matches", "meetings", "surveys", "goals"])
             #expect(dashboard.person?.name == "Liam Mentee")
             #expect(dashboard.matches.map(\.partnerName) == ["Nora Mentor"] && dashboard.matches.first?.partnerTimeZone == "America/New_York")
             #expect(dashboard.meetings.map(\.meeting.id) == [meeting.id] && dashboard.meetings[0].timeZone == "Europe/London")
             #expect(dashboard.meetings[0].localStart == GatewayServer.local(meeting.start, "Europe/London"))
             let adminView = try await cluster.call(Gateway.programDashboard, ProgramDashboardRequest(programID: program.id), token: admin)
             #expect(adminView.program?.name == "Mentoring" && adminView.matchCounts == [StatusCount(status: .active, count: 1)] && adminView.pendingProposals.isEmpty)
+            #expect(adminView.parts.map(\.code) == [0, 0, 0, 0] && adminView.report?.programID == program.id)
             await expectRPCError(.permissionDenied) {
                 _ = try await cluster.call(Gateway.programDashboard, ProgramDashboardRequest(programID: program.id), token: mentee.token)
             }
@@ -69,7 +70,7 @@ struct GatewayTests {
             let dead = Endpoint(host: "127.0.0.1", port: try freePort())
             try await cluster.withGateway(scheduling: [dead]) { client in
                 let degraded = try await cluster.call(Gateway.dashboard, DashboardRequest(), token: mentee.token, client: client)
-                #expect(degraded.parts.map(\.code) == [0, 0, Int(StatusCode.unavailable.rawValue)])
+                #expect(degraded.parts.map(\.code) == [0, 0, Int(StatusCode.unavailable.rawValue), 0, 0])
                 #expect(degraded.person != nil && degraded.matches.count == 1 && degraded.meetings.isEmpty)
                 await expectRPCError(.unavailable) { _ = try await cluster.call(Scheduling.getMeeting, MeetingRef(meetingID: meeting.id), token: mentee.token, client: client) }
             }
