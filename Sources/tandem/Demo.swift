@@ -368,10 +368,10 @@ final class DemoRun: Sendable {
         let routed = Gateway.routedMethods.contains { $0.service == Feedback.serviceName }
         guard routed || direct != nil else { return nil }
         let target: RPCClient
-        let where_: String
+        let place: String
         if routed {
             target = client
-            where_ = endpoint
+            place = endpoint
         } else {
             var configuration = ClientConfiguration()
             configuration.healthCheckInterval = nil
@@ -381,7 +381,7 @@ final class DemoRun: Sendable {
                 tls: try .mutual(caPath: certificates + "/ca.pem", certificatePath: certificates + "/cli.pem", keyPath: certificates + "/cli-key.pem", serverName: "feedback"),
                 configuration: configuration, logger: quietLogger
             )
-            where_ = direct!.endpoint
+            place = direct!.endpoint
         }
         defer { if !routed { target.close() } }
         let options = CallOptions(timeout: .seconds(30), metadata: ["authorization": .text("Bearer " + token)])
@@ -395,10 +395,10 @@ final class DemoRun: Sendable {
             }
             var questions: [String: String] = [:]
             for question in template.questions { if let measure = question.measures { questions[measure.rawValue] = question.text } }
-            return FeedbackView(endpoint: where_, k: report.k, participants: report.overall.participants, matches: report.overall.matches,
+            return FeedbackView(endpoint: place, k: report.k, participants: report.overall.participants, matches: report.overall.matches,
                                 meetingsHeld: report.overall.meetingsHeld, questions: questions)
         } catch {
-            throw describeFailure(error, method: "feedback", endpoint: where_)
+            throw describeFailure(error, method: "feedback", endpoint: place)
         }
     }
 
