@@ -111,7 +111,10 @@ struct CLIProcessTests {
         cluster.process.send(SIGTERM)
         let exit = cluster.process.waitForExit(seconds: 30)
         #expect(exit == 0, "dev up exits 0 after SIGTERM:\n\(cluster.process.output)")
-        #expect(cluster.process.output.contains("stopped"))
+        let stopped = try #require(cluster.process.output.split(separator: "\n").first { $0.hasPrefix("stopped (exit statuses:") })
+        for name in ["identity", "matching", "scheduling", "feedback", "gateway"] {
+            #expect(stopped.contains("\(name) 0"), "\(name) drained and exited 0: \(stopped)")
+        }
         for pid in pids { #expect(kill(pid, 0) == -1 && errno == ESRCH, "service \(pid) has exited") }
 
         let after = try cluster.tandem(["dev", "status", "--base-port", String(cluster.base)])
