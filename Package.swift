@@ -452,6 +452,7 @@ let package = Package(
             name: "MatchingServiceTests",
             dependencies: [
                 "MatchingService",
+                "SchedulingService",
                 "IdentityService",
                 "TandemAuth",
                 "TandemTestSupport",

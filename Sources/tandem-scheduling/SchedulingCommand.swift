@@ -30,8 +30,11 @@ struct SchedulingCommand: AsyncParsableCommand {
     @Option(name: .customLong("buffer-minutes"), help: "Free minutes kept around meetings when finding slots. [env: TANDEM_BUFFER_MINUTES] (default: 10)")
     var bufferMinutes: Int?
 
+    @Option(help: "The matching service, HOST:PORT (repeatable, or comma-separated), whose active matches become pairs that can book; 'off' to register pairs only with RegisterPair. [env: TANDEM_MATCHING] (default: 127.0.0.1:7102)")
+    var matching: [String] = []
+
     func run() async throws {
-        let environment = try options.environment(extraNames: ["identity", "video-url-template", "buffer-minutes"])
+        let environment = try options.environment(extraNames: ["identity", "video-url-template", "buffer-minutes", "matching"])
         let settings = try options.resolve(service: "scheduling", defaultPort: Self.defaultPort, environment: environment)
         var configuration = SchedulingConfiguration()
         if let template = videoURLTemplate ?? environment["TANDEM_VIDEO_URL_TEMPLATE"] { configuration.videoURLTemplate = template }
@@ -43,6 +46,10 @@ struct SchedulingCommand: AsyncParsableCommand {
             try configuration.validate()
         } catch {
             throw ServiceConfigurationError("\(error)")
+        }
+        let matchingTexts = (matching.isEmpty ? [environment["TANDEM_MATCHING"] ?? "127.0.0.1:7102"] : matching).flatMap { $0.split(separator: ",").map(String.init) }
+        let matchingEndpoints: [Endpoint] = matchingTexts == ["off"] ? [] : try matchingTexts.map { text in
+            do { return try Endpoint(parsing: text) } catch { throw ServiceConfigurationError("--matching '\(text)' is not HOST:PORT (or 'off')") }
         }
         let identityEndpoints = try (identity.isEmpty ? (environment["TANDEM_IDENTITY"] ?? "127.0.0.1:7101").split(separator: ",").map(String.init) : identity)
             .map { text in
@@ -73,8 +80,16 @@ struct SchedulingCommand: AsyncParsableCommand {
             let health = try await identityClient.call(Health.check, HealthCheckRequest(service: ""), options: CallOptions(timeout: .seconds(2)))
             guard health.status == .serving else { throw RPCError(code: .unavailable, message: "identity reports \(health.status)") }
         }
+        // Matching's changes, read with scheduling's own certificate (matching admits it by name).
+        var followers: [any Service] = []
+        if !matchingEndpoints.isEmpty {
+            let matchingClient = try RPCClient(
+                endpoints: matchingEndpoints, tls: settings.clientTLS(serverName: "matching"), interceptors: TandemObservability.clientInterceptors, logger: logger
+            )
+            followers = [matchingClient, MatchFollower(scheduling: scheduling, source: RPCMatchChangeSource(client: matchingClient))]
+        }
         try await ServiceRunner.run(
-            server: server, alongside: [identityClient, MaintenanceService(scheduling: scheduling)], probes: [store, identityProbe],
+            server: server, alongside: [identityClient, MaintenanceService(scheduling: scheduling)] + followers, probes: [store, identityProbe],
             metrics: registry, settings: settings, logger: logger
         )
     }
@@ -87,6 +102,18 @@ struct MaintenanceService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await scheduling.maintain()
+        }
+    }
+}
+
+/// Turns matching's active matches into pairs until shutdown.
+struct MatchFollower: Service {
+    let scheduling: SchedulingServer
+    let source: RPCMatchChangeSource
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await scheduling.followMatches(source)
         }
     }
 }

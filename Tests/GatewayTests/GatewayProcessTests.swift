@@ -35,7 +35,7 @@ struct GatewayProcessTests {
         var matching = try ServiceProcess("tandem-matching", tls("matching") + ["--port", "\(ports.matching)"] + upstream)
         defer { matching.send(SIGKILL) }
         // Two scheduling instances over the same database (SQLite's locking serialises their writes).
-        let schedulingArguments = { (port: Int) in tls("scheduling") + ["--port", "\(port)"] + upstream }
+        let schedulingArguments = { (port: Int) in tls("scheduling") + ["--port", "\(port)", "--matching", "127.0.0.1:\(ports.matching)"] + upstream }
         var schedulingA = try ServiceProcess("tandem-scheduling", schedulingArguments(ports.schedulingA))
         defer { schedulingA.send(SIGKILL) }
         let schedulingB = try ServiceProcess("tandem-scheduling", schedulingArguments(ports.schedulingB))
@@ -86,7 +86,8 @@ struct GatewayProcessTests {
         _ = try await call(Matching.syncParticipants, ProgramRef(programID: program.id), token: admin)
         let proposal = try await call(Matching.proposeMatch, ProposeMatchRequest(programID: program.id, mentorID: mentor.id), token: mentee.token)
         let match = try await call(Matching.respondToMatch, RespondToMatchRequest(matchID: proposal.id, accept: true), token: mentor.token)
-        _ = try await call(Scheduling.registerPair, Pair(matchID: match.id, programID: program.id, mentorID: mentor.id, menteeID: mentee.id), token: admin)
+        // Scheduling learns of the match from matching's feed: no RegisterPair.
+        #expect(try await eventually(timeout: .seconds(20)) { (try? await call(Scheduling.getPair, PairRef(matchID: match.id), token: mentee.token))?.active == true })
 
         // The Python client, from the spec alone.
         let python = Process()

@@ -812,7 +812,15 @@ enum Examples {
             ),
             try MessageExample(DashboardMeeting.self, full: londonMeeting, minimal: londonMeeting),
             try MessageExample(
-                Dashboard.self, full: Dashboard(person: person, matches: [partner], meetings: [londonMeeting], parts: [PartStatus(part: "profile", code: 0), down]),
+                Dashboard.self,
+                full: Dashboard(
+                    person: person, matches: [partner], meetings: [londonMeeting], parts: [PartStatus(part: "profile", code: 0), down],
+                    surveys: [SurveyInvitation(
+                        id: "\(matchID.uuidString.lowercased())/\(menteeID.uuidString.lowercased())/pulse/1", organisationID: organisationID, programID: programID,
+                        matchID: matchID, personID: menteeID, kind: .pulse, round: 1, dueAt: feedbackAt
+                    )],
+                    goals: [Goal(matchID: matchID, title: "Lead a design review")]
+                ),
                 minimal: Dashboard(person: nil, matches: [], meetings: [], parts: [])
             ),
             try MessageExample(ProgramDashboardRequest.self, full: ProgramDashboardRequest(programID: programID), minimal: ProgramDashboardRequest(programID: programID)),
@@ -820,7 +828,9 @@ enum Examples {
             try MessageExample(
                 ProgramDashboard.self,
                 full: ProgramDashboard(
-                    program: program, matchCounts: [StatusCount(status: .active, count: 42)], pendingProposals: [proposedMatch], parts: [PartStatus(part: "program", code: 0)]
+                    program: program, matchCounts: [StatusCount(status: .active, count: 42)], pendingProposals: [proposedMatch], parts: [PartStatus(part: "program", code: 0)],
+                    report: ProgramReport(programID: programID, k: 5, overall: ReportCell(group: "all", suppressed: false), cuts: [], generatedAt: feedbackAt),
+                    health: [PairHealth(matchID: matchID, mentorID: mentorID, menteeID: menteeID, status: .atRisk, meetingsHeld: 1, lastMeetingAt: nil, reasons: ["no meeting for 40 days"])]
                 ),
                 minimal: ProgramDashboard(program: nil, matchCounts: [], pendingProposals: [], parts: [])
             ),

@@ -120,6 +120,10 @@ final class SchedulingStore: Sendable {
             WHERE meetings.id = ordered.id;
             CREATE UNIQUE INDEX meetings_by_change ON meetings (change_seq);
             """),
+        // Where scheduling is in the feeds it follows (matching's match changes).
+        Migration(version: 3, """
+            CREATE TABLE feed_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+            """),
     ]
 
     /// The next change sequence, as an SQL expression (evaluated inside the write transaction,

@@ -250,6 +250,13 @@ final class ConnectionPool: Sendable {
         }
     }
 
+    /// A call found `connection` unusable before its close was reported: stop giving it out now.
+    func discard(_ connection: ClientConnection) {
+        slots.withLock { slots in
+            for index in slots.indices where slots[index].connection === connection { slots[index].connection = nil }
+        }
+    }
+
     /// Every open connection, for health checks.
     var openConnections: [(index: Int, connection: ClientConnection)] {
         slots.withLock { slots in slots.indices.compactMap { index in slots[index].connection.map { (index, $0) } } }

@@ -362,6 +362,9 @@ public final class RPCClient: Service, Sendable {
             do {
                 return try await body(connection)
             } catch let error as RPCError where error == .notSent && transparentRetries < 3 {
+                // The connection is closing but the pool may not have heard yet: take it out so
+                // the next attempt gets another one.
+                pool.discard(connection)
                 transparentRetries += 1
             }
         }
