@@ -272,14 +272,38 @@ final class DemoRun: Sendable {
             self.progress.tick()
             return true
         }
-        _ = try await concurrently(active, limit: 8) { match -> Bool in
+        // Scheduling learns of accepted matches from matching's change feed (it pulls every few
+        // seconds); pairs it has not seen within 20 s are registered by hand.
+        var waiting = active
+        let deadline = Date().addingTimeInterval(20)
+        while !waiting.isEmpty {
+            let seen = try await concurrently(waiting, limit: 8) { match -> Bool in
+                do {
+                    _ = try await self.client.call(
+                        Scheduling.getPair, PairRef(matchID: match.id), options: CallOptions(timeout: .seconds(30), metadata: ["authorization": .text("Bearer " + token)])
+                    )
+                    self.progress.tick()
+                    return true
+                } catch let error as RPCError where error.code == .notFound || error.code == .resourceExhausted {
+                    return false
+                } catch {
+                    throw describeFailure(error, method: Scheduling.getPair.fullName, endpoint: self.endpoint)
+                }
+            }
+            waiting = zip(waiting, seen).filter { !$0.1 }.map(\.0)
+            guard !waiting.isEmpty, Date() < deadline else { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let registered = waiting.count
+        _ = try await concurrently(waiting, limit: 8) { match -> Bool in
             _ = try await self.call(
                 Scheduling.registerPair, Pair(matchID: match.id, programID: match.programID, mentorID: match.mentorID, menteeID: match.menteeID), token: token
             )
             self.progress.tick()
             return true
         }
-        progress.done("\(participants.count) calendars, \(active.count) pairs")
+        let fromFeed = registered == 0 ? "all \(active.count) pairs from matching's feed" : "\(active.count - registered) pairs from matching's feed, \(registered) registered"
+        progress.done("\(participants.count) calendars; \(fromFeed)")
 
         // 8. First meetings by fair slot finding, one mentor's pairs after another.
         let from = Self.nextMonday(after: today)

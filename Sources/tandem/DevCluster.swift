@@ -161,8 +161,12 @@ final class DevCluster: @unchecked Sendable {
         switch service.name {
         case "identity":
             arguments += ["--scrypt-log-n", String(scryptLogN)]
-        case "matching", "scheduling":
+        case "matching":
             arguments += ["--identity", identity]
+        case "scheduling":
+            // Scheduling follows matching's change feed: accepted matches become pairs that can book.
+            arguments += ["--identity", identity]
+            if schedulingFollowsMatching { arguments += ["--matching", self.service("matching")!.endpoint] }
         case "feedback":
             arguments += ["--identity", identity, "--matching", self.service("matching")!.endpoint, "--scheduling", self.service("scheduling")!.endpoint]
         case "gateway":
@@ -172,6 +176,12 @@ final class DevCluster: @unchecked Sendable {
             break
         }
         return arguments
+    }
+
+    /// Whether this build's scheduling service takes `--matching` (it follows matching's feed).
+    var schedulingFollowsMatching: Bool {
+        guard let help = try? runToEnd("tandem-scheduling", ["--help"], environment: [:]) else { return false }
+        return help.output.contains("--matching")
     }
 
     /// Whether this build's gateway takes `--feedback` (it routes feedback's methods).

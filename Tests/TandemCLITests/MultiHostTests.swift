@@ -126,6 +126,7 @@ struct MultiHostTests {
         )
         try #require(bootstrap.status == 0, "\(bootstrap.output)")
 
+        let schedulingFollowsMatching = (try? ServiceProcess.run("tandem-scheduling", ["--help"]))?.output.contains("--matching") ?? false
         let gatewayTakesFeedback = (try? ServiceProcess.run("tandem-gateway", ["--help"]))?.output.contains("--feedback") ?? false
         var processes: [Process] = []
         defer {
@@ -141,6 +142,7 @@ struct MultiHostTests {
             if service != "gateway" { arguments += ["--data-dir", "\(directory)/\(service)"] }
             if service != "identity" { arguments += ["--identity", endpoint("identity")] }
             if service == "gateway" || service == "feedback" { arguments += ["--matching", endpoint("matching"), "--scheduling", endpoint("scheduling")] }
+            if service == "scheduling", schedulingFollowsMatching { arguments += ["--matching", endpoint("matching")] }
             if service == "gateway", services.contains("feedback"), gatewayTakesFeedback { arguments += ["--feedback", endpoint("feedback")] }
             processes.append(try network.start(on: service, "tandem-\(service)", arguments))
         }
