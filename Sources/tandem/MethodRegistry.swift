@@ -102,7 +102,15 @@ enum JSONCoding {
             try container.encode(formatDate(date))
         }
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(value)
+        return lowercasingUUIDs(try encoder.encode(value))
+    }
+
+    /// Foundation writes UUIDs in upper case; the protocol documents (and services log) them in
+    /// lower case, so the CLI prints them that way too.
+    static func lowercasingUUIDs(_ data: Data) -> Data {
+        let text = String(decoding: data, as: UTF8.self)
+        let pattern = /"([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})"/
+        return Data(text.replacing(pattern) { match in "\"\(match.1.lowercased())\"" }.utf8)
     }
 
     static func parseDate(_ text: String) -> Date? {
