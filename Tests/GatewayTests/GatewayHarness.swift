@@ -20,6 +20,7 @@ struct GatewayCluster: Sendable {
     let gatewayEndpoint: Endpoint
     let upstreams: GatewayUpstreams
     let clock: TestSeconds
+    let schedulingClock: TestDates
     static let password = "a long enough password"
 
     func call<Input, Output>(_ method: MethodDescriptor<Input, Output>, _ request: Input, token: String?, client: RPCClient? = nil) async throws -> Output {
@@ -88,7 +89,11 @@ func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ b
         admin: PersonInput(email: "admin@acme.example", name: "Ada Admin", division: "People", jobTitle: "HR", seniority: 6, timeZone: "Europe/London"),
         password: GatewayCluster.password
     )
-    let scheduling = try SchedulingServer.open(dataDirectory: directory + "/scheduling", logger: Logger(label: "test.scheduling"))
+    // Scheduling's clock: tests move it past a meeting to mark it held.
+    let schedulingClock = TestDates()
+    var schedulingConfiguration = SchedulingConfiguration()
+    schedulingConfiguration.now = schedulingClock.now
+    let scheduling = try SchedulingServer.open(dataDirectory: directory + "/scheduling", configuration: schedulingConfiguration, logger: Logger(label: "test.scheduling"))
     defer { scheduling.close() }
     return try await withServer(services: [identity.service], tls: TestPKI.shared.serverTLS(name: "identity"), interceptors: identity.interceptors) { _, identityEndpoint in
         func upstream(_ endpoint: Endpoint, _ name: String, as client: String) throws -> RPCClient {
@@ -137,7 +142,7 @@ func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ b
                 ) { _, gatewayEndpoint in
                     let client = try GatewayCluster.client(gatewayEndpoint)
                     defer { client.close() }
-                    return try await body(GatewayCluster(gateway: client, gatewayEndpoint: gatewayEndpoint, upstreams: upstreams, clock: clock))
+                    return try await body(GatewayCluster(gateway: client, gatewayEndpoint: gatewayEndpoint, upstreams: upstreams, clock: clock, schedulingClock: schedulingClock))
                 }
               }
             }
@@ -153,5 +158,16 @@ final class TestSeconds: Sendable {
 
     func advance(_ by: Double) {
         seconds.withLock { $0 += by }
+    }
+}
+
+/// A date the test moves (scheduling's clock).
+final class TestDates: Sendable {
+    private let date = Mutex(Date())
+
+    var now: @Sendable () -> Date { { self.date.withLock { $0 } } }
+
+    func advance(_ seconds: TimeInterval) {
+        date.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
 }

@@ -59,7 +59,20 @@ struct GatewayTests {
             #expect(dashboard.matches.map(\.partnerName) == ["Nora Mentor"] && dashboard.matches.first?.partnerTimeZone == "America/New_York")
             #expect(dashboard.meetings.map(\.meeting.id) == [meeting.id] && dashboard.meetings[0].timeZone == "Europe/London")
             #expect(dashboard.meetings[0].localStart == GatewayServer.local(meeting.start, "Europe/London"))
+            // The meeting takes place; the mentee gives feedback through the gateway.
+            cluster.schedulingClock.advance(9 * 86_400)
+            _ = try await cluster.call(Scheduling.setMeetingStatus, SetMeetingStatusRequest(meetingID: meeting.id, status: .held), token: mentor.token)
+            let feedback = try await cluster.call(Feedback.submitSessionFeedback, SessionFeedbackInput(
+                meetingID: meeting.id, rating: 5, useful: "Concrete advice on Swift concurrency", privateNote: "ask about the tech lead role", pairingFit: .goodFit
+            ), token: mentee.token)
+            #expect(feedback.rating == 5 && feedback.privateNote == "ask about the tech lead role")
+            await expectRPCError(.permissionDenied) {
+                _ = try await cluster.call(Feedback.programReport, ReportRequest(programID: program.id), token: mentee.token)
+            }
             let adminView = try await cluster.call(Gateway.programDashboard, ProgramDashboardRequest(programID: program.id), token: admin)
+            // The admin sees the report, k-anonymous: one respondent is below k, so the figures are withheld.
+            #expect(adminView.report?.overall.suppressed == true && adminView.report?.overall.averageRating == nil)
+            #expect(adminView.health.map(\.matchID) == [match.id])
             #expect(adminView.program?.name == "Mentoring" && adminView.matchCounts == [StatusCount(status: .active, count: 1)] && adminView.pendingProposals.isEmpty)
             #expect(adminView.parts.map(\.code) == [0, 0, 0, 0] && adminView.report?.programID == program.id)
             await expectRPCError(.permissionDenied) {
