@@ -307,6 +307,12 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "TandemCertificates",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -497,6 +503,17 @@ let package = Package(
                 "MatchingService",
                 "SchedulingService",
                 "TandemAuth",
+                "TandemTestSupport",
+                "TandemRPC",
+                "TandemWire",
+                "TandemProtocols",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TandemCLITests",
+            dependencies: [
                 "TandemTestSupport",
                 "TandemRPC",
                 "TandemWire",

@@ -1,0 +1,246 @@
+import Foundation
+import TandemProtocols
+import TandemTestSupport
+import TandemWire
+import Testing
+
+/// A base port for a dev cluster: it and the next four are free, and so are their admin ports
+/// (1000 above).
+func freeBasePort() throws -> Int {
+    func free(_ port: Int) -> Bool {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+    for _ in 0..<200 {
+        // Below the kernel's ephemeral range (32768–60999), where outgoing connections and
+        // other tests' port-0 listeners come and go.
+        let base = Int.random(in: 10000...31000)
+        if (0..<5).allSatisfy({ free(base + $0) && free(base + 1000 + $0) }) { return base }
+    }
+    throw HTTPTestError("no free range of ports")
+}
+
+func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appending(path: "tandem-cli-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Polls `condition` every 50 ms until it holds or `seconds` pass.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return condition()
+}
+
+/// `tandem dev up` running in a temporary state directory, stopped with SIGTERM at the end.
+final class RunningCluster {
+    let state: String
+    let base: Int
+    let process: ServiceProcess
+
+    init() throws {
+        state = try temporaryDirectory()
+        base = try freeBasePort()
+        process = try ServiceProcess("tandem", ["dev", "up", "--state-dir", state, "--base-port", String(base)])
+        let ready = waitUntil(seconds: 120) { process.output.contains("press Ctrl-C to stop") || !process.process.isRunning }
+        guard ready, process.process.isRunning else { throw HTTPTestError("dev up did not come up:\n\(process.output)") }
+    }
+
+    var endpoint: String { "127.0.0.1:\(base)" }
+
+    /// The end of each service's log, for failure messages.
+    var logs: String {
+        ["identity", "matching", "scheduling", "gateway"].map { name in
+            let text = (try? String(contentsOfFile: "\(state)/logs/\(name).log", encoding: .utf8)) ?? ""
+            return "--- \(name)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// `tandem ARGUMENTS` with this cluster's state directory and endpoint.
+    func tandem(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try ServiceProcess.run("tandem", arguments + ["--state-dir", state], environment: environment)
+    }
+
+    func call(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try tandem(["call"] + arguments + ["--endpoint", endpoint])
+    }
+
+    deinit {
+        process.send(SIGTERM)
+        _ = process.waitForExit(seconds: 30)
+        try? FileManager.default.removeItem(atPath: state)
+    }
+}
+
+@Suite("tandem command (processes)", .serialized)
+struct CLIProcessTests {
+    @Test("dev up starts every service, dev status reports SERVING, SIGTERM stops them all")
+    func devUpAndDown() throws {
+        let cluster = try RunningCluster()
+        let output = cluster.process.output
+        for name in ["identity", "matching", "scheduling", "gateway"] { #expect(output.contains(name), "endpoint of \(name) printed") }
+        let status = try cluster.tandem(["dev", "status", "--base-port", String(cluster.base)])
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.output.split(separator: "\n").filter { $0.hasSuffix("SERVING") }.count >= 4, "\(status.output)")
+
+        let record = try #require(FileManager.default.contents(atPath: cluster.state + "/cluster.json"))
+        let json = try #require(try JSONSerialization.jsonObject(with: record) as? [String: Any])
+        let pids = (json["services"] as? [[String: Any]] ?? []).compactMap { $0["pid"] as? Int32 ?? ($0["pid"] as? Int).map(Int32.init) }
+        #expect(pids.count >= 4)
+        for pid in pids { #expect(kill(pid, 0) == 0, "service \(pid) runs") }
+
+        // A second cluster on the same ports is refused; the demo uses the running one and leaves it running.
+        let second = try cluster.tandem(["dev", "up", "--base-port", String(cluster.base)])
+        #expect(second.status != 0 && second.output.contains("already serves at \(cluster.endpoint)"), "\(second.output)")
+        let demo = try cluster.tandem(["demo", "--size", "20", "--base-port", String(cluster.base)])
+        #expect(demo.status == 0 && demo.output.contains("using the cluster serving at \(cluster.endpoint)"), "\(demo.output)")
+        #expect(demo.output.contains("Explore it: TANDEM_PASSWORD="))
+        for pid in pids { #expect(kill(pid, 0) == 0, "service \(pid) still runs after the demo") }
+
+        cluster.process.send(SIGTERM)
+        let exit = cluster.process.waitForExit(seconds: 30)
+        #expect(exit == 0, "dev up exits 0 after SIGTERM:\n\(cluster.process.output)")
+        let stopped = try #require(cluster.process.output.split(separator: "\n").first { $0.hasPrefix("stopped (exit statuses:") })
+        for name in ["identity", "matching", "scheduling", "feedback", "gateway"] {
+            #expect(stopped.contains("\(name) 0"), "\(name) drained and exited 0: \(stopped)")
+        }
+        for pid in pids { #expect(kill(pid, 0) == -1 && errno == ESRCH, "service \(pid) has exited") }
+
+        let after = try cluster.tandem(["dev", "status", "--base-port", String(cluster.base)])
+        #expect(after.status != 0)
+        #expect(after.output.contains("DOWN"))
+    }
+
+    @Test("call: list, sign-in, a good call, a bad body, an RPC error, an unknown method")
+    func calls() throws {
+        let cluster = try RunningCluster()
+
+        let list = try cluster.call(["--list"])
+        #expect(list.status == 0)
+        for method in ["identity.SignIn", "matching.RunCohort", "scheduling.BookMeeting", "gateway.Dashboard", "health.Check"] {
+            #expect(list.output.contains(method), "--list shows \(method)")
+        }
+
+        // Without a token the gateway refuses: one line, the status, the endpoint.
+        let anonymous = try cluster.call(["identity.WhoAmI"])
+        #expect(anonymous.status != 0)
+        #expect(anonymous.output.contains("UNAUTHENTICATED") && anonymous.output.contains(cluster.endpoint), "\(anonymous.output)")
+        #expect(anonymous.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(anonymous.output)")
+
+        let signIn = try cluster.tandem(["sign-in", "--endpoint", cluster.endpoint])
+        try #require(signIn.status == 0, "\(signIn.output)\n\(cluster.logs)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: cluster.state + "/token")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600, "the token file is private")
+
+        let whoAmI = try cluster.call(["identity.WhoAmI"])
+        #expect(whoAmI.status == 0, "\(whoAmI.output)")
+        let caller = try #require(try JSONSerialization.jsonObject(with: Data(whoAmI.output.utf8)) as? [String: Any])
+        #expect((caller["roles"] as? [String])?.contains("org-admin") == true, "\(whoAmI.output)")
+
+        let program = try cluster.call(["identity.CreateProgram", "--json", #"{"name": "CLI test", "format": "one-to-one", "startsOn": "2026-01-05", "onboarding": false, "adminIDs": []}"#])
+        #expect(program.status == 0, "\(program.output)")
+        #expect(program.output.contains("\"name\" : \"CLI test\""), "\(program.output)")
+
+        let badJSON = try cluster.call(["identity.CreateProgram", "--json", #"{"name": "x", "format": "one-to-one""#])
+        #expect(badJSON.status != 0)
+        #expect(badJSON.output.contains("bad JSON body for identity.CreateProgram"), "\(badJSON.output)")
+        #expect(badJSON.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(badJSON.output)")
+
+        let missingField = try cluster.call(["identity.CreateProgram", "--json", #"{"name": "x"}"#])
+        #expect(missingField.status != 0)
+        #expect(missingField.output.contains("missing field 'format'"), "\(missingField.output)")
+
+        let notFound = try cluster.call(["identity.GetPerson", "--json", #"{"personID": "\#(UUID().uuidString)"}"#])
+        #expect(notFound.status != 0)
+        #expect(notFound.output.contains("identity.GetPerson at \(cluster.endpoint) failed with NOT_FOUND (5)"), "\(notFound.output)")
+        #expect(notFound.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(notFound.output)")
+
+        // Dates are ISO 8601, ids are strings.
+        let me = try #require(caller["subject"] as? String)
+        let meetings = try cluster.call(["scheduling.ListMeetings", "--json", #"{"personID": "\#(me)", "from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00.500Z"}"#])
+        #expect(meetings.status == 0 && meetings.output.contains("\"meetings\""), "\(meetings.output)")
+        let badDate = try cluster.call(["scheduling.ListMeetings", "--json", #"{"from": "yesterday"}"#])
+        #expect(badDate.status != 0 && badDate.output.contains("from: 'yesterday' is not an ISO 8601 date-time"), "\(badDate.output)")
+
+        let wrongPassword = try cluster.tandem(["sign-in", "--endpoint", cluster.endpoint, "--organisation", "dev", "--email", "admin@tandem.dev"], environment: ["TANDEM_PASSWORD": "not the password at all"])
+        #expect(wrongPassword.status != 0 && wrongPassword.output.contains("identity.SignIn at \(cluster.endpoint) failed with UNAUTHENTICATED (16)"), "\(wrongPassword.output)")
+
+        let unknown = try cluster.call(["identity.signin"])
+        #expect(unknown.status != 0)
+        #expect(unknown.output.contains("did you mean identity.SignIn"), "\(unknown.output)")
+
+        // A service called directly, over mutual TLS with the CLI's certificate.
+        let direct = try cluster.tandem([
+            "call", "health.Check", "--json", #"{"service": ""}"#, "--endpoint", "127.0.0.1:\(cluster.base + 3)", "--server-name", "scheduling",
+            "--certificate", cluster.state + "/certs/cli.pem", "--key", cluster.state + "/certs/cli-key.pem",
+        ])
+        #expect(direct.status == 0 && direct.output.contains("SERVING"), "\(direct.output)")
+
+        // Nothing listening: one line naming the endpoint.
+        let down = try cluster.tandem(["call", "health.Check", "--json", #"{"service": ""}"#, "--endpoint", "127.0.0.1:\(try freePort())", "--deadline", "3"])
+        #expect(down.status != 0)
+        #expect(down.output.contains("health.Check at 127.0.0.1:") && down.output.contains("UNAVAILABLE"), "\(down.output)")
+    }
+
+    @Test("demo --size small: a whole program end to end, with the report's key figures")
+    func demo() throws {
+        let state = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let started = Date()
+        let run = try ServiceProcess.run("tandem", ["demo", "--size", "small", "--seed", "7", "--state-dir", state, "--base-port", String(try freeBasePort())])
+        let seconds = Date().timeIntervalSince(started)
+        #expect(run.status == 0, "\(run.output)")
+        for figure in ["Match rate:", "Scores (0–100)", "Example:", "Meetings booked:", "Local start times", "Series booked:", "Meetings held:", "Competency improvement:", "Positive relationship:", "Intention to stay:"] {
+            #expect(run.output.contains(figure), "the report shows \(figure)")
+        }
+        #expect(run.output.contains("[9/9]"), "progress is shown")
+        print("demo --size small took \(String(format: "%.1f", seconds)) s")
+        // The cluster the demo started is gone again.
+        #expect(!FileManager.default.fileExists(atPath: state + "/cluster.json"))
+    }
+
+    @Test("call --list covers every method the protocols publish")
+    func listCoversProtocols() throws {
+        let list = try ServiceProcess.run("tandem", ["call", "--list"])
+        #expect(list.status == 0)
+        let lines = Set(list.output.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") })
+        let published = Health.methods + Reflection.methods + Gateway.methods + Identity.methods + Matching.methods + Scheduling.methods + Feedback.methods
+        for method in published { #expect(lines.contains(method.fullName), "\(method.fullName) is callable") }
+    }
+
+    @Test("demo --csv: the seed fixes the data set: a global organisation with new hires")
+    func demoDataSet() throws {
+        let first = try ServiceProcess.run("tandem", ["demo", "--csv", "--seed", "11", "--size", "300"])
+        #expect(first.status == 0)
+        #expect(try ServiceProcess.run("tandem", ["demo", "--csv", "--seed", "11", "--size", "300"]).output == first.output)
+        #expect(try ServiceProcess.run("tandem", ["demo", "--csv", "--seed", "12", "--size", "300"]).output != first.output)
+        let rows = first.output.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = try #require(rows.first)
+        #expect(rows.count == 301)
+        let column = { (name: String) in header.firstIndex(of: name)! }
+        let zones = Set(rows.dropFirst().map { $0[column("time_zone")] })
+        let continents = Set(zones.map { $0.split(separator: "/")[0] })
+        #expect(zones.count >= 8, "\(zones)")
+        #expect(continents.count >= 4, "\(continents)")
+        #expect(Set(rows.dropFirst().map { $0[column("division")] }).count >= 6)
+        #expect(Set(rows.dropFirst().map { $0[column("seniority")] }).count >= 6)
+        #expect(Set(rows.dropFirst().map { $0[column("email")] }).count == 300, "emails are unique")
+        let recent = rows.dropFirst().filter { row in
+            guard let date = ISO8601DateFormatter().date(from: row[column("hire_date")] + "T00:00:00Z") else { return false }
+            return Date().timeIntervalSince(date) < 90 * 86400
+        }
+        #expect(recent.count >= 10, "new hires")
+        #expect(rows.dropFirst().contains { $0[column("role")] == "mentor" } && rows.dropFirst().contains { $0[column("role")] == "mentee" })
+    }
+}
