@@ -66,108 +66,32 @@ struct GatewayRPCService: RPCService {
 
     func register(into router: inout RPCRouter) {
         let upstreams = server.upstreams
-        var routes = Routes(router: router)
-        // identity
-        routes.unary(Identity.signIn, upstreams.identity)
-        routes.unary(Identity.refresh, upstreams.identity)
-        routes.unary(Identity.exchangeAPIKey, upstreams.identity)
-        routes.unary(Identity.signOut, upstreams.identity)
-        routes.unary(Identity.whoAmI, upstreams.identity)
-        routes.unary(Identity.createOrganisation, upstreams.identity)
-        routes.unary(Identity.createProgram, upstreams.identity)
-        routes.unary(Identity.updateProgram, upstreams.identity)
-        routes.unary(Identity.getProgram, upstreams.identity)
-        routes.unary(Identity.listPrograms, upstreams.identity)
-        routes.unary(Identity.createPerson, upstreams.identity)
-        routes.unary(Identity.updatePerson, upstreams.identity)
-        routes.unary(Identity.getPerson, upstreams.identity)
-        routes.unary(Identity.listPeople, upstreams.identity)
-        routes.unary(Identity.deactivatePerson, upstreams.identity)
-        routes.unary(Identity.erasePerson, upstreams.identity)
-        routes.unary(Identity.setPassword, upstreams.identity)
-        routes.unary(Identity.importPeople, upstreams.identity)
-        routes.unary(Identity.upsertParticipation, upstreams.identity)
-        routes.unary(Identity.getParticipation, upstreams.identity)
-        routes.unary(Identity.listParticipants, upstreams.identity)
-        routes.unary(Identity.createServiceAccount, upstreams.identity)
-        routes.unary(Identity.createAPIKey, upstreams.identity)
-        routes.unary(Identity.revokeAPIKey, upstreams.identity)
-        routes.unary(Identity.listServiceAccounts, upstreams.identity)
-        // matching
-        routes.unary(Matching.setSettings, upstreams.matching)
-        routes.unary(Matching.getSettings, upstreams.matching)
-        routes.unary(Matching.syncParticipants, upstreams.matching)
-        routes.unary(Matching.recommend, upstreams.matching)
-        routes.unary(Matching.explainPair, upstreams.matching)
-        routes.unary(Matching.compareMentors, upstreams.matching)
-        routes.serverStreaming(Matching.exportScores, upstreams.matching)
-        routes.unary(Matching.runCohort, upstreams.matching)
-        routes.unary(Matching.proposeMatch, upstreams.matching)
-        routes.unary(Matching.respondToMatch, upstreams.matching)
-        routes.unary(Matching.endMatch, upstreams.matching)
-        routes.unary(Matching.setAgreement, upstreams.matching)
-        routes.unary(Matching.getMatch, upstreams.matching)
-        routes.unary(Matching.listMatches, upstreams.matching)
-        // scheduling
-        routes.unary(Scheduling.setAvailability, upstreams.scheduling)
-        routes.unary(Scheduling.getAvailability, upstreams.scheduling)
-        routes.unary(Scheduling.registerPair, upstreams.scheduling)
-        routes.unary(Scheduling.getPair, upstreams.scheduling)
-        routes.unary(Scheduling.findSlots, upstreams.scheduling)
-        routes.unary(Scheduling.bookMeeting, upstreams.scheduling)
-        routes.unary(Scheduling.rescheduleMeeting, upstreams.scheduling)
-        routes.unary(Scheduling.cancelMeeting, upstreams.scheduling)
-        routes.unary(Scheduling.setMeetingStatus, upstreams.scheduling)
-        routes.unary(Scheduling.updateAgenda, upstreams.scheduling)
-        routes.unary(Scheduling.getMeeting, upstreams.scheduling)
-        routes.unary(Scheduling.listMeetings, upstreams.scheduling)
-        routes.unary(Scheduling.bookSeries, upstreams.scheduling)
-        routes.unary(Scheduling.getSeries, upstreams.scheduling)
-        routes.unary(Scheduling.cancelSeries, upstreams.scheduling)
-        routes.unary(Scheduling.exportCalendar, upstreams.scheduling)
-        routes.serverStreaming(Scheduling.streamReminders, upstreams.scheduling)
-        routes.unary(Scheduling.acknowledgeReminders, upstreams.scheduling)
-        // feedback
-        routes.unary(Feedback.submitSessionFeedback, upstreams.feedback)
-        routes.unary(Feedback.getSessionFeedback, upstreams.feedback)
-        routes.unary(Feedback.setSurveyTemplate, upstreams.feedback)
-        routes.unary(Feedback.getSurveyTemplate, upstreams.feedback)
-        routes.unary(Feedback.listDueSurveys, upstreams.feedback)
-        routes.unary(Feedback.submitSurvey, upstreams.feedback)
-        routes.serverStreaming(Feedback.streamSurveyInvitations, upstreams.feedback)
-        routes.unary(Feedback.setGoal, upstreams.feedback)
-        routes.unary(Feedback.listGoals, upstreams.feedback)
-        routes.unary(Feedback.programReport, upstreams.feedback)
-        routes.unary(Feedback.matchHealth, upstreams.feedback)
-        routes.unary(Feedback.exportReport, upstreams.feedback)
-        routes.serverStreaming(Feedback.streamReportExport, upstreams.feedback)
-        routes.unary(Feedback.setSettings, upstreams.feedback)
-        routes.unary(Feedback.getSettings, upstreams.feedback)
-        routes.unary(Feedback.erasePerson, upstreams.feedback)
-        // the gateway's own
-        let server = self.server
-        routes.router.register(Gateway.dashboard, unary: { try await server.dashboard($0, context: $1) })
-        routes.router.register(Gateway.programDashboard, unary: { try await server.programDashboard($0, context: $1) })
-        router = routes.router
-    }
-}
-
-/// Registers a routed method: the request goes to the service as it came, with the caller's
-/// credentials; the answer — or the error with its code, details and metadata — comes back as is.
-struct Routes {
-    var router: RPCRouter
-
-    mutating func unary<Input, Output>(_ method: MethodDescriptor<Input, Output>, _ upstream: RPCClient) {
-        router.register(method, unary: { request, context in
-            try await upstream.call(method, request, options: GatewayServer.forwarded(context))
-        })
-    }
-
-    mutating func serverStreaming<Input, Output>(_ method: MethodDescriptor<Input, Output>, _ upstream: RPCClient) {
-        router.register(method, serverStreaming: { request, responses, context in
-            try await upstream.serverStreaming(method, request, options: GatewayServer.forwarded(context)) { stream in
-                for try await message in stream { try await responses.write(message) }
+        let clients = ["identity": upstreams.identity, "matching": upstreams.matching, "scheduling": upstreams.scheduling, "feedback": upstreams.feedback]
+        // Routed methods are forwarded unread: the request's CBOR goes to the service as it came
+        // (checked to be one well-formed item), the answer comes back as the service wrote it.
+        for method in Gateway.routedMethods {
+            guard let upstream = clients[method.service] else { preconditionFailure("no upstream for \(method.fullName)") }
+            let forward = MethodDescriptor<CBORRawMessage, CBORRawMessage>(
+                service: method.service, method: method.method, kind: method.kind, idempotent: method.isIdempotent
+            )
+            switch method.kind {
+            case .unary:
+                router.register(forwarding: method, unary: { request, context in
+                    try await upstream.call(forward, request, options: GatewayServer.forwarded(context))
+                })
+            case .serverStreaming:
+                router.register(forwarding: method, serverStreaming: { request, responses, context in
+                    try await upstream.serverStreaming(forward, request, options: GatewayServer.forwarded(context)) { stream in
+                        for try await message in stream { try await responses.write(message) }
+                    }
+                })
+            case .clientStreaming, .bidirectionalStreaming:
+                preconditionFailure("\(method.fullName): the gateway routes unary and server-streaming methods")
             }
-        })
+        }
+        // The gateway's own.
+        let server = self.server
+        router.register(Gateway.dashboard, unary: { try await server.dashboard($0, context: $1) })
+        router.register(Gateway.programDashboard, unary: { try await server.programDashboard($0, context: $1) })
     }
 }

@@ -62,6 +62,30 @@ public struct RPCRouter: Sendable {
         }
     }
 
+    /// Registers a unary method whose messages are passed on unread (a proxy): `descriptor` names
+    /// it and its message types for listings; the handler gets and returns the CBOR bytes.
+    public mutating func register(
+        forwarding descriptor: AnyMethodDescriptor, unary handler: @escaping @Sendable (CBORRawMessage, ServerContext) async throws -> CBORRawMessage
+    ) {
+        precondition(descriptor.kind == .unary, "\(descriptor.fullName) is \(descriptor.kind), not unary")
+        add(descriptor) { call, context in
+            let request = try call.codec.decodeRequest(CBORRawMessage.self, from: try call.singleRequest())
+            try await call.sendResponse(try await handler(request, context))
+        }
+    }
+
+    /// Registers a server-streaming method whose messages are passed on unread.
+    public mutating func register(
+        forwarding descriptor: AnyMethodDescriptor,
+        serverStreaming handler: @escaping @Sendable (CBORRawMessage, RPCWriter<CBORRawMessage>, ServerContext) async throws -> Void
+    ) {
+        precondition(descriptor.kind == .serverStreaming, "\(descriptor.fullName) is \(descriptor.kind), not server streaming")
+        add(descriptor) { call, context in
+            let request = try call.codec.decodeRequest(CBORRawMessage.self, from: try call.singleRequest())
+            try await handler(request, RPCWriter(call: call), context)
+        }
+    }
+
     /// Registers every method of `service`.
     public mutating func register(_ service: some RPCService) {
         service.register(into: &self)

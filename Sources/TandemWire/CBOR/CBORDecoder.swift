@@ -34,6 +34,21 @@ public struct CBORDecoder: Sendable {
 
     /// Decodes exactly one item filling `bytes`; trailing bytes are an error.
     public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
+        if type == CBORRawMessage.self {
+            // Checked, not decoded: one well-formed item, nothing after it.
+            let next: Int
+            do {
+                next = try CBORReader(bytes).skip(at: 0, depth: 0, maxDepth: maxDepth)
+            } catch {
+                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
+            }
+            if next != bytes.count {
+                throw DecodingError.dataCorrupted(.init(
+                    codingPath: [], debugDescription: CBORFormatError(.trailingBytes, at: next).description, underlyingError: CBORFormatError(.trailingBytes, at: next)
+                ))
+            }
+            return CBORRawMessage(bytes: Array(bytes)) as! T
+        }
         let state = CBORDecodingState(reader: CBORReader(bytes), maxDepth: maxDepth, userInfo: userInfo)
         let (value, next) = try state.decodeRoot(type)
         if next != bytes.count {

@@ -39,6 +39,7 @@ public struct CBOREncoder: Sendable {
         _ value: T,
         _ body: (UnsafeRawBufferPointer) throws -> R
     ) throws -> R {
+        if let raw = value as? CBORRawMessage { return try raw.bytes.withUnsafeBytes(body) }
         let state = CBOREncodingState(userInfo: userInfo)
         do {
             try state.encodeRoot(value)
