@@ -34,7 +34,7 @@ start() {
 }
 start identity --port 17101 --admin-port 18101
 start scheduling --port 17103 --admin-port 18103 --identity 127.0.0.1:17101
-start gateway --port 17100 --admin-port 18100 --identity 127.0.0.1:17101 --scheduling 127.0.0.1:17103 --matching 127.0.0.1:17102 --rate-limit 0 --max-concurrent-calls 10000
+start gateway --port 17100 --admin-port 18100 --identity 127.0.0.1:17101 --scheduling 127.0.0.1:17103 --matching 127.0.0.1:17102 --rate-limit 0 --max-concurrent-calls 10000 --event-loop-threads "${GATEWAY_THREADS:-0}"
 for port in 17101 17103 17100; do
     for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
