@@ -135,7 +135,9 @@ final class MatchingStore: Sendable {
             try connection.forEachRow("SELECT data FROM participants WHERE org_id = ? AND program_id = ? ORDER BY person_id", [organisation, program]) { row in
                 profiles.append(try decoder.decode(ParticipantProfile.self, from: row.blob(0) ?? []))
             }
-            return profiles
+            // In a stable order that does not depend on the random ids: ties between equally good
+            // assignments and near-equal recommendations then fall the same way for the same data.
+            return profiles.sorted { ($0.displayName, $0.division, $0.personID.uuidString) < ($1.displayName, $1.division, $1.personID.uuidString) }
         }
     }
 
