@@ -209,3 +209,24 @@ public enum TandemVersion {
     public static let wireProtocolVersion = 1
     public static var text: String { "\(version) (wire protocol \(wireProtocolVersion))" }
 }
+
+/// The instances of another service an executable calls, from a repeatable `--<option>` flag or
+/// its `TANDEM_<OPTION>` variable (either may list several, separated by commas), else `fallback`.
+public enum ServiceEndpoints {
+    /// `allowOff`: the single value `off` means none.
+    public static func parse(
+        _ flags: [String], option: String, environment: [String: String], default fallback: String, allowOff: Bool = false
+    ) throws -> [Endpoint] {
+        let variable = "TANDEM_" + option.uppercased().replacingOccurrences(of: "-", with: "_")
+        let texts = (flags.isEmpty ? [environment[variable] ?? fallback] : flags)
+            .flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if allowOff, texts == ["off"] { return [] }
+        return try texts.map { text in
+            do {
+                return try Endpoint(parsing: text)
+            } catch {
+                throw ServiceConfigurationError("--\(option) '\(text)' is not HOST:PORT\(allowOff ? " (or 'off')" : "")")
+            }
+        }
+    }
+}

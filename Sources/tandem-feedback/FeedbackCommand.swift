@@ -33,12 +33,6 @@ struct FeedbackCommand: AsyncParsableCommand {
     @Option(name: .customLong("sync-seconds"), help: "How often the match and meeting feeds are pulled. [env: TANDEM_SYNC_SECONDS] (default: 3)")
     var syncSeconds: Int?
 
-    func endpoints(_ values: [String], variable: String, option: String, default fallback: String, environment: [String: String]) throws -> [Endpoint] {
-        try (values.isEmpty ? (environment[variable] ?? fallback).split(separator: ",").map(String.init) : values).map { text in
-            do { return try Endpoint(parsing: text) } catch { throw ServiceConfigurationError("--\(option) '\(text)' is not HOST:PORT") }
-        }
-    }
-
     func run() async throws {
         let environment = try options.environment(extraNames: ["identity", "scheduling", "matching", "sync-seconds"])
         let settings = try options.resolve(service: "feedback", defaultPort: Self.defaultPort, environment: environment)
@@ -52,9 +46,9 @@ struct FeedbackCommand: AsyncParsableCommand {
         } catch {
             throw ServiceConfigurationError("\(error)")
         }
-        let identityEndpoints = try endpoints(identity, variable: "TANDEM_IDENTITY", option: "identity", default: "127.0.0.1:7101", environment: environment)
-        let schedulingEndpoints = try endpoints(scheduling, variable: "TANDEM_SCHEDULING", option: "scheduling", default: "127.0.0.1:7103", environment: environment)
-        let matchingEndpoints = try endpoints(matching, variable: "TANDEM_MATCHING", option: "matching", default: "127.0.0.1:7102", environment: environment)
+        let identityEndpoints = try ServiceEndpoints.parse(identity, option: "identity", environment: environment, default: "127.0.0.1:7101")
+        let schedulingEndpoints = try ServiceEndpoints.parse(scheduling, option: "scheduling", environment: environment, default: "127.0.0.1:7103")
+        let matchingEndpoints = try ServiceEndpoints.parse(matching, option: "matching", environment: environment, default: "127.0.0.1:7102")
 
         let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.feedback")

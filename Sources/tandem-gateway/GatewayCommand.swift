@@ -47,22 +47,15 @@ struct GatewayCommand: AsyncParsableCommand {
         let names = ["identity", "matching", "scheduling", "feedback", "rate-limit", "rate-burst", "max-concurrent-calls", "max-message-bytes", "aggregate-timeout-ms"]
         let environment = try options.environment(extraNames: Set(names))
         let settings = try options.resolve(service: "gateway", defaultPort: Self.defaultPort, environment: environment)
-        func endpoints(_ flags: [String], _ name: String, _ fallback: String) throws -> [Endpoint] {
-            // Repeat the flag or separate instances with commas, in the flag as in the variable.
-            let texts = (flags.isEmpty ? [environment["TANDEM_" + name.uppercased()] ?? fallback] : flags).flatMap { $0.split(separator: ",").map(String.init) }
-            return try texts.map { text in
-                do { return try Endpoint(parsing: text.trimmingCharacters(in: CharacterSet.whitespaces)) } catch { throw ServiceConfigurationError("--\(name) '\(text)' is not HOST:PORT") }
-            }
-        }
         func number<T: LosslessStringConvertible & Comparable>(_ flag: T?, _ name: String, default value: T, _ range: ClosedRange<T>) throws -> T {
             guard let text = flag.map(String.init) ?? environment["TANDEM_" + name.uppercased().replacing("-", with: "_")] else { return value }
             guard let parsed = T(text), range.contains(parsed) else { throw ServiceConfigurationError("--\(name) '\(text)' must be a number in \(range.lowerBound)…\(range.upperBound)") }
             return parsed
         }
-        let identityEndpoints = try endpoints(identity, "identity", "127.0.0.1:7101")
-        let matchingEndpoints = try endpoints(matching, "matching", "127.0.0.1:7102")
-        let schedulingEndpoints = try endpoints(scheduling, "scheduling", "127.0.0.1:7103")
-        let feedbackEndpoints = try endpoints(feedback, "feedback", "127.0.0.1:7104")
+        let identityEndpoints = try ServiceEndpoints.parse(identity, option: "identity", environment: environment, default: "127.0.0.1:7101")
+        let matchingEndpoints = try ServiceEndpoints.parse(matching, option: "matching", environment: environment, default: "127.0.0.1:7102")
+        let schedulingEndpoints = try ServiceEndpoints.parse(scheduling, option: "scheduling", environment: environment, default: "127.0.0.1:7103")
+        let feedbackEndpoints = try ServiceEndpoints.parse(feedback, option: "feedback", environment: environment, default: "127.0.0.1:7104")
         let rate = try number(rateLimit, "rate-limit", default: 100.0, 0...1_000_000)
         let burst = try number(rateBurst, "rate-burst", default: 200, 1...1_000_000)
         let concurrent = try number(maxConcurrentCalls, "max-concurrent-calls", default: 100, 1...10_000)

@@ -37,10 +37,7 @@ struct MatchingCommand: AsyncParsableCommand {
             }
             configuration.expirySweepSeconds = Double(seconds)
         }
-        let identityEndpoints = try (identity.isEmpty ? (environment["TANDEM_IDENTITY"] ?? "127.0.0.1:7101").split(separator: ",").map(String.init) : identity)
-            .map { text in
-                do { return try Endpoint(parsing: text) } catch { throw ServiceConfigurationError("--identity '\(text)' is not HOST:PORT") }
-            }
+        let identityEndpoints = try ServiceEndpoints.parse(identity, option: "identity", environment: environment, default: "127.0.0.1:7101")
 
         let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.matching")

@@ -47,14 +47,8 @@ struct SchedulingCommand: AsyncParsableCommand {
         } catch {
             throw ServiceConfigurationError("\(error)")
         }
-        let matchingTexts = (matching.isEmpty ? [environment["TANDEM_MATCHING"] ?? "127.0.0.1:7102"] : matching).flatMap { $0.split(separator: ",").map(String.init) }
-        let matchingEndpoints: [Endpoint] = matchingTexts == ["off"] ? [] : try matchingTexts.map { text in
-            do { return try Endpoint(parsing: text) } catch { throw ServiceConfigurationError("--matching '\(text)' is not HOST:PORT (or 'off')") }
-        }
-        let identityEndpoints = try (identity.isEmpty ? (environment["TANDEM_IDENTITY"] ?? "127.0.0.1:7101").split(separator: ",").map(String.init) : identity)
-            .map { text in
-                do { return try Endpoint(parsing: text) } catch { throw ServiceConfigurationError("--identity '\(text)' is not HOST:PORT") }
-            }
+        let matchingEndpoints = try ServiceEndpoints.parse(matching, option: "matching", environment: environment, default: "127.0.0.1:7102", allowOff: true)
+        let identityEndpoints = try ServiceEndpoints.parse(identity, option: "identity", environment: environment, default: "127.0.0.1:7101")
 
         let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.scheduling")
