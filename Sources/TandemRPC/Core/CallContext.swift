@@ -59,6 +59,9 @@ public struct ServerContext: Sendable {
 
     /// A logger carrying the connection, request id and method (built when asked for, so calls
     /// that do not log pay nothing for it).
+    /// The level the call's logger writes at (without building the logger).
+    public var logLevel: Logger.Level { baseLogger.logLevel }
+
     public var logger: Logger {
         var logger = baseLogger
         logger[metadataKey: "request-id"] = "\(requestID)"

@@ -83,7 +83,7 @@ public struct LoggingServerInterceptor: ServerInterceptor {
         func log(_ code: StatusCode, _ message: String?) {
             let level: Logger.Level = code.isServerFailure ? .warning : .debug
             // The line's metadata is built only when it will be written.
-            guard context.logger.logLevel <= level else { return }
+            guard context.logLevel <= level else { return }
             let milliseconds = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
             var metadata: Logger.Metadata = [
                 "status": "\(code.name)", "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "peer": "\(context.peer)",
