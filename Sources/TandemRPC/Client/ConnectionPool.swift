@@ -69,10 +69,16 @@ final class ClientConnection: Sendable {
             if let error = error as? RPCError { throw error }
             throw RPCError(code: .unavailable, message: "cannot connect to \(endpoint): \(error)")
         }
-        let (handler, codec) = try await channel.eventLoop.submit {
+        let found = try? await channel.eventLoop.submit {
             let handler = try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self)
             return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.codec)
         }.get()
+        // The server may close a new connection before its first call (e.g. its idle timeout, on a
+        // busy machine): that is a connection that went away, not a pipeline bug.
+        guard let (handler, codec) = found else {
+            channel.close(promise: nil)
+            throw RPCError(code: .unavailable, message: "\(endpoint) closed the connection while it was being set up")
+        }
         return ClientConnection(endpoint: endpoint, channel: channel, handler: handler, codec: codec)
     }
 
