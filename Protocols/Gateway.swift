@@ -22,9 +22,8 @@ public enum Gateway {
     /// platform's operators).
     public static let routedMethods: [AnyMethodDescriptor] = {
         let identity = Identity.methods.filter { ![Identity.verificationKeys.fullName, Identity.rotateSigningKey.fullName].contains($0.fullName) }
-        let matching = Matching.methods.filter { Matching.internalMethods[$0.fullName] == nil }
-        let scheduling = Scheduling.methods.filter { $0.fullName != Scheduling.listMeetingChanges.fullName }
-        return identity + matching + scheduling + Feedback.methods
+        let internalOnly = Matching.internalMethods.merging(Scheduling.internalMethods) { $0.union($1) }
+        return (identity + Matching.methods + Scheduling.methods + Feedback.methods).filter { internalOnly[$0.fullName] == nil }
     }()
 
     /// Methods callable without credentials.

@@ -48,6 +48,11 @@ public enum Scheduling {
         exportCalendar.erased, streamReminders.erased, acknowledgeReminders.erased,
         listMeetingChanges.erased,
     ]
+
+    /// Internal methods and the services (certificate names) allowed to call them.
+    public static let internalMethods: [String: Set<String>] = [
+        listMeetingChanges.fullName: ["feedback"],
+    ]
 }
 
 // MARK: - Availability

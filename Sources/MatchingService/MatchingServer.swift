@@ -168,7 +168,7 @@ struct ProgramModel: Sendable {
 
     static func criterion(_ criterion: Criterion) -> MatchCriterion {
         MatchCriterion(
-            MatchCriterion.Kind(rawValue: criterion.kind.rawValue)!, criterion.mode == .must ? .must : .should, weight: criterion.weight ?? 10,
+            criterion.kind, criterion.mode, weight: criterion.weight ?? 10,
             preferCrossDivision: criterion.preferCrossDivision ?? true, minimumGap: criterion.minimumGap ?? 1, maximumGap: criterion.maximumGap ?? 4,
             targetHours: criterion.targetHours ?? 10, newHireDays: criterion.newHireDays ?? 90
         )
@@ -221,7 +221,7 @@ struct ProgramModel: Sendable {
     }
 
     static func points(_ part: PairScore.Part) -> CriterionPoints {
-        CriterionPoints(criterion: CriterionKind(rawValue: part.criterion.rawValue)!, points: part.points, maximum: part.maximum, detail: part.detail)
+        CriterionPoints(criterion: part.criterion, points: part.points, maximum: part.maximum, detail: part.detail)
     }
 }
 

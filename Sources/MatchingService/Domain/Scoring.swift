@@ -1,4 +1,5 @@
 public import Foundation
+public import TandemProtocols
 
 /// What matching needs to know about a participant of a program.
 public struct MatchProfile: Sendable, Hashable {
@@ -58,27 +59,10 @@ public struct MatchProfile: Sendable, Hashable {
 /// One criterion of a program's matching: a "must" (pairs failing it are never proposed) or a
 /// weighted "should" (it adds to the 0–100 score).
 public struct MatchCriterion: Sendable, Hashable, Codable {
-    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
-        /// Skills the mentee wants that the mentor offers, weighted by level.
-        case skills
-        /// Goal tags and topics in common.
-        case topics
-        /// Another division than the mentee's (`preferCrossDivision`) or the same.
-        case division
-        /// The mentor `minimumGap`–`maximumGap` levels more senior.
-        case seniority
-        /// A language in common.
-        case language
-        /// Hours per week both are working at the same time, up to `targetHours`.
-        case workingHours = "working-hours"
-        /// New hires (hired within `newHireDays`) get mentors who have been there longer.
-        case onboarding
-    }
-
-    public enum Mode: String, Sendable, Hashable, Codable {
-        case must
-        case should
-    }
+    /// What the criterion compares: the protocol's kinds (Protocols/Matching.md).
+    public typealias Kind = CriterionKind
+    /// A filter (`must`) or points (`should`).
+    public typealias Mode = CriterionMode
 
     public var kind: Kind
     public var mode: Mode

@@ -65,7 +65,7 @@ extension MatchingServer {
         return index
     }
 
-    func mentorIndex(_ model: ProgramModel, _ person: UUID, field: String = "mentorID") throws(RPCError) -> Int {
+    func mentorIndex(_ model: ProgramModel, _ person: UUID) throws(RPCError) -> Int {
         guard let index = model.mentorIndex[person] else { throw RPCError.notFound("mentor", person.uuidString.lowercased()) }
         return index
     }
@@ -167,8 +167,8 @@ extension MatchingServer {
         }
         let model = try await model(organisation: caller.organisationID, program: request.programID)
         let mentee = try menteeIndex(model, menteeID)
-        let first = model.explanation(mentee: mentee, mentor: try mentorIndex(model, request.firstMentorID, field: "firstMentorID"))
-        let second = model.explanation(mentee: mentee, mentor: try mentorIndex(model, request.secondMentorID, field: "secondMentorID"))
+        let first = model.explanation(mentee: mentee, mentor: try mentorIndex(model, request.firstMentorID))
+        let second = model.explanation(mentee: mentee, mentor: try mentorIndex(model, request.secondMentorID))
         return MatchingComparison.compare(first, second, criteria: model.pairScorer)
     }
 

@@ -85,7 +85,7 @@ enum MatchingValidation {
 /// "Why not mentor X": two explanations side by side.
 enum MatchingComparison {
     static func compare(_ first: PairExplanation, _ second: PairExplanation, criteria scorer: PairScorer) -> MentorComparison {
-        let kinds = scorer.shoulds.map { CriterionKind(rawValue: $0.kind.rawValue)! }
+        let kinds = scorer.shoulds.map(\.kind)
         let rows = zip(kinds, scorer.maxima).map { kind, maximum in
             let a = first.parts.first { $0.criterion == kind }
             let b = second.parts.first { $0.criterion == kind }
@@ -131,7 +131,7 @@ enum ScoreExport {
             explanation.score.map(String.init) ?? "", quote(explanation.exclusion ?? ""),
         ]
         for should in model.pairScorer.shoulds {
-            fields.append(explanation.parts.first { $0.criterion.rawValue == should.kind.rawValue }.map { String($0.points) } ?? "")
+            fields.append(explanation.parts.first { $0.criterion == should.kind }.map { String($0.points) } ?? "")
         }
         return fields.joined(separator: ",")
     }

@@ -237,12 +237,13 @@ final class MatchingStore: Sendable {
 
     /// The mentor's matches holding a place (proposed or active; `activeOnly`: active), other than `excluding`.
     static func heldPlaces(_ connection: SQLiteConnection, _ match: Match, excluding: UUID? = nil, activeOnly: Bool = false) throws -> Int {
-        Int(try connection.first(
-            """
-            SELECT count(*) FROM matches WHERE org_id = ? AND program_id = ? AND mentor_id = ? AND status IN ('active'\(activeOnly ? "" : ", 'proposed'")) AND id != ?
-            """,
-            match.organisationID, match.programID, match.mentorID, excluding ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-        )?.int(0) ?? 0)
+        var sql = "SELECT count(*) FROM matches WHERE org_id = ? AND program_id = ? AND mentor_id = ? AND status IN ('active'\(activeOnly ? "" : ", 'proposed'"))"
+        var values: [any SQLiteBindable] = [match.organisationID, match.programID, match.mentorID]
+        if let excluding {
+            sql += " AND id != ?"
+            values.append(excluding)
+        }
+        return Int(try connection.query(sql, values).first?.int(0) ?? 0)
     }
 
     /// Changes one match in a transaction: `change` sees the current match and returns the new

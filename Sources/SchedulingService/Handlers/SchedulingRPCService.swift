@@ -561,9 +561,7 @@ extension Meeting {
 
 extension SchedulingServer {
     /// Internal methods and the services allowed to call them (for `AuthServerInterceptor`).
-    public static let internalMethods: [String: Set<String>] = [
-        Scheduling.listMeetingChanges.fullName: ["feedback"],
-    ]
+    public static var internalMethods: [String: Set<String>] { Scheduling.internalMethods }
 
     /// Meeting changes of every organisation, for the services that keep a copy. Only an
     /// internal peer (mutual TLS, a listed certificate name) gets here.
