@@ -33,6 +33,32 @@ struct LoadToolTests {
         }
     }
 
+    @Test("a second run over the same population with the same seed passes its own invariant check")
+    func secondRunOverTheSamePopulation() async throws {
+        try await withCluster { cluster in
+            var plan = LoadPlan(horizonStart: monday(days: 7, hours: 0))
+            plan.pace = .closed(concurrency: 4)
+            plan.mix = try LoadPlan.parseMix("book=70,cancel=30")
+            plan.requests = 150
+            plan.warmup = 0
+            plan.people = 20
+            plan.pairs = 10
+            plan.horizonDays = 14
+            let target = SchedulingTarget(client: cluster.scheduling, tokens: TokenSource(token: cluster.admin.accessToken))
+            let first = LoadRunner(plan: plan, target: target)
+            try await first.setUp(concurrency: 4)
+            _ = try await first.run()
+            #expect(try await Verifier.verify(population: first.population, ledger: first.ledger, target: target).passed)
+            // Same seed, same draws (its bookings mostly conflict with the first run's): its
+            // idempotency keys are still its own, so it gets no meeting of the first run back.
+            let second = LoadRunner(plan: plan, target: target)
+            let report = try await second.run()
+            #expect(report.calls > 0 && report.errorRate == 0)
+            let verification = try await Verifier.verify(population: second.population, ledger: second.ledger, target: target)
+            #expect(verification.passed, "\(verification)")
+        }
+    }
+
     @Test("the invariant check notices a missing booking and a cancellation that did not happen")
     func verifierCatchesProblems() async throws {
         try await withCluster { cluster in

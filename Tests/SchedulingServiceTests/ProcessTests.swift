@@ -15,6 +15,7 @@ struct SchedulingProcessTests {
         let tls = ["--certificate", directory + "/scheduling.pem", "--key", directory + "/scheduling-key.pem", "--ca", directory + "/ca.pem", "--data-dir", directory + "/data"]
         let cases: [([String], [String: String], String)] = [
             (tls + ["--identity", "nowhere"], [:], "--identity 'nowhere' is not HOST:PORT"),
+            (tls + ["--matching", "nowhere"], [:], "--matching 'nowhere' is not HOST:PORT (or 'off')"),
             (tls + ["--video-url-template", "https://meet.example.com/fixed"], [:], "{room}"),
             (tls, ["TANDEM_VIDEO_URL_TEMPLATE": "ftp://x/{room}"], "http(s) URL"),
             (tls + ["--buffer-minutes", "500"], [:], "0–120 minutes"),
