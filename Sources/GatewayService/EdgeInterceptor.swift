@@ -4,13 +4,12 @@ public import TandemProtocols
 public import TandemRPC
 public import TandemWire
 
-/// Authentication, authorisation and rate limits at the edge, before any routing: the access
-/// token is verified locally with identity's published keys; only sign-in, token refresh, API-key
-/// exchange and health answer without one; administrative methods need an admin role or a
-/// service account; a service account only reaches the methods its scopes name. The services
-/// check everything again with the same token (the gateway forwards it).
+/// Rate limits and administrative methods at the edge, after `AuthServerInterceptor` (with
+/// `Gateway.publicMethods`) has verified the token, or let a public method through without one.
+/// Each signed-in caller has a bucket, and so has each address for calls without a token;
+/// administrative methods need an admin role or a service account. The services check
+/// everything again with the same token (the gateway forwards it).
 public struct EdgeInterceptor: ServerInterceptor {
-    let verifier: TokenVerifier
     let limiter: RateLimiter?
     let now: @Sendable () -> Double
 
@@ -28,34 +27,27 @@ public struct EdgeInterceptor: ServerInterceptor {
         Feedback.setSettings.fullName, Feedback.erasePerson.fullName,
     ])
 
-    public init(verifier: TokenVerifier, limiter: RateLimiter?, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
-        self.verifier = verifier
+    /// The gateway's checks in order: the token (verified locally with identity's keys, service
+    /// accounts' scopes), then these.
+    public static func chain(verifier: TokenVerifier, limiter: RateLimiter?, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) -> [any ServerInterceptor] {
+        [AuthServerInterceptor(verifier: verifier, publicMethods: Gateway.publicMethods), EdgeInterceptor(limiter: limiter, now: now)]
+    }
+
+    public init(limiter: RateLimiter?, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.limiter = limiter
         self.now = now
     }
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
-        guard let header = context.metadata[Metadata.Keys.authorization] else {
-            guard Gateway.publicMethods.contains(context.method) else {
-                throw RPCError(code: .unauthenticated, message: "\(context.method) needs an access token (authorization: Bearer <token>, from identity.SignIn or identity.ExchangeAPIKey)")
-            }
+        guard let caller = try? context.caller() else {
             try limit("address:" + Self.host(context.peer.address))
             return try await next(context)
         }
-        guard header.hasPrefix("Bearer ") else {
-            throw RPCError(code: .unauthenticated, message: "authorization must be 'Bearer <access token>'; exchange an API key for one with identity.ExchangeAPIKey")
-        }
-        let caller = try await verifier.verify(String(header.dropFirst("Bearer ".count)))
         try limit("subject:\(caller.organisationID)/\(caller.subject)")
-        guard caller.scopeAllows(context.method) else {
-            throw RPCError(code: .permissionDenied, message: "this service account's scopes do not include \(context.method)")
-        }
         if Self.administrativeMethods.contains(context.method) {
             let admin = caller.isOrganisationAdmin || caller.isService || caller.has(role: Role.programAdmin) || !caller.programs.isEmpty
             guard admin else { throw RPCError(code: .permissionDenied, message: "\(context.method) needs an admin role") }
         }
-        var context = context
-        context.serviceContext[CallerKey.self] = caller
         try await next(context)
     }
 

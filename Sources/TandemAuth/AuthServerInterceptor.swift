@@ -51,7 +51,10 @@ public struct AuthServerInterceptor: ServerInterceptor {
         }
         guard let header = context.metadata[Metadata.Keys.authorization] else {
             if publicMethods.contains(context.method) { return try await next(context) }
-            throw RPCError(code: .unauthenticated, message: "\(context.method) needs credentials (authorization: Bearer <access token>)")
+            throw RPCError(
+                code: .unauthenticated,
+                message: "\(context.method) needs credentials (authorization: Bearer <access token>, from identity.SignIn or identity.ExchangeAPIKey)"
+            )
         }
         let caller: AuthenticatedCaller
         if header.hasPrefix("Bearer ") {
@@ -59,7 +62,12 @@ public struct AuthServerInterceptor: ServerInterceptor {
         } else if header.hasPrefix("ApiKey "), let apiKeys {
             caller = try await apiKeys(String(header.dropFirst("ApiKey ".count)))
         } else {
-            throw RPCError(code: .unauthenticated, message: "authorization must be 'Bearer <access token>'\(apiKeys == nil ? "" : " or 'ApiKey <key>'")")
+            throw RPCError(
+                code: .unauthenticated,
+                message: apiKeys == nil
+                    ? "authorization must be 'Bearer <access token>'; exchange an API key for one with identity.ExchangeAPIKey"
+                    : "authorization must be 'Bearer <access token>' or 'ApiKey <key>'"
+            )
         }
         guard caller.scopeAllows(context.method) else {
             throw RPCError(code: .permissionDenied, message: "this service account's scopes do not include \(context.method)")

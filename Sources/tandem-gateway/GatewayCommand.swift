@@ -89,7 +89,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let limiter = rate > 0 ? RateLimiter(perSecond: rate, burst: burst) : nil
         let server = RPCServer(
             configuration: serverConfiguration, services: [gateway.service],
-            interceptors: TandemObservability.serverInterceptors + [EdgeInterceptor(verifier: verifier, limiter: limiter)], logger: logger
+            interceptors: TandemObservability.serverInterceptors + EdgeInterceptor.chain(verifier: verifier, limiter: limiter), logger: logger
         )
         let probes = [("identity", upstreams.identity), ("matching", upstreams.matching), ("scheduling", upstreams.scheduling), ("feedback", upstreams.feedback)].map { name, client in
             ReadinessProbe(name) {

@@ -67,7 +67,7 @@ struct GatewayCluster: Sendable {
         let verifier = TokenVerifier { try await upstreams.identity.call(Identity.verificationKeys, Empty()) }
         return try await withServer(
             services: [server.service], tls: ServerTLSConfiguration(identity: TestPKI.shared.identity("gateway")),
-            interceptors: [EdgeInterceptor(verifier: verifier, limiter: nil)]
+            interceptors: EdgeInterceptor.chain(verifier: verifier, limiter: nil)
         ) { _, endpoint in
             let client = try Self.client(endpoint)
             defer { client.close() }
@@ -138,7 +138,7 @@ func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ b
                 let server = GatewayServer(upstreams: upstreams, logger: Logger(label: "test.gateway"))
                 return try await withServer(
                     services: [server.service], tls: ServerTLSConfiguration(identity: TestPKI.shared.identity("gateway")),
-                    interceptors: [EdgeInterceptor(verifier: gatewayVerifier, limiter: RateLimiter(perSecond: rate, burst: burst), now: clock.now)]
+                    interceptors: EdgeInterceptor.chain(verifier: gatewayVerifier, limiter: RateLimiter(perSecond: rate, burst: burst), now: clock.now)
                 ) { _, gatewayEndpoint in
                     let client = try GatewayCluster.client(gatewayEndpoint)
                     defer { client.close() }
