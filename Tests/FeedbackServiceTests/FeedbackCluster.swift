@@ -12,21 +12,6 @@ import TandemWire
 import Testing
 @testable import FeedbackService
 
-/// A clock tests move by hand.
-final class TestClock: Sendable {
-    private let value: Mutex<Date>
-
-    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
-        value = Mutex(start)
-    }
-
-    var now: @Sendable () -> Date { { self.value.withLock { $0 } } }
-
-    func advance(_ seconds: TimeInterval) {
-        value.withLock { $0 = $0.addingTimeInterval(seconds) }
-    }
-}
-
 /// A stand-in for the matching service: its two internal methods over real mutual TLS, behind
 /// the same interceptor (only the `feedback` certificate may call them).
 final class FakeMatching: Sendable {

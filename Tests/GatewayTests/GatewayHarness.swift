@@ -19,8 +19,8 @@ struct GatewayCluster: Sendable {
     let gateway: RPCClient
     let gatewayEndpoint: Endpoint
     let upstreams: GatewayUpstreams
-    let clock: TestSeconds
-    let schedulingClock: TestDates
+    let clock: TestClock
+    let schedulingClock: TestClock
     static let password = "a long enough password"
 
     func call<Input, Output>(_ method: MethodDescriptor<Input, Output>, _ request: Input, token: String?, client: RPCClient? = nil) async throws -> Output {
@@ -90,7 +90,7 @@ func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ b
         password: GatewayCluster.password
     )
     // Scheduling's clock: tests move it past a meeting to mark it held.
-    let schedulingClock = TestDates()
+    let schedulingClock = TestClock(Date())
     var schedulingConfiguration = SchedulingConfiguration()
     schedulingConfiguration.now = schedulingClock.now
     let scheduling = try SchedulingServer.open(dataDirectory: directory + "/scheduling", configuration: schedulingConfiguration, logger: Logger(label: "test.scheduling"))
@@ -134,11 +134,11 @@ func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ b
                 )
                 defer { for client in upstreams.all { client.close() } }
                 let gatewayVerifier = TokenVerifier { try await upstreams.identity.call(Identity.verificationKeys, Empty()) }
-                let clock = TestSeconds()
+                let clock = TestClock()
                 let server = GatewayServer(upstreams: upstreams, logger: Logger(label: "test.gateway"))
                 return try await withServer(
                     services: [server.service], tls: ServerTLSConfiguration(identity: TestPKI.shared.identity("gateway")),
-                    interceptors: EdgeInterceptor.chain(verifier: gatewayVerifier, limiter: RateLimiter(perSecond: rate, burst: burst), now: clock.now)
+                    interceptors: EdgeInterceptor.chain(verifier: gatewayVerifier, limiter: RateLimiter(perSecond: rate, burst: burst), now: clock.seconds)
                 ) { _, gatewayEndpoint in
                     let client = try GatewayCluster.client(gatewayEndpoint)
                     defer { client.close() }
@@ -147,27 +147,5 @@ func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ b
               }
             }
         }
-    }
-}
-
-/// A clock in seconds the test moves.
-final class TestSeconds: Sendable {
-    private let seconds = Mutex(1_000.0)
-
-    var now: @Sendable () -> Double { { self.seconds.withLock { $0 } } }
-
-    func advance(_ by: Double) {
-        seconds.withLock { $0 += by }
-    }
-}
-
-/// A date the test moves (scheduling's clock).
-final class TestDates: Sendable {
-    private let date = Mutex(Date())
-
-    var now: @Sendable () -> Date { { self.date.withLock { $0 } } }
-
-    func advance(_ seconds: TimeInterval) {
-        date.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
 }

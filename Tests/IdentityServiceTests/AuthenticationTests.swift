@@ -223,7 +223,7 @@ struct AuthenticationTests {
     @Test("restart keeps people, passwords, signing keys and refresh tokens")
     func restart() async throws {
         let directory = temporaryDirectory()
-        let clock = ManualClock()
+        let clock = TestClock()
         let (access, refresh, personID) = try await withIdentity(directory: directory, clock: clock) { identity in
             let admin = try await identity.admin()
             let person = try await identity.call(Identity.createPerson, CreatePersonRequest(person: personInput("kept@acme.example"), password: "a password that lasts"), token: admin.accessToken)

@@ -9,22 +9,10 @@ import TandemWire
 import Testing
 @testable import IdentityService
 
-/// A clock tests move by hand, so token expiry, key overlap and lock-out back-off are tested
-/// without waiting.
-final class ManualClock: Sendable {
-    private let value = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-
-    var now: @Sendable () -> Date { { self.value.withLock { $0 } } }
-
-    func advance(_ seconds: TimeInterval) {
-        value.withLock { $0 = $0.addingTimeInterval(seconds) }
-    }
-}
-
 /// A running identity service over TLS on loopback, and a client for it.
 struct IdentityHarness: Sendable {
     let client: RPCClient
-    let clock: ManualClock
+    let clock: TestClock
     let directory: String
     let identity: IdentityServer
 
@@ -58,7 +46,7 @@ func temporaryDirectory() -> String {
 
 /// Opens identity on `directory` (bootstrapping `acme` when new), serves it, runs `body`.
 func withIdentity<T: Sendable>(
-    directory: String = temporaryDirectory(), clock: ManualClock = ManualClock(),
+    directory: String = temporaryDirectory(), clock: TestClock = TestClock(),
     configure: (inout IdentityConfiguration) -> Void = { _ in },
     _ body: (IdentityHarness) async throws -> T
 ) async throws -> T {

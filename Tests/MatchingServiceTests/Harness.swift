@@ -10,17 +10,6 @@ import TandemTestSupport
 import TandemWire
 import Testing
 
-/// A clock tests move by hand.
-final class MatchingClock: Sendable {
-    private let value = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-
-    var now: @Sendable () -> Date { { self.value.withLock { $0 } } }
-
-    func advance(_ seconds: TimeInterval) {
-        value.withLock { $0 = $0.addingTimeInterval(seconds) }
-    }
-}
-
 /// Identity and matching, each a real server over mutual TLS on loopback, as deployed: matching
 /// verifies tokens with identity's keys and reads participants from identity with the caller's
 /// credentials.
@@ -29,7 +18,7 @@ struct MatchingCluster: Sendable {
     let matching: RPCClient
     let matchingEndpoint: Endpoint
     let server: MatchingServer
-    let clock: MatchingClock
+    let clock: TestClock
     let admin: String
 
     static let password = "a long enough password"
@@ -101,7 +90,7 @@ struct MatchingCluster: Sendable {
 func withMatchingCluster<T: Sendable>(
     directory: String = matchingTemporaryDirectory(), _ body: (MatchingCluster) async throws -> T
 ) async throws -> T {
-    let clock = MatchingClock()
+    let clock = TestClock()
     var identityConfiguration = IdentityConfiguration()
     identityConfiguration.scryptLogN = 10
     identityConfiguration.now = clock.now

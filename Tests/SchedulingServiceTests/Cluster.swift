@@ -10,21 +10,6 @@ import TandemTestSupport
 import TandemWire
 import Testing
 
-/// A clock tests move by hand.
-final class TestClock: Sendable {
-    private let value: Mutex<Date>
-
-    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
-        value = Mutex(start)
-    }
-
-    var now: @Sendable () -> Date { { self.value.withLock { $0 } } }
-
-    func advance(_ seconds: TimeInterval) {
-        value.withLock { $0 = $0.addingTimeInterval(seconds) }
-    }
-}
-
 /// Identity and scheduling, each a real server over mutual TLS on loopback; scheduling checks
 /// tokens with the keys it fetches from identity, as deployed.
 struct Cluster: Sendable {

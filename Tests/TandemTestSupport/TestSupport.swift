@@ -163,3 +163,21 @@ public func eventuallyCall<T: Sendable>(_ body: @Sendable () async throws -> T) 
     }
     throw lastError!
 }
+
+/// A clock tests move by hand: expiry, deadlines and rate limits are tested without waiting.
+public final class TestClock: Sendable {
+    private let value: Mutex<Date>
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        value = Mutex(start)
+    }
+
+    public var now: @Sendable () -> Date { { self.value.withLock { $0 } } }
+
+    /// The same clock in seconds since 1970.
+    public var seconds: @Sendable () -> Double { { self.value.withLock { $0.timeIntervalSince1970 } } }
+
+    public func advance(_ seconds: TimeInterval) {
+        value.withLock { $0 = $0.addingTimeInterval(seconds) }
+    }
+}
