@@ -16,17 +16,11 @@ struct GatewayProcessTests {
     func platform() async throws {
         let directory = FileManager.default.temporaryDirectory.appending(path: "tandem-platform-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try TestPKI.shared.writeFiles(for: ["identity", "matching", "scheduling", "feedback", "gateway"], into: URL(fileURLWithPath: directory))
-        func tls(_ name: String, data: String? = nil) -> [String] {
-            ["--certificate", "\(directory)/\(name).pem", "--key", "\(directory)/\(name)-key.pem", "--ca", "\(directory)/ca.pem",
-             "--data-dir", "\(directory)/\(data ?? name)", "--admin-port", "0", "--log-level", "debug", "--log-format", "json"]
+        let deployment = try ProcessDeployment(directory: directory, services: ["identity", "matching", "scheduling", "feedback", "gateway"])
+        func tls(_ name: String) -> [String] {
+            deployment.tls(name) + ["--admin-port", "0", "--log-level", "debug", "--log-format", "json"]
         }
-        let bootstrap = try ServiceProcess.run(
-            "tandem-identity",
-            ["bootstrap", "--data-dir", directory + "/identity", "--organisation", "Acme", "--slug", "acme", "--admin-email", "admin@acme.example",
-             "--admin-name", "Ada", "--scrypt-log-n", "10"],
-            environment: ["TANDEM_ADMIN_PASSWORD": "bootstrap password"]
-        )
+        let bootstrap = try deployment.bootstrapIdentity()
         #expect(bootstrap.status == 0, "\(bootstrap.output)")
         let ports = (identity: try freePort(), matching: try freePort(), schedulingA: try freePort(), schedulingB: try freePort(), feedback: try freePort(), gateway: try freePort())
         let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(ports.identity)", "--scrypt-log-n", "10"])

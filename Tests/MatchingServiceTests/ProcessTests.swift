@@ -26,16 +26,9 @@ struct MatchingProcessTests {
     @Test("serves next to identity over mutual TLS; kill -9 loses no acknowledged match; SIGTERM exits 0")
     func lifecycle() async throws {
         let directory = matchingTemporaryDirectory()
-        try TestPKI.shared.writeFiles(for: ["identity", "matching"], into: URL(fileURLWithPath: directory))
-        func tls(_ name: String) -> [String] {
-            ["--certificate", "\(directory)/\(name).pem", "--key", "\(directory)/\(name)-key.pem", "--ca", "\(directory)/ca.pem", "--data-dir", "\(directory)/\(name)"]
-        }
-        let bootstrap = try ServiceProcess.run(
-            "tandem-identity",
-            ["bootstrap", "--data-dir", directory + "/identity", "--organisation", "Acme", "--slug", "acme", "--admin-email", "admin@acme.example",
-             "--admin-name", "Ada", "--scrypt-log-n", "10"],
-            environment: ["TANDEM_ADMIN_PASSWORD": "bootstrap password"]
-        )
+        let deployment = try ProcessDeployment(directory: directory, services: ["identity", "matching"])
+        let tls = deployment.tls
+        let bootstrap = try deployment.bootstrapIdentity()
         #expect(bootstrap.status == 0, "\(bootstrap.output)")
         let identityPort = try freePort()
         let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(identityPort)", "--admin-port", "0", "--scrypt-log-n", "10"])

@@ -134,3 +134,31 @@ public struct HTTPTestError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Tandem's executables deployed in one directory, as the process tests run them: the CA and a
+/// certificate per service (from `TestPKI`), a data directory per service.
+public struct ProcessDeployment: Sendable {
+    public let directory: String
+
+    /// Writes the CA and a certificate for each of `services` into `directory`.
+    public init(directory: String, services: [String]) throws {
+        self.directory = directory
+        try TestPKI.shared.writeFiles(for: services, into: URL(fileURLWithPath: directory))
+    }
+
+    /// `--certificate`, `--key`, `--ca` for `name`, and its data directory `<directory>/<name>`.
+    public func tls(_ name: String) -> [String] {
+        ["--certificate", "\(directory)/\(name).pem", "--key", "\(directory)/\(name)-key.pem", "--ca", "\(directory)/ca.pem", "--data-dir", "\(directory)/\(name)"]
+    }
+
+    /// Runs `tandem-identity bootstrap`: organisation Acme (`acme`), admin `admin@acme.example`
+    /// with `password`, fast password hashing.
+    public func bootstrapIdentity(password: String = "bootstrap password") throws -> (status: Int32, output: String) {
+        try ServiceProcess.run(
+            "tandem-identity",
+            ["bootstrap", "--data-dir", directory + "/identity", "--organisation", "Acme", "--slug", "acme", "--admin-email", "admin@acme.example",
+             "--admin-name", "Ada", "--scrypt-log-n", "10"],
+            environment: ["TANDEM_ADMIN_PASSWORD": password]
+        )
+    }
+}
