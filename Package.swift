@@ -272,6 +272,8 @@ let package = Package(
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

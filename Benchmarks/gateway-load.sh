@@ -32,10 +32,10 @@ start() {
         --log-level warning "$@" 2>"$name.log" &
     echo $! > "$name.pid"
 }
-start identity --port 17101 --admin-port 18101
-start scheduling --port 17103 --admin-port 18103 --identity 127.0.0.1:17101
-start gateway --port 17100 --admin-port 18100 --identity 127.0.0.1:17101 --scheduling 127.0.0.1:17103 --matching 127.0.0.1:17102 --rate-limit 0 --max-concurrent-calls 10000 --event-loop-threads "${GATEWAY_THREADS:-0}"
-for port in 17101 17103 17100; do
+start identity --port 27101 --admin-port 28101
+start scheduling --port 27103 --admin-port 28103 --identity 127.0.0.1:27101
+start gateway --port 27100 --admin-port 28100 --identity 127.0.0.1:27101 --scheduling 127.0.0.1:27103 --matching 127.0.0.1:27102 --rate-limit 0 --max-concurrent-calls 10000 --event-loop-threads "${GATEWAY_THREADS:-0}"
+for port in 27101 27103 27100; do
     for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
 for name in identity scheduling gateway; do
@@ -45,14 +45,14 @@ done
 # The client certificate is for identity (the API-key exchange is mutual TLS); the gateway asks for none.
 # CPU seconds a process has used (user + system), from /proc.
 cpu() { awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$(cat "$1.pid")/stat"; }
-common=(--identity 127.0.0.1:17101 --ca certs/ca.pem --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem --api-key "$(cat api-key)" --quiet --json)
+common=(--identity 127.0.0.1:27101 --ca certs/ca.pem --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem --api-key "$(cat api-key)" --quiet --json)
 echo "== direct: scheduling"
 before=$(cpu scheduling)
-"$BIN/tandem-load" --endpoint 127.0.0.1:17103 "${common[@]}" direct.json "$@"
+"$BIN/tandem-load" --endpoint 127.0.0.1:27103 "${common[@]}" direct.json "$@"
 echo "CPU seconds during the run: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}")"
 echo "== through the gateway (same population: --skip-setup)"
 before=$(cpu scheduling); gbefore=$(cpu gateway)
-"$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:17100 --skip-setup --operations-seed 2 "${common[@]}" gateway.json "$@"
+"$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:27100 --skip-setup --operations-seed 2 "${common[@]}" gateway.json "$@"
 echo "CPU seconds during the run: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}"), gateway $(awk "BEGIN {print $(cpu gateway) - $gbefore}")"
 python3 - <<'PY'
 import json

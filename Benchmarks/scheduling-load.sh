@@ -35,20 +35,20 @@ if [[ ! -f data/identity/identity.sqlite ]]; then
         | awk '/^api-key/ {print $2}' > api-key
 fi
 
-"$BIN/tandem-identity" --data-dir data/identity --port 17101 --admin-port 18101 --certificate certs/identity.pem --key certs/identity-key.pem \
+"$BIN/tandem-identity" --data-dir data/identity --port 27101 --admin-port 28101 --certificate certs/identity.pem --key certs/identity-key.pem \
     --ca certs/ca.pem --log-level warning 2>identity.log &
 echo $! > identity.pid
 # The start command as a script of its own, so that tandem-load's --restart-cmd can run it too.
 cat > start-scheduling.sh <<EOF
 cd "$WORK"
-"$BIN/tandem-scheduling" --data-dir data/scheduling --port 17103 --admin-port 18103 --identity 127.0.0.1:17101 \\
+"$BIN/tandem-scheduling" --data-dir data/scheduling --port 27103 --admin-port 28103 --identity 127.0.0.1:27101 \\
     --certificate certs/scheduling.pem --key certs/scheduling-key.pem --ca certs/ca.pem --log-level warning \\
     --event-loop-threads "${SCHEDULING_THREADS:-0}" 2>>scheduling.log &
 echo \$! > scheduling.pid
 EOF
 bash start-scheduling.sh
 for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/17103) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/17101) 2>/dev/null && break
+    (exec 3<>/dev/tcp/127.0.0.1/27103) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/27101) 2>/dev/null && break
     sleep 0.1
 done
 for name in identity scheduling; do
@@ -64,7 +64,7 @@ if [[ "${KILL:-0}" == 1 ]]; then
     extra=(--kill-after "${KILL_AFTER:-10}" --kill-cmd "kill -9 \$(cat $WORK/scheduling.pid)" --restart-cmd "bash $WORK/start-scheduling.sh")
 fi
 status=0
-"$BIN/tandem-load" --endpoint 127.0.0.1:17103 --identity 127.0.0.1:17101 --ca certs/ca.pem \
+"$BIN/tandem-load" --endpoint 127.0.0.1:27103 --identity 127.0.0.1:27101 --ca certs/ca.pem \
     --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem --api-key "$(cat api-key)" "${extra[@]}" "$@" || status=$?
 echo "scheduling resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/"$(cat scheduling.pid)"/status 2>/dev/null || echo '?')"
 echo "database: $(du -sh data/scheduling 2>/dev/null | cut -f1)"

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import GatewayService
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import TandemAuth
 import TandemProtocols
@@ -64,12 +66,17 @@ struct GatewayCommand: AsyncParsableCommand {
 
         let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.gateway")
+        // One group of event loops for the client-facing connections and the upstream ones, with
+        // a connection to each instance on every loop: a forwarded call goes out and its answer
+        // comes back on the thread that took the call, without a hand-off between threads.
+        let threads = settings.serverConfiguration.eventLoopThreads == 0 ? System.coreCount : settings.serverConfiguration.eventLoopThreads
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var clientConfiguration = ClientConfiguration()
-        clientConfiguration.connectionsPerEndpoint = 2
+        clientConfiguration.connectionsPerEndpoint = max(2, threads)
         func client(_ endpoints: [Endpoint], _ name: String) throws -> RPCClient {
             try RPCClient(
                 endpoints: endpoints, tls: settings.clientTLS(serverName: name), configuration: clientConfiguration,
-                interceptors: TandemObservability.clientInterceptors, logger: logger
+                interceptors: TandemObservability.clientInterceptors, eventLoopGroup: group, logger: logger
             )
         }
         let upstreams = GatewayUpstreams(
@@ -89,7 +96,8 @@ struct GatewayCommand: AsyncParsableCommand {
         let limiter = rate > 0 ? RateLimiter(perSecond: rate, burst: burst) : nil
         let server = RPCServer(
             configuration: serverConfiguration, services: [gateway.service],
-            interceptors: TandemObservability.serverInterceptors + EdgeInterceptor.chain(verifier: verifier, limiter: limiter), logger: logger
+            interceptors: TandemObservability.serverInterceptors + EdgeInterceptor.chain(verifier: verifier, limiter: limiter), logger: logger,
+            eventLoopGroup: group
         )
         let probes = [("identity", upstreams.identity), ("matching", upstreams.matching), ("scheduling", upstreams.scheduling), ("feedback", upstreams.feedback)].map { name, client in
             ReadinessProbe(name) {
@@ -97,6 +105,12 @@ struct GatewayCommand: AsyncParsableCommand {
                 guard health.status == .serving else { throw RPCError(code: .unavailable, message: "\(name) reports \(health.status)") }
             }
         }
-        try await ServiceRunner.run(server: server, alongside: upstreams.all, probes: probes, metrics: registry, settings: settings, logger: logger)
+        do {
+            try await ServiceRunner.run(server: server, alongside: upstreams.all, probes: probes, metrics: registry, settings: settings, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
     }
 }

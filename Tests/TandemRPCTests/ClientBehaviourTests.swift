@@ -1,5 +1,7 @@
 import Foundation
 import NIOCore
+import NIOPosix
+import Logging
 import Synchronization
 import TandemProtocols
 import TandemWire
@@ -92,6 +94,41 @@ struct ClientBehaviourTests {
                 #expect(secondEcho.served.count == 12)
             }
         }
+    }
+
+    @Test("a caller on one of the client's event loops gets a connection on that loop; others go round-robin")
+    func connectionsFollowTheCallersEventLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        try await withServer { _, endpoint in
+            var configuration = ClientConfiguration()
+            configuration.connectionsPerEndpoint = 2
+            configuration.healthCheckInterval = nil
+            let client = try RPCClient(
+                endpoints: [endpoint], tls: TestPKI.shared.clientTLS(), configuration: configuration, eventLoopGroup: group,
+                logger: Logger(label: "test.client")
+            )
+            defer { client.close() }
+            // Round-robin from outside the group opens both connections, one on each loop.
+            for index in 0..<2 { _ = try await client.call(Echo.get, EchoMessage(text: "\(index)")) }
+            let loops = Array(group.makeIterator())
+            let outside = (0..<4).compactMap { _ in client.pool.readyConnection() }
+            #expect(outside.count == 4)
+            #expect(Set(outside.map { ObjectIdentifier($0) }).count == 2, "calls from outside the group alternate between the connections")
+            for loop in loops {
+                let picked = try await loop.submit { (0..<6).compactMap { _ in client.pool.readyConnection() } }.get()
+                #expect(picked.count == 6)
+                #expect(picked.allSatisfy { $0.eventLoop === loop }, "a caller on a loop is given that loop's connection every time")
+            }
+            // Calls made from a task running on each loop (as the gateway's handlers do) go out
+            // and are answered on that loop.
+            for connection in outside.prefix(2) {
+                let echoed = try await Task(executorPreference: connection.executor) {
+                    try await client.call(Echo.get, EchoMessage(text: "on loop"))
+                }.value
+                #expect(echoed.text == "on loop")
+            }
+        }
+        try await group.shutdownGracefully()
     }
 
     @Test func serverCertificateOnlyListenerAcceptsClientsWithoutCertificates() async throws {

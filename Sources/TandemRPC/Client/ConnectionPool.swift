@@ -101,6 +101,10 @@ final class ClientConnection: Sendable {
 final class ConnectionPool: Sendable {
     private struct Slot {
         let endpoint: Endpoint
+        /// The event loop the slot's connections are made on: the endpoint's connections are
+        /// spread over the group's loops, so that a caller running on one of them (a gateway
+        /// serving on the same group) finds a connection on its own thread.
+        let eventLoop: any EventLoop
         var connection: ClientConnection?
         var connecting: [CheckedContinuation<ClientConnection?, any Error>]?
         var failures = 0
@@ -113,20 +117,26 @@ final class ConnectionPool: Sendable {
     private let next = Atomic<Int>(0)
     private let sslContext: NIOSSLContext
     private let serverName: String
-    private let group: any EventLoopGroup
     private let configuration: ClientConfiguration
     private let logger: Logger
     private let closed = Atomic<Bool>(false)
 
     init(endpoints: [Endpoint], sslContext: NIOSSLContext, serverName: String, group: any EventLoopGroup, configuration: ClientConfiguration, logger: Logger) {
+        // The group's loops, starting where the group's own round-robin is (so that clients
+        // sharing a group with one connection each still spread over its loops).
+        var loops = Array(group.makeIterator())
+        let first = group.next()
+        if let offset = loops.firstIndex(where: { $0 === first }) { loops = Array(loops[offset...] + loops[..<offset]) }
+        if loops.isEmpty { loops = [first] }
         var slots: [Slot] = []
         for endpoint in endpoints {
-            for _ in 0..<configuration.connectionsPerEndpoint { slots.append(Slot(endpoint: endpoint)) }
+            for index in 0..<configuration.connectionsPerEndpoint {
+                slots.append(Slot(endpoint: endpoint, eventLoop: loops[index % loops.count]))
+            }
         }
         self.slots = Mutex(slots)
         self.sslContext = sslContext
         self.serverName = serverName
-        self.group = group
         self.configuration = configuration
         self.logger = logger
     }
@@ -149,11 +159,21 @@ final class ConnectionPool: Sendable {
     }
 
     /// The next ready connection, without waiting; nil when a connection must be made first.
+    /// A caller running on one of the group's event loops gets a connection on that loop when
+    /// there is a healthy one (round-robin among them): its call then needs no thread hand-off.
     func readyConnection() -> ClientConnection? {
         guard !closed.load(ordering: .relaxed) else { return nil }
         let start = next.load(ordering: .relaxed)
         return slots.withLock { slots -> ClientConnection? in
-            let index = start % slots.count
+            let count = slots.count
+            for offset in 0..<count {
+                let index = (start + offset) % count
+                guard slots[index].eventLoop.inEventLoop else { continue }
+                guard let connection = slots[index].connection, slots[index].healthy else { break }
+                next.store(index + 1, ordering: .relaxed)
+                return connection
+            }
+            let index = start % count
             guard let connection = slots[index].connection, slots[index].healthy else { return nil }
             next.wrappingAdd(1, ordering: .relaxed)
             return connection
@@ -215,10 +235,10 @@ final class ConnectionPool: Sendable {
     }
 
     private func connect(slot index: Int) async throws -> ClientConnection {
-        let endpoint = slots.withLock { $0[index].endpoint }
+        let (endpoint, eventLoop) = slots.withLock { ($0[index].endpoint, $0[index].eventLoop) }
         do {
             let connection = try await ClientConnection.connect(
-                to: endpoint, sslContext: sslContext, serverName: serverName, group: group, configuration: configuration,
+                to: endpoint, sslContext: sslContext, serverName: serverName, group: eventLoop, configuration: configuration,
                 logger: logger, onUnusable: { [weak self] in self?.connectionBecameUnusable(slot: index) }
             )
             let waiters = slots.withLock { slots -> [CheckedContinuation<ClientConnection?, any Error>] in
