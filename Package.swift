@@ -504,11 +504,13 @@ let package = Package(
                 "IdentityService",
                 "MatchingService",
                 "SchedulingService",
+                "TandemServiceKit",
                 "TandemAuth",
                 "TandemTestSupport",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

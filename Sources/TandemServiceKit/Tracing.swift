@@ -32,26 +32,39 @@ public struct TraceContext: Sendable, Hashable {
 
     public var traceparent: String { "00-\(traceID)-\(spanID)-\(sampled ? "01" : "00")" }
 
-    /// `bytes` (8 or 16) random bytes as hex, from one draw of the system generator (a system
-    /// call), widened with SplitMix64 for the second half.
+    /// `bytes` (8 or 16) random bytes as hex. Ids need to be unique and unpredictable, not
+    /// secret: SplitMix64 over a process-wide counter that starts at a random point (one atomic
+    /// add per id instead of a system call).
     static func randomHex(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        var value: UInt64 = generator.next()
-        if value == 0 { value = 1 }
-        var text = String(value, radix: 16).leftPadded(to: 16)
-        if bytes > 8 {
-            var mixed = value &+ 0x9E37_79B9_7F4A_7C15
-            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-            text += String(mixed ^ (mixed >> 31), radix: 16).leftPadded(to: 16)
-        }
+        var text = hex(IDSequence.next())
+        if bytes > 8 { text += hex(IDSequence.next()) }
         return text
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 16) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            digits.withUTF8Buffer { digits in
+                for index in 0..<16 { buffer[index] = digits[Int((value >> UInt64(60 - 4 * index)) & 0xF)] }
+            }
+            return 16
+        }
     }
 }
 
-extension String {
-    fileprivate func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
+/// The ids' source: a counter from a random start, each value mixed by SplitMix64 (a bijection,
+/// so ids do not repeat within 2^64 draws; never zero, which W3C reserves).
+enum IDSequence {
+    private static let counter = Atomic<UInt64>(UInt64.random(in: 1...UInt64.max))
+
+    static func next() -> UInt64 {
+        while true {
+            var mixed = counter.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+            mixed ^= mixed >> 31
+            if mixed != 0 { return mixed }
+        }
     }
 }
 
@@ -144,7 +157,9 @@ public final class TandemSpan: Tracing.Span {
         set { state.withLock { $0.attributes = newValue } }
     }
 
-    public var isRecording: Bool { state.withLock { !$0.ended } }
+    /// Recording means exported when it ends: this tracer exports spans as debug log lines, so
+    /// with debug logging off a span records nothing (and callers can skip its attributes).
+    public var isRecording: Bool { logger.logLevel <= .debug && state.withLock { !$0.ended } }
 
     public func setStatus(_ status: SpanStatus) {
         state.withLock { $0.status = status }

@@ -32,18 +32,22 @@ public struct TracingServerInterceptor: ServerInterceptor {
         var parent = context.serviceContext
         tracer.extract(context.metadata, into: &parent, using: MetadataExtractor())
         try await tracer.withSpan(context.method, context: parent, ofKind: .server) { span in
-            span.attributes["rpc.system"] = "tandem"
-            span.attributes["rpc.method"] = context.method
-            span.attributes["tandem.request_id"] = context.requestID
+            // Attributes only for a span that records them (one that will be exported).
+            let recording = span.isRecording
+            if recording {
+                span.attributes["rpc.system"] = "tandem"
+                span.attributes["rpc.method"] = context.method
+                span.attributes["tandem.request_id"] = context.requestID
+            }
             var context = context
             context.serviceContext = span.context
             do {
                 try await ServiceContext.withValue(span.context) {
                     try await next(context)
                 }
-                span.attributes["rpc.status_code"] = Int(StatusCode.ok.rawValue)
+                if recording { span.attributes["rpc.status_code"] = Int(StatusCode.ok.rawValue) }
             } catch let error as RPCError {
-                span.attributes["rpc.status_code"] = Int(error.code.rawValue)
+                if recording { span.attributes["rpc.status_code"] = Int(error.code.rawValue) }
                 throw error
             }
         }
@@ -61,8 +65,10 @@ public struct TracingClientInterceptor: ClientInterceptor {
     public func intercept(head: ClientCallHead, next: @Sendable (ClientCallHead) async throws -> Void) async throws {
         let parent = ServiceContext.current ?? .topLevel
         try await tracer.withSpan(head.method, context: parent, ofKind: .client) { span in
-            span.attributes["rpc.system"] = "tandem"
-            span.attributes["rpc.method"] = head.method
+            if span.isRecording {
+                span.attributes["rpc.system"] = "tandem"
+                span.attributes["rpc.method"] = head.method
+            }
             var head = head
             tracer.inject(span.context, into: &head.metadata, using: MetadataInjector())
             try await next(head)
