@@ -512,6 +512,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TandemServiceKitTests",
+            dependencies: ["TandemServiceKit"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TandemCLITests",
             dependencies: [
                 "TandemTestSupport",
