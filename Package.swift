@@ -307,6 +307,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "TandemCertificates",
+                "TandemServiceKit",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
