@@ -21,6 +21,11 @@ final class DemoSessions: Sendable {
     func refreshToken(_ person: UUID) -> String? {
         tokens.withLock { $0[person]?.refreshToken }
     }
+
+    /// When `person`'s refresh token lapses unless used (30 days of the cluster's time).
+    func refreshExpires(_ person: UUID) -> Date {
+        tokens.withLock { $0[person]?.refreshExpiresAt } ?? .distantPast
+    }
 }
 
 enum DemoRole: String, Sendable {
@@ -227,7 +232,10 @@ final class DemoProgramRun: Sendable {
             previous = end
             var seen = Set<UUID>()
             let actors = due.flatMap { [$0.0.menteeID, $0.0.mentorID] }.filter { seen.insert($0).inserted }
-            _ = try await concurrently(actors, limit: 8) { try await self.refresh($0) }
+            // Whoever acts this week needs a fresh access token; the others' app keeps their
+            // session alive before the refresh token would lapse (30 days unused).
+            let idle = participants.filter { !seen.contains($0) && sessions.refreshExpires($0) <= end.addingTimeInterval(Self.week) }
+            _ = try await concurrently(actors + idle, limit: 8) { try await self.refresh($0) }
             _ = try await concurrently(due, limit: 8) { try await self.mark($0.0, $0.1) }
             _ = try await concurrently(due, limit: 8) { try await self.giveFeedback($0.0, $0.1) }
             _ = try await concurrently(actors, limit: 8) { try await self.answerDueSurveys(of: $0, kind: .pulse, template: pulse) }
