@@ -39,7 +39,8 @@ public final class DevClock: Sendable {
             return (cache.offset, true)
         }
         guard stale, let fresh = try? Self.readOffset(at: path) else { return cached }
-        cache.withLock { $0.offset = fresh }
+        // Unless a later re-read has claimed the cache since (this one was slow): that one wins.
+        cache.withLock { if $0.readAt == now { $0.offset = fresh } }
         return fresh
     }
 

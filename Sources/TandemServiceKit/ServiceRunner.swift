@@ -31,7 +31,7 @@ public enum ServiceRunner {
         }
         if let clock = settings.clock {
             logger.warning(
-                "the clock is shifted by a dev clock file: tokens, meetings, surveys and expiries follow it, not real time",
+                "this service runs on a dev clock (real time plus the offset in its file): tokens, meetings, surveys and expiries follow it",
                 metadata: ["clock-file": "\(clock.path)", "offset": "\(DevClock.describe(offset: clock.offset))"]
             )
         }

@@ -258,6 +258,15 @@ struct CLIProcessTests {
         let expires = try #require(formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text), "\(text)")
         let ahead = expires.timeIntervalSinceNow
         #expect(ahead > 7 * 86_400 && ahead < 7 * 86_400 + 3600, "the access token expires \(ahead) s from now")
+
+        // A cluster that does not follow a dev clock (as an older `tandem dev up` started it) cannot run the demo's weeks.
+        let recordPath = cluster.state + "/cluster.json"
+        var record = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: recordPath))) as? [String: Any])
+        record["clockFile"] = nil
+        try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: recordPath))
+        let demo = try cluster.tandem(["demo", "--size", "20", "--base-port", String(cluster.base)])
+        #expect(demo.status != 0 && demo.output.contains("does not follow the dev clock"), "\(demo.output)")
+        #expect(demo.output.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count == 1, "\(demo.output)")
     }
 
     @Test("dev up killed with SIGKILL: every service notices its parent has gone and exits")
