@@ -309,6 +309,7 @@ let package = Package(
             name: "tandem",
             dependencies: [
                 "TandemCertificates",
+                "TandemServiceKit",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
@@ -513,6 +514,11 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TandemServiceKitTests",
+            dependencies: ["TandemServiceKit"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -46,12 +46,18 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("admin-port"), help: "The admin HTTP port; 0 picks a free one. [env: TANDEM_ADMIN_PORT] (default: the RPC port + 1000)")
     public var adminPort: Int?
 
+    @Option(name: .customLong("clock-file"), help: "Development only: shift the service's clock by the seconds this file holds (a test clock; missing file: 0; re-read every 0.1 s), as `tandem dev up` does. [env: TANDEM_CLOCK_FILE] (default: real time)")
+    public var clockFile: String?
+
+    @Flag(name: .customLong("exit-with-parent"), help: "Drain and exit, as on SIGTERM, when the process that started this one has exited (checked every second), as `tandem dev up` does. [env: TANDEM_EXIT_WITH_PARENT=1]")
+    public var exitWithParent = false
+
     public init() {}
 
     /// The options every service takes, as they are named in a configuration file.
     public static let commonNames: Set<String> = [
         "host", "port", "data-dir", "certificate", "key", "ca", "log-level", "log-format", "event-loop-threads", "drain-seconds",
-        "admin-host", "admin-port",
+        "admin-host", "admin-port", "clock-file", "exit-with-parent",
     ]
 
     /// The process environment with the configuration file's settings added as `TANDEM_*`
@@ -112,11 +118,28 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         } catch {
             throw ServiceConfigurationError("cannot load the TLS files: \(error)")
         }
+        var clock: DevClock?
+        if let path = value(clockFile, "CLOCK_FILE") {
+            do {
+                clock = try DevClock(path: path)
+            } catch {
+                throw ServiceConfigurationError("--clock-file \(error.description)")
+            }
+        }
+        var exitWithParent = self.exitWithParent
+        if !exitWithParent, let text = environment["TANDEM_EXIT_WITH_PARENT"] {
+            switch text.lowercased() {
+            case "1", "true", "yes": exitWithParent = true
+            case "", "0", "false", "no": break
+            default: throw ServiceConfigurationError("TANDEM_EXIT_WITH_PARENT='\(text)' must be 1 or 0")
+            }
+        }
         return ServiceSettings(
             service: service, host: host, port: port, adminHost: adminHost, adminPort: adminPort, dataDirectory: value(dataDirectory, "DATA_DIR") ?? "data/\(service)", tls: tls,
             logLevel: level, logFormat: format,
             eventLoopThreads: try integer(eventLoopThreads, "EVENT_LOOP_THREADS", default: 0, range: 0...256, option: "--event-loop-threads"),
-            drainSeconds: try integer(drainSeconds, "DRAIN_SECONDS", default: 20, range: 0...3600, option: "--drain-seconds")
+            drainSeconds: try integer(drainSeconds, "DRAIN_SECONDS", default: 20, range: 0...3600, option: "--drain-seconds"),
+            clock: clock, exitWithParent: exitWithParent
         )
     }
 }
@@ -140,6 +163,17 @@ public struct ServiceSettings: Sendable {
     public var logFormat: LogFormat
     public var eventLoopThreads: Int
     public var drainSeconds: Int
+    /// The dev clock (`--clock-file`), when the service's time is shifted; nil in production.
+    public var clock: DevClock?
+    /// Whether the service drains and exits when its parent process has gone (`--exit-with-parent`).
+    public var exitWithParent = false
+
+    /// The service's clock: real time, or the dev clock's shifted time. Every `now` the
+    /// executable configures (servers, token verifiers, the gateway's rate limits) is this one.
+    public var now: @Sendable () -> Date {
+        guard let clock else { return { Date() } }
+        return { clock.now() }
+    }
 
     /// For calling another service (`serverName`) with this service's certificate (mutual TLS).
     public func clientTLS(serverName: String) -> ClientTLSConfiguration {

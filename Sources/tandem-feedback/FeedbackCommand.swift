@@ -37,6 +37,7 @@ struct FeedbackCommand: AsyncParsableCommand {
         let environment = try options.environment(extraNames: ["identity", "scheduling", "matching", "sync-seconds"])
         let settings = try options.resolve(service: "feedback", defaultPort: Self.defaultPort, environment: environment)
         var configuration = FeedbackConfiguration()
+        configuration.now = settings.now
         if let text = syncSeconds.map(String.init) ?? environment["TANDEM_SYNC_SECONDS"] {
             guard let seconds = Int(text), (1...3600).contains(seconds) else { throw ServiceConfigurationError("--sync-seconds '\(text)' must be 1–3600") }
             configuration.syncInterval = .seconds(seconds)
@@ -63,7 +64,7 @@ struct FeedbackCommand: AsyncParsableCommand {
         let matchingClient = try RPCClient(
             endpoints: matchingEndpoints, tls: settings.clientTLS(serverName: "matching"), interceptors: TandemObservability.clientInterceptors, logger: logger
         )
-        let verifier = TokenVerifier { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
+        let verifier = TokenVerifier(now: settings.now) { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
         let feedback: FeedbackServer
         do {
             feedback = try FeedbackServer.open(

@@ -83,9 +83,10 @@ struct GatewayCommand: AsyncParsableCommand {
             identity: try client(identityEndpoints, "identity"), matching: try client(matchingEndpoints, "matching"),
             scheduling: try client(schedulingEndpoints, "scheduling"), feedback: try client(feedbackEndpoints, "feedback")
         )
-        let verifier = TokenVerifier { try await upstreams.identity.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
+        let verifier = TokenVerifier(now: settings.now) { try await upstreams.identity.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
         var gatewayConfiguration = GatewayConfiguration()
         gatewayConfiguration.aggregateTimeout = .milliseconds(aggregate)
+        gatewayConfiguration.now = settings.now
         let gateway = GatewayServer(upstreams: upstreams, configuration: gatewayConfiguration, logger: logger)
         var serverConfiguration = settings.serverConfiguration
         if !requireClientCertificates {
@@ -96,8 +97,8 @@ struct GatewayCommand: AsyncParsableCommand {
         let limiter = rate > 0 ? RateLimiter(perSecond: rate, burst: burst) : nil
         let server = RPCServer(
             configuration: serverConfiguration, services: [gateway.service],
-            interceptors: TandemObservability.serverInterceptors + EdgeInterceptor.chain(verifier: verifier, limiter: limiter), logger: logger,
-            eventLoopGroup: group
+            interceptors: TandemObservability.serverInterceptors + EdgeInterceptor.chain(verifier: verifier, limiter: limiter, now: { [now = settings.now] in now().timeIntervalSince1970 }),
+            logger: logger, eventLoopGroup: group
         )
         let probes = [("identity", upstreams.identity), ("matching", upstreams.matching), ("scheduling", upstreams.scheduling), ("feedback", upstreams.feedback)].map { name, client in
             ReadinessProbe(name) {

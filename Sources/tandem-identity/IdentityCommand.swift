@@ -33,6 +33,8 @@ struct Serve: AsyncParsableCommand {
         let settings = try options.resolve(service: "identity", defaultPort: IdentityCommand.defaultPort, environment: environment)
         var configuration = IdentityConfiguration()
         configuration.scryptLogN = try scryptCost(scryptLogN, environment: environment)
+        // Token issue and expiry, refresh-token lifetimes and sign-in back-off follow the dev clock.
+        configuration.now = settings.now
         let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.identity")
         let identity: IdentityServer

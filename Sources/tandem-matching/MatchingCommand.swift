@@ -31,6 +31,7 @@ struct MatchingCommand: AsyncParsableCommand {
         let environment = try options.environment(extraNames: ["identity", "expiry-sweep-seconds"])
         let settings = try options.resolve(service: "matching", defaultPort: Self.defaultPort, environment: environment)
         var configuration = MatchingConfiguration()
+        configuration.now = settings.now
         if let text = expirySweepSeconds.map(String.init) ?? environment["TANDEM_EXPIRY_SWEEP_SECONDS"] {
             guard let seconds = Int(text), (1...3600).contains(seconds) else {
                 throw ServiceConfigurationError("--expiry-sweep-seconds '\(text)' must be a whole number of seconds, 1–3600")
@@ -44,7 +45,7 @@ struct MatchingCommand: AsyncParsableCommand {
         let identityClient = try RPCClient(
             endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), interceptors: TandemObservability.clientInterceptors, logger: logger
         )
-        let verifier = TokenVerifier { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
+        let verifier = TokenVerifier(now: settings.now) { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
         let matching: MatchingServer
         do {
             matching = try MatchingServer.open(

@@ -37,6 +37,7 @@ struct SchedulingCommand: AsyncParsableCommand {
         let environment = try options.environment(extraNames: ["identity", "video-url-template", "buffer-minutes", "matching"])
         let settings = try options.resolve(service: "scheduling", defaultPort: Self.defaultPort, environment: environment)
         var configuration = SchedulingConfiguration()
+        configuration.now = settings.now
         if let template = videoURLTemplate ?? environment["TANDEM_VIDEO_URL_TEMPLATE"] { configuration.videoURLTemplate = template }
         if let text = bufferMinutes.map(String.init) ?? environment["TANDEM_BUFFER_MINUTES"] {
             guard let minutes = Int(text) else { throw ServiceConfigurationError("--buffer-minutes '\(text)' is not a whole number") }
@@ -55,7 +56,7 @@ struct SchedulingCommand: AsyncParsableCommand {
         let identityClient = try RPCClient(
             endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), interceptors: TandemObservability.clientInterceptors, logger: logger
         )
-        let verifier = TokenVerifier { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
+        let verifier = TokenVerifier(now: settings.now) { try await identityClient.call(Identity.verificationKeys, Empty(), options: CallOptions(timeout: .seconds(5))) }
         let scheduling: SchedulingServer
         do {
             scheduling = try SchedulingServer.open(dataDirectory: settings.dataDirectory, configuration: configuration, logger: logger)

@@ -19,6 +19,8 @@ struct StateDirectory: Sendable {
     var token: String { path + "/token" }
     var cluster: String { path + "/cluster.json" }
     var admin: String { path + "/admin.json" }
+    /// The dev clock's offset (seconds) that every service of `tandem dev up` follows.
+    var clock: String { path + "/clock" }
 }
 
 /// How `tandem call`, `tandem sign-in` and `tandem demo` reach an endpoint.

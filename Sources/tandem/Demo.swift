@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TandemProtocols
 import TandemRPC
+import TandemServiceKit
 import TandemWire
 
 /// `tandem demo`: a whole mentoring program, from HR import to its return, through the gateway.
@@ -11,12 +12,15 @@ struct Demo: AsyncParsableCommand {
         discussion: """
             Starts the dev cluster unless one is running, creates a demo organisation from a \
             generated global data set (imported through identity's CSV import), matches the whole \
-            cohort, has every pair accept and book its first meeting by fair slot finding, simulates \
-            the next weeks of meetings and surveys, and prints the program report.
+            cohort, has every pair accept and book its first meeting and a series by fair slot finding, \
+            then moves the cluster's dev clock a week at a time: the participants mark their meetings \
+            held or missed, rate them and answer the surveys that fall due, the admin completes the \
+            matches, both sides answer the closing survey, and the report's figures come from the \
+            feedback service.
             """
     )
 
-    @Option(help: "Seed of the data set and the simulation: the same seed gives the same organisation, matches and figures.")
+    @Option(help: "Seed of the data set and of what the participants do: the same seed gives the same organisation, matches and figures on a fresh --state-dir.")
     var seed: UInt64 = 2026
 
     @Option(help: "small (60 people), medium (300), large (1000), or a number of people (20–5000).")
@@ -25,7 +29,7 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Cohort objective: max-total, max-matched, fairest or stable.")
     var objective = "max-total"
 
-    @Option(help: "Weeks of meetings and surveys to simulate after the first meeting.")
+    @Option(help: "Weeks of follow-up meetings after each pair's first meeting; the dev clock runs until the last has taken place.")
     var weeks = 8
 
     @Flag(name: .customLong("keep-running"), help: "Keep a cluster the demo started running until Ctrl-C.")
@@ -55,12 +59,18 @@ struct Demo: AsyncParsableCommand {
             return
         }
         let devCluster = try cluster.cluster()
-        let progress = ProgressDisplay(steps: 9)
+        let progress = ProgressDisplay(steps: 10)
         let events = ClusterEvents()
         var started = false
         progress.begin("Dev cluster")
         if await devCluster.check(devCluster.gateway, timeout: 2) == ServingStatus.serving.rawValue {
-            progress.done("using the cluster serving at \(devCluster.gateway.endpoint)")
+            // The weeks run on the dev clock: a cluster that does not follow it cannot run them.
+            guard let record = DevClockText.runningCluster(devCluster.state), record.clockFile != nil else {
+                throw CLIError(
+                    "the cluster serving at \(devCluster.gateway.endpoint) does not follow the dev clock \(devCluster.state.clock) (started by an older `tandem dev up`, by hand or from another state directory): stop it, or give the demo a fresh --state-dir and another --base-port"
+                )
+            }
+            progress.done("using the cluster serving at \(devCluster.gateway.endpoint) (dev clock \(DevClock.describe(offset: (try? DevClock.readOffset(at: devCluster.state.clock)) ?? 0)))")
         } else {
             events.catchSignals()
             try await DevRunner.start(devCluster, events: events, timeout: 90) { _ in }
@@ -126,8 +136,10 @@ final class DemoRun: Sendable {
     deinit { client.close() }
 
     /// Calls through the gateway; waits out rate limits (RESOURCE_EXHAUSTED with retry-after) and
-    /// brief unavailability; any other failure is one line naming the method and endpoint.
-    func call<I, O>(_ method: MethodDescriptor<I, O>, _ request: I, token: String?, idempotencyKey: String? = nil) async throws -> O {
+    /// brief unavailability (unless `retryUnavailable` is false: a call that must not run twice,
+    /// such as using a single-use refresh token); any other failure is one line naming the method
+    /// and endpoint.
+    func call<I, O>(_ method: MethodDescriptor<I, O>, _ request: I, token: String?, idempotencyKey: String? = nil, retryUnavailable: Bool = true) async throws -> O {
         var metadata = Metadata()
         if let token { metadata.append(Metadata.Keys.authorization, "Bearer " + token) }
         if let idempotencyKey { metadata.append(Metadata.Keys.idempotencyKey, idempotencyKey) }
@@ -140,7 +152,7 @@ final class DemoRun: Sendable {
             } catch let error as RPCError where error.code == .resourceExhausted && attempt < 50 {
                 let wait = Int(error.metadata[Metadata.Keys.retryAfter] ?? "") ?? 100
                 try await Task.sleep(for: .milliseconds(max(10, min(wait, 5000))))
-            } catch let error as RPCError where error.code == .unavailable && attempt < 5 {
+            } catch let error as RPCError where error.code == .unavailable && attempt < 5 && retryUnavailable {
                 try await Task.sleep(for: .milliseconds(200 * attempt))
             } catch {
                 throw describeFailure(error, method: method.fullName, endpoint: endpoint)
@@ -149,7 +161,14 @@ final class DemoRun: Sendable {
     }
 
     func run() async throws -> String {
-        let today = Date()
+        // The cluster's time: real time shifted by the dev clock (a cluster run before is weeks ahead).
+        let clock: DevClock
+        do {
+            clock = try DevClock(path: cluster.state.clock)
+        } catch {
+            throw CLIError(error.description)
+        }
+        let today = clock.now()
         let people = DemoData.people(size: size, seed: seed, today: today)
         guard let platformAdmin = DevAdmin.load(from: cluster.state.admin) else {
             throw CLIError("no dev admin in \(cluster.state.admin): the cluster at \(endpoint) was not started from this state directory")
@@ -186,6 +205,8 @@ final class DemoRun: Sendable {
         let demoAdmin = DevAdmin(organisation: slug, email: adminInput.email, name: adminInput.name, password: adminPassword)
         try writePrivateFile(cluster.state.path + "/demo-admin.json", try JSONEncoder().encode(demoAdmin))
         let admin = try await call(Identity.signIn, SignInRequest(organisation: slug, email: adminInput.email, password: adminPassword), token: nil)
+        let sessions = DemoSessions()
+        sessions.store(admin)
         let token = admin.accessToken
         let program = try await call(
             Identity.createProgram,
@@ -239,6 +260,7 @@ final class DemoRun: Sendable {
             self.progress.tick()
             guard let person = known[id] else { throw CLIError("person \(id) of a match is not in the imported data") }
             let signedIn = try await self.call(Identity.signIn, SignInRequest(organisation: slug, email: person.email, password: password), token: nil)
+            sessions.store(signedIn)
             self.progress.tick()
             return (id, signedIn.accessToken)
         }
@@ -322,7 +344,9 @@ final class DemoRun: Sendable {
             // Then each pair's regular meetings, at the first meeting's time where that is free.
             for index in result.indices {
                 let match = matches.first { $0.id == result[index].matchID }!
-                result[index].followUps = try await self.bookFollowUps(match, after: result[index], token: tokenOf[match.menteeID], directory: known)
+                let series = try await self.bookFollowUps(match, after: result[index], token: tokenOf[match.menteeID], directory: known)
+                result[index].followUps = series.count
+                result[index].meetings += series
                 self.progress.tick()
             }
             return result
@@ -332,20 +356,27 @@ final class DemoRun: Sendable {
         // What the feedback service already knows: it follows matching's and scheduling's feeds.
         let feedback = try await feedbackView(programID: program.id, token: token, matches: active.count)
 
-        // 9. The weeks after, simulated.
-        progress.begin("Simulating \(weeks) weeks of meetings and surveys")
-        let simulation = ProgramSimulation.run(
-            pairs: booked.sorted { $0.key < $1.key }.map {
-                ProgramSimulation.PairInput(key: $0.key, score: $0.score, inconvenience: $0.mentor.inconvenience + $0.mentee.inconvenience, meetings: 1 + $0.followUps)
-            },
-            weeks: weeks, seed: seed
+        // 9 and 10. The weeks after, on the dev clock, and the program's end.
+        let bookedByMatch = Dictionary(uniqueKeysWithValues: booked.map { ($0.matchID, $0) })
+        let pairs = active.map { match in
+            let meeting = bookedByMatch[match.id]
+            return DemoPair(
+                key: key(match.menteeID), matchID: match.id, mentorID: match.mentorID, menteeID: match.menteeID, score: match.score,
+                inconvenience: meeting.map { $0.mentor.inconvenience + $0.mentee.inconvenience } ?? 0,
+                meetings: (meeting?.meetings ?? []).sorted { $0.start < $1.start }
+            )
+        }.sorted { $0.key < $1.key }
+        let programRun = DemoProgramRun(
+            run: self, clock: clock, programID: program.id, pairs: pairs, sessions: sessions, admin: admin.subject,
+            behaviour: DemoBehaviour(seed: seed)
         )
-        progress.done("\(simulation.held) meetings held, \(simulation.respondents) survey answers")
+        let weeksRun = try await programRun.runWeeks(from: from)
+        let result = try await programRun.finish(weeks: weeksRun)
         progress.finish()
 
         return DemoReport(
             organisation: organisation!, program: program, seed: seed, people: people, sync: sync, cohort: cohort, directory: directory,
-            example: example, booked: booked, activeMatches: active.count, from: from, to: to, simulation: simulation, weeks: weeks,
+            example: example, booked: booked, activeMatches: active.count, from: from, to: to, outcome: result, weeks: weeks,
             feedback: feedback
         ).text
     }
@@ -359,7 +390,7 @@ final class DemoRun: Sendable {
             )
             guard let slot = slots.slots.first, slot.participants.count == 2 else { return nil }
             do {
-                _ = try await client.call(
+                let meeting = try await client.call(
                     Scheduling.bookMeeting,
                     BookMeetingRequest(
                         matchID: match.id, start: slot.start, durationMinutes: 45, timeZone: directory[match.menteeID]?.timeZone ?? "UTC",
@@ -372,7 +403,8 @@ final class DemoRun: Sendable {
                 )
                 let key = directory[match.menteeID]?.externalID ?? match.menteeID.uuidString
                 return BookedMeeting(
-                    key: key, matchID: match.id, everyWeeks: Self.cadence(key: key, seed: seed), score: match.score, start: slot.start, mentor: slot.participants[0], mentee: slot.participants[1], candidates: slots.candidates)
+                    key: key, matchID: match.id, everyWeeks: Self.cadence(key: key, seed: seed), score: match.score, start: slot.start, mentor: slot.participants[0], mentee: slot.participants[1], candidates: slots.candidates,
+                    meetings: [PlannedMeeting(meeting)])
             } catch let error as RPCError where [.failedPrecondition, .aborted, .alreadyExists, .resourceExhausted].contains(error.code) && attempt < 4 {
                 if error.code == .resourceExhausted { try await Task.sleep(for: .milliseconds(Int(error.metadata["retry-after"] ?? "") ?? 200)) }
                 continue
@@ -433,9 +465,9 @@ final class DemoRun: Sendable {
     }
 
     /// Books the pair's regular meetings after the first (a series every one or two weeks over the
-    /// simulated weeks), at the first meeting's time or, when that collides with the mentor's other
-    /// pairs, at one of the fairest slots of the following days. Answers how many it booked.
-    func bookFollowUps(_ match: Match, after first: BookedMeeting, token: String?, directory: [UUID: DemoPerson]) async throws -> Int {
+    /// program's weeks), at the first meeting's time or, when that collides with the mentor's other
+    /// pairs, at one of the fairest slots of the following days. Answers the meetings it booked.
+    func bookFollowUps(_ match: Match, after first: BookedMeeting, token: String?, directory: [UUID: DemoPerson]) async throws -> [PlannedMeeting] {
         let every = first.everyWeeks
         let count = max(2, weeks / every)
         let timeZone = directory[match.menteeID]?.timeZone ?? "UTC"
@@ -454,7 +486,7 @@ final class DemoRun: Sendable {
                         metadata: ["authorization": .text("Bearer " + (token ?? "")), "idempotency-key": .text("demo-series-\(match.id.uuidString.lowercased())-\(attempt)")]
                     )
                 )
-                return series.meetings.count
+                return series.meetings.filter { $0.status == .scheduled }.map(PlannedMeeting.init)
             } catch let error as RPCError where [.failedPrecondition, .aborted].contains(error.code) {
                 if candidates.count == 1 {
                     let from = first.start.addingTimeInterval(86400)
@@ -472,7 +504,7 @@ final class DemoRun: Sendable {
                 throw describeFailure(error, method: Scheduling.bookSeries.fullName, endpoint: endpoint)
             }
         }
-        return 0
+        return []
     }
 
     /// The program's criteria: a shared language and a seniority gap are musts; skills weigh most,
@@ -521,6 +553,21 @@ struct BookedMeeting: Sendable {
     var mentor: SlotView
     var mentee: SlotView
     var candidates: Int
+    /// The pair's meetings: this one, then the series.
+    var meetings: [PlannedMeeting]
+}
+
+/// A booked meeting, as the demo marks it when its time has come.
+struct PlannedMeeting: Sendable {
+    var id: UUID
+    var start: Date
+    var end: Date
+
+    init(_ meeting: Meeting) {
+        id = meeting.id
+        start = meeting.start
+        end = meeting.end
+    }
 }
 
 /// Runs `body` over `items`, at most `limit` at a time; the results keep the items' order.

@@ -1,71 +1,6 @@
 import Foundation
 import TandemProtocols
-
-/// The weeks after the first meeting, simulated from a seed: which planned meetings are held,
-/// how sessions are rated, and how participants answer the closing survey's three return
-/// questions. Better matches and more meetings make positive answers likelier; the model is
-/// plain logistic, so its figures move with the matching and scheduling outcomes it is given.
-///
-/// The services keep real time (a meeting can be marked held only once it has started; surveys
-/// fall due 30 days into a match), so a demo that runs in a minute simulates these weeks here.
-struct ProgramSimulation: Sendable {
-    struct PairInput: Sendable {
-        /// Stable across runs (the people's HR ids): each pair draws from its own generator.
-        var key: String
-        var score: Int
-        /// The first meeting's summed inconvenience (both participants).
-        var inconvenience: Double
-        /// Meetings booked for the pair over the weeks (the first and its follow-ups).
-        var meetings: Int
-    }
-
-    var planned = 0
-    var held = 0
-    var ratings: [Int] = []
-    var surveysDue = 0
-    var respondents = 0
-    var competency = 0
-    var relationship = 0
-    var stay = 0
-
-    static func run(pairs: [PairInput], weeks: Int, seed: UInt64) -> ProgramSimulation {
-        var result = ProgramSimulation()
-        for pair in pairs {
-            var random = SeededGenerator(seed: seed ^ stableHash(pair.key))
-            func logistic(_ x: Double) -> Bool { random.chance(1 / (1 + exp(-x))) }
-            let fit = Double(pair.score) / 100
-            let meetings = max(1, pair.meetings)
-            let heldChance = min(0.97, max(0.5, 0.78 + 0.25 * (fit - 0.6) - 0.03 * pair.inconvenience))
-            var heldHere = 0
-            var ratingSum = 0
-            for _ in 0..<meetings {
-                result.planned += 1
-                guard random.chance(heldChance) else { continue }
-                heldHere += 1
-                result.held += 1
-                let noise = Double.random(in: -1...1, using: &random) + Double.random(in: -1...1, using: &random)
-                let rating = min(5, max(1, Int((2.9 + 1.9 * fit + 0.45 * noise).rounded())))
-                result.ratings.append(rating)
-                ratingSum += rating
-            }
-            let averageRating = heldHere > 0 ? Double(ratingSum) / Double(heldHere) : 2.5
-            let engagement = Double(heldHere) / Double(meetings)
-            for _ in 0..<2 {  // mentor and mentee
-                result.surveysDue += 1
-                guard random.chance(0.65 + 0.3 * engagement) else { continue }
-                result.respondents += 1
-                if logistic(-2.6 + 3.2 * fit + 2.2 * engagement + 0.8 * (averageRating - 3.5)) { result.competency += 1 }
-                if logistic(-2.4 + 2.6 * fit + 2.3 * engagement + 1.1 * (averageRating - 3.5)) { result.relationship += 1 }
-                if logistic(-2.6 + 2.4 * fit + 1.9 * engagement + 0.7 * (averageRating - 3.5)) { result.stay += 1 }
-            }
-        }
-        return result
-    }
-
-    var averageRating: Double { ratings.isEmpty ? 0 : Double(ratings.reduce(0, +)) / Double(ratings.count) }
-
-    func share(_ count: Int) -> Double { respondents == 0 ? 0 : 100 * Double(count) / Double(respondents) }
-}
+import TandemServiceKit
 
 /// The program report the demo prints.
 struct DemoReport {
@@ -81,7 +16,7 @@ struct DemoReport {
     var activeMatches: Int
     var from: Date
     var to: Date
-    var simulation: ProgramSimulation
+    var outcome: ProgramOutcome
     var weeks: Int
     var feedback: FeedbackView?
 
@@ -157,7 +92,7 @@ struct DemoReport {
         }
         line()
 
-        // Follow-ups, then the simulated weeks and the return
+        // Follow-ups, then the weeks on the dev clock and the return
         let series = booked.filter { $0.followUps > 0 }
         line("FOLLOW-UPS (booked as series keeping the mentee's local time across daylight-saving changes)")
         line("  Series booked: \(series.count) of \(booked.count) pairs — \(series.filter { $0.everyWeeks == 1 }.count) weekly, \(series.filter { $0.everyWeeks == 2 }.count) fortnightly — \(series.map(\.followUps).reduce(0, +)) meetings over \(weeks) weeks")
@@ -171,19 +106,36 @@ struct DemoReport {
                 feedback.meetingsHeld.map { "\($0) meetings held so far" },
             ].compactMap { $0 }.joined(separator: ", ")
             line("FEEDBACK SERVICE (live, \(feedback.endpoint)): its copy of the feeds shows \(counts); reports suppress groups under k = \(feedback.k)")
-            line("  Meetings count as held once they have taken place, and surveys fall due 30 days into a match: hence the simulation below.")
+            line("  Meetings count as held once marked after they took place, and surveys fall due 30 days into a match: the weeks below run on the dev clock.")
             line()
         }
-        let hours = Double(simulation.held) * 0.75
-        line("THE NEXT \(weeks) WEEKS (attendance, ratings and the closing survey simulated from seed \(seed))")
-        line("  Meetings held: \(simulation.held) of \(simulation.planned) booked (\(percent(simulation.held, simulation.planned))), \(String(format: "%.0f", hours)) mentoring hours, average session rating \(String(format: "%.1f", simulation.averageRating))/5")
-        line("  Closing survey: \(simulation.respondents) of \(simulation.surveysDue) answered (\(percent(simulation.respondents, simulation.surveysDue)))")
+        let ledger = outcome.ledger
+        line("THE NEXT \(outcome.weeks) WEEKS (through the services on the dev clock, now \(DevClock.describe(offset: outcome.offset)) at \(DemoData.dateString(outcome.clusterTime)); who attends, ratings and answers drawn from seed \(seed))")
+        line("  The participants marked \(ledger.held) meetings held and \(ledger.noShows) missed of \(outcome.booked) booked, gave \(ledger.sessionFeedback) session ratings, answered \(ledger.pulseAnswered) of \(ledger.pulseShown) pulse surveys shown due")
+        line("  The admin completed \(outcome.completed) matches (matching.EndMatch); \(ledger.closingAnswered) of \(ledger.closingShown) closing surveys answered")
         line()
-        line("RETURN (share of respondents answering agree or strongly agree; the article's figures in brackets)")
+        let report = outcome.report
+        let overall = report.overall
+        line("FEEDBACK SERVICE REPORT (feedback.ProgramReport at \(outcome.reportEndpoint), k = \(report.k); computed from the answers submitted above)")
+        let hours = overall.mentoringHours.map { String(format: "%.0f", $0) } ?? "–"
+        line("  Meetings held: \(overall.meetingsHeld.map(String.init) ?? "–") (\(hours) mentoring hours) in \(overall.matches.map(String.init) ?? "–") matches of \(overall.participants.map(String.init) ?? "–") participants")
+        if overall.suppressed {
+            line("  Respondents, ratings, response rate and return figures: hidden (\(overall.suppressedBecause ?? "k-anonymity"): fewer than k = \(report.k) respondents)")
+        } else {
+            let rating = overall.averageRating.map { String(format: "%.2f/5", $0) } ?? "none"
+            line("  Respondents: \(overall.respondents ?? 0); survey response rate \(overall.responseRate.map { String(format: "%.1f%%", $0) } ?? "–") (answered / due, pulse and closing); average session rating \(rating) from \(overall.ratings ?? 0) ratings")
+        }
+        line()
+        line("RETURN (feedback.ProgramReport: share of respondents answering agree or strongly agree; the article's figures in brackets)")
         func question(_ measure: String) -> String { feedback?.questions[measure].map { "  \"\($0)\"" } ?? "" }
-        line("  Competency improvement:  \(String(format: "%5.1f%%", simulation.share(simulation.competency)))  (91%)\(question("competency"))")
-        line("  Positive relationship:   \(String(format: "%5.1f%%", simulation.share(simulation.relationship)))  (90%)\(question("relationship"))")
-        line("  Intention to stay:       \(String(format: "%5.1f%%", simulation.share(simulation.stay)))  (83%)\(question("retention"))")
+        func figure(_ figure: ReturnFigure?) -> String {
+            if overall.suppressed { return "hidden (k = \(report.k))".padding(toLength: 22, withPad: " ", startingAt: 0) }
+            guard let figure else { return "no answers".padding(toLength: 22, withPad: " ", startingAt: 0) }
+            return String(format: "%5.1f%% of %d", figure.percent, figure.respondents).padding(toLength: 22, withPad: " ", startingAt: 0)
+        }
+        line("  Competency improvement:  \(figure(overall.competency)) (91%)\(question("competency"))")
+        line("  Positive relationship:   \(figure(overall.relationship)) (90%)\(question("relationship"))")
+        line("  Intention to stay:       \(figure(overall.retention)) (83%)\(question("retention"))")
         return lines.joined(separator: "\n")
     }
 

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import TandemProtocols
+import TandemServiceKit
 
 /// `tandem dev`: the whole platform on this machine, one process per service.
 struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the dev cluster (every service and the gateway on loopback) and check its health.",
-        subcommands: [Up.self, Status.self]
+        subcommands: [Up.self, Status.self, ClockCommand.self]
     )
 
     struct ClusterOptions: ParsableArguments {
@@ -81,6 +82,106 @@ struct Dev: AsyncParsableCommand {
             }
             if !allServing { throw ExitCode(1) }
         }
+    }
+}
+
+extension Dev {
+    /// `tandem dev clock`: the cluster's test clock, which only moves forward while it runs.
+    struct ClockCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "clock",
+            abstract: "Show the dev cluster's clock: real time shifted by an offset that every service follows.",
+            discussion: """
+                `tandem dev up` starts each service with --clock-file <state-dir>/clock, so moving the clock \
+                forward lets meetings take place, surveys fall due and tokens expire without waiting: \
+                `tandem dev clock advance 7d`. The services see a change within 0.1 s.
+                """,
+            subcommands: [Show.self, Advance.self, Reset.self],
+            defaultSubcommand: Show.self
+        )
+
+        struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The clock's offset and the cluster's time (the default).")
+
+            @OptionGroup var options: ClusterOptions
+
+            func run() throws {
+                let state = try options.cluster().state
+                print(try DevClockText.describe(state))
+            }
+        }
+
+        struct Advance: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Move the clock forward, e.g. `advance 7d` (units: m, h, d, w). It never moves back."
+            )
+
+            // Takes `-1d` too, so that moving back gets its own message rather than "unknown option".
+            @Argument(parsing: .allUnrecognized, help: "How far: a number and a unit, m (minutes), h, d or w (weeks).")
+            var amount: [String] = []
+
+            @OptionGroup var options: ClusterOptions
+
+            func run() throws {
+                guard amount.count == 1 else { throw ValidationError("give one amount, e.g. `tandem dev clock advance 7d`") }
+                let state = try options.cluster().state
+                do {
+                    try ensureDirectory(state.path)
+                    try DevClock.advance(state.clock, by: try DevClock.parseAmount(amount[0]))
+                } catch let error as DevClockError {
+                    throw CLIError(error.description)
+                }
+                print(try DevClockText.describe(state))
+            }
+        }
+
+        struct Reset: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Set the clock back to real time, while the cluster is stopped (its data keeps the times it was written at)."
+            )
+
+            @OptionGroup var options: ClusterOptions
+
+            func run() throws {
+                let state = try options.cluster().state
+                if DevClockText.runningCluster(state) != nil {
+                    throw CLIError("the dev cluster in \(state.path) is running: stop it first (its clock only moves forward; time going backwards would confuse the services)")
+                }
+                try? FileManager.default.removeItem(atPath: state.clock)
+                print(try DevClockText.describe(state))
+            }
+        }
+    }
+}
+
+/// What `tandem dev clock` prints.
+enum DevClockText {
+    /// The record of the cluster running from `state`, if its `tandem dev up` is alive.
+    static func runningCluster(_ state: StateDirectory) -> ClusterRecord? {
+        guard let record = ClusterRecord.load(from: state.cluster), kill(record.pid, 0) == 0 || errno == EPERM else { return nil }
+        return record
+    }
+
+    static func describe(_ state: StateDirectory) throws -> String {
+        let offset: TimeInterval
+        do {
+            offset = try DevClock.readOffset(at: state.clock)
+        } catch {
+            throw CLIError(error.description)
+        }
+        let now = Date()
+        var lines = [
+            "dev clock \(DevClock.describe(offset: offset)) (\(Int64(offset.rounded())) s) in \(state.clock)",
+            "cluster time \(isoSeconds(now.addingTimeInterval(offset))) (real time \(isoSeconds(now)))",
+        ]
+        if let record = runningCluster(state), record.clockFile == nil {
+            lines.append("the running cluster (pid \(record.pid)) was started without it: stop it and start it again with `tandem dev up`")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func isoSeconds(_ date: Date) -> String {
+        date.formatted(.iso8601)
     }
 }
 

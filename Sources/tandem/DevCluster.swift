@@ -155,6 +155,8 @@ final class DevCluster: @unchecked Sendable {
             "--host", "127.0.0.1", "--port", String(service.port), "--admin-port", String(service.adminPort),
             "--certificate", "\(certificates)/\(service.name).pem", "--key", "\(certificates)/\(service.name)-key.pem",
             "--ca", "\(certificates)/ca.pem", "--drain-seconds", "5",
+            // The dev clock (`tandem dev clock`), and no service left behind if `tandem` is killed.
+            "--clock-file", state.clock, "--exit-with-parent",
         ]
         if service.name != "gateway" { arguments += ["--data-dir", "\(state.data)/\(service.name)"] }
         let identity = self.service("identity")!.endpoint
@@ -216,7 +218,7 @@ final class DevCluster: @unchecked Sendable {
         }
         let started = lock.withLock { processes }
         let record = ClusterRecord(
-            pid: getpid(), services: services.map { ClusterRecord.Entry(name: $0.name, port: $0.port, adminPort: $0.adminPort, pid: started[$0.name]?.processIdentifier ?? 0) }
+            pid: getpid(), clockFile: state.clock, services: services.map { ClusterRecord.Entry(name: $0.name, port: $0.port, adminPort: $0.adminPort, pid: started[$0.name]?.processIdentifier ?? 0) }
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -330,6 +332,8 @@ struct ClusterRecord: Codable {
     }
 
     var pid: Int32
+    /// The dev clock file the services follow; absent for a cluster started by an older `tandem`.
+    var clockFile: String?
     var services: [Entry]
 
     static func load(from path: String) -> ClusterRecord? {

@@ -17,6 +17,8 @@ struct ProcessTests {
         let directory = temporaryDirectory()
         try TestPKI.shared.writeFiles(for: ["identity"], into: URL(fileURLWithPath: directory))
         let tls = ["--certificate", directory + "/identity.pem", "--key", directory + "/identity-key.pem", "--ca", directory + "/ca.pem", "--data-dir", directory + "/data"]
+        let clock = directory + "/clock"
+        try Data("next week".utf8).write(to: URL(fileURLWithPath: clock))
         for (arguments, environment, expected) in [
             (["--data-dir", directory + "/data"], [:], "--certificate"),
             (tls + ["--port", "70000"], [:], "--port must be between 0 and 65535"),
@@ -25,6 +27,9 @@ struct ProcessTests {
             (tls + ["--log-level", "chatty"], [:], "--log-level 'chatty'"),
             (tls + ["--frobnicate"], [:], "frobnicate"),
             (tls + ["--scrypt-log-n", "40"], [:], "--scrypt-log-n"),
+            (tls + ["--clock-file", clock], [:], "--clock-file \(clock): the dev clock file must hold an offset in seconds, got 'next week'"),
+            (tls, ["TANDEM_CLOCK_FILE": clock], "--clock-file \(clock)"),
+            (tls, ["TANDEM_EXIT_WITH_PARENT": "maybe"], "TANDEM_EXIT_WITH_PARENT='maybe' must be 1 or 0"),
         ] as [([String], [String: String], String)] {
             let result = try ServiceProcess.run("tandem-identity", arguments, environment: environment)
             #expect(result.status != 0, "\(arguments) \(environment)")

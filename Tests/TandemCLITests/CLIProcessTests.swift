@@ -193,7 +193,7 @@ struct CLIProcessTests {
         #expect(down.output.contains("health.Check at 127.0.0.1:") && down.output.contains("UNAVAILABLE"), "\(down.output)")
     }
 
-    @Test("demo --size small: a whole program end to end, with the report's key figures")
+    @Test("demo --size small: a whole program end to end, its weeks on the dev clock, the return figures from the feedback service")
     func demo() throws {
         let state = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
@@ -204,10 +204,92 @@ struct CLIProcessTests {
         for figure in ["Match rate:", "Scores (0–100)", "Example:", "Meetings booked:", "Local start times", "Series booked:", "Meetings held:", "Competency improvement:", "Positive relationship:", "Intention to stay:"] {
             #expect(run.output.contains(figure), "the report shows \(figure)")
         }
-        #expect(run.output.contains("[9/9]"), "progress is shown")
+        #expect(run.output.contains("[10/10]"), "progress is shown")
         print("demo --size small took \(String(format: "%.1f", seconds)) s")
         // The cluster the demo started is gone again.
         #expect(!FileManager.default.fileExists(atPath: state + "/cluster.json"))
+
+        // The weeks ran on the dev clock: it stands weeks ahead, and the figures are the feedback
+        // service's: its report's respondents, each return figure a share of them or hidden by k.
+        let offset = try #require(Double(try String(contentsOfFile: state + "/clock", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(offset > 8 * 7 * 86_400, "the dev clock moved at least the program's weeks: \(offset) s")
+        let lines = run.output.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("FEEDBACK SERVICE REPORT (feedback.ProgramReport") }, "\(run.output)")
+        let held = try #require(lines.first { $0.hasPrefix("  Meetings held: ") }, "\(run.output)")
+        #expect(held.firstMatch(of: /Meetings held: [1-9][0-9]* \([0-9]+ mentoring hours\)/) != nil, "\(held)")
+        let respondents = try #require(lines.first { $0.hasPrefix("  Respondents: ") || $0.contains("hidden (") }, "\(run.output)")
+        for name in ["Competency improvement:", "Positive relationship:", "Intention to stay:"] {
+            let line = try #require(lines.first { $0.hasPrefix("  " + name) })
+            if let figure = line.firstMatch(of: /: +([0-9]+\.[0-9])% of ([0-9]+)\s/) {
+                #expect((0...100).contains(Double(figure.1)!), "\(line)")
+                #expect(Int(figure.2)! >= 5, "a published figure has at least k respondents: \(line)")
+                #expect(respondents.contains("Respondents: "), "\(respondents)")
+            } else {
+                #expect(line.contains("hidden (k = "), "a figure is a percentage of respondents or hidden by k: \(line)")
+            }
+        }
+    }
+
+    @Test("dev clock: advance moves the running cluster's time forward (identity's tokens follow), never back; reset waits for a stopped cluster")
+    func devClock() throws {
+        let cluster = try RunningCluster()
+        let advanced = try cluster.tandem(["dev", "clock", "advance", "7d"])
+        #expect(advanced.status == 0, "\(advanced.output)")
+        #expect(advanced.output.contains("dev clock +7d (604800 s)"), "\(advanced.output)")
+        let back = try cluster.tandem(["dev", "clock", "advance", "-1d"])
+        #expect(back.status != 0)
+        #expect(back.output.contains("only moves forward") && back.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1, "\(back.output)")
+        let garbage = try cluster.tandem(["dev", "clock", "advance", "soon"])
+        #expect(garbage.status != 0 && garbage.output.contains("m, h, d or w"), "\(garbage.output)")
+        let reset = try cluster.tandem(["dev", "clock", "reset"])
+        #expect(reset.status != 0 && reset.output.contains("is running: stop it first"), "\(reset.output)")
+        let shown = try cluster.tandem(["dev", "clock"])
+        #expect(shown.status == 0 && shown.output.contains("dev clock +7d (604800 s)"), "moving back changed nothing:\n\(shown.output)")
+
+        // Identity issues tokens in the cluster's time: they expire a week (and 15 minutes) from now.
+        let admin = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.state + "/admin.json"))) as? [String: String])
+        let body = try JSONSerialization.data(withJSONObject: ["organisation": admin["organisation"]!, "email": admin["email"]!, "password": admin["password"]!])
+        let tokens = try cluster.call(["identity.SignIn", "--json", String(decoding: body, as: UTF8.self)])
+        #expect(tokens.status == 0, "\(tokens.output)")
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(tokens.output.utf8)) as? [String: Any])
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let text = try #require(answer["accessExpiresAt"] as? String, "\(tokens.output)")
+        let expires = try #require(formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text), "\(text)")
+        let ahead = expires.timeIntervalSinceNow
+        #expect(ahead > 7 * 86_400 && ahead < 7 * 86_400 + 3600, "the access token expires \(ahead) s from now")
+
+        // A cluster that does not follow a dev clock (as an older `tandem dev up` started it) cannot run the demo's weeks.
+        let recordPath = cluster.state + "/cluster.json"
+        var record = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: recordPath))) as? [String: Any])
+        record["clockFile"] = nil
+        try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: recordPath))
+        let demo = try cluster.tandem(["demo", "--size", "20", "--base-port", String(cluster.base)])
+        #expect(demo.status != 0 && demo.output.contains("does not follow the dev clock"), "\(demo.output)")
+        #expect(demo.output.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count == 1, "\(demo.output)")
+    }
+
+    @Test("dev up killed with SIGKILL: every service notices its parent has gone and exits")
+    func devUpKilled() throws {
+        let cluster = try RunningCluster()
+        let record = try #require(FileManager.default.contents(atPath: cluster.state + "/cluster.json"))
+        let json = try #require(try JSONSerialization.jsonObject(with: record) as? [String: Any])
+        let pids = (json["services"] as? [[String: Any]] ?? []).compactMap { ($0["pid"] as? Int).map(Int32.init) }
+        #expect(pids.count >= 4)
+        for pid in pids { #expect(kill(pid, 0) == 0, "service \(pid) runs") }
+        cluster.process.send(SIGKILL)
+        _ = cluster.process.waitForExit(seconds: 10)
+        /// Gone, or a zombie nobody has reaped yet (the process has exited all the same).
+        func exited(_ pid: Int32) -> Bool {
+            if kill(pid, 0) == -1 && errno == ESRCH { return true }
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }
+        #expect(waitUntil(seconds: 30) { pids.allSatisfy(exited) }, "services still running: \(pids.filter { !exited($0) })\n\(cluster.logs)")
+        for name in ["identity", "matching", "scheduling", "gateway"] {
+            let log = (try? String(contentsOfFile: "\(cluster.state)/logs/\(name).log", encoding: .utf8)) ?? ""
+            #expect(log.contains("the parent process has exited; draining as on SIGTERM"), "\(name) drained because its parent went")
+        }
     }
 
     @Test("call --list covers every method the protocols publish")
