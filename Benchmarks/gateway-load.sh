@@ -26,10 +26,19 @@ TANDEM_ADMIN_PASSWORD='load test admin password' "$BIN/tandem-identity" bootstra
 "$BIN/tandem-identity" service-account --data-dir data/identity --organisation load --name tandem-load --scope 'scheduling.*' \
     | awk '/^api-key/ {print $2}' > api-key
 
+# PIN=1 gives the gateway a core of its own (CPU 1) and runs everything else on the other (CPU 0),
+# as when the gateway has its own host: the direct and gateway runs then have the same CPU for
+# scheduling and the load generator, and the comparison shows the gateway's own added latency
+# rather than the CPU it takes from them on a shared machine.
+pin() {
+    local cpu=$1; shift
+    if [[ "${PIN:-0}" == 1 ]]; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
+}
 start() {
     local name=$1; shift
-    "$BIN/tandem-$name" --data-dir "data/$name" --certificate "certs/$name.pem" --key "certs/$name-key.pem" --ca certs/ca.pem \
-        --log-level warning "$@" 2>"$name.log" &
+    local cpu=0; [[ $name == gateway ]] && cpu=1
+    (pin "$cpu" "$BIN/tandem-$name" --data-dir "data/$name" --certificate "certs/$name.pem" --key "certs/$name-key.pem" --ca certs/ca.pem \
+        --log-level warning "$@") 2>"$name.log" &
     echo $! > "$name.pid"
 }
 start identity --port 27101 --admin-port 28101
@@ -46,22 +55,47 @@ done
 # CPU seconds a process has used (user + system), from /proc.
 cpu() { awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$(cat "$1.pid")/stat"; }
 common=(--identity 127.0.0.1:27101 --ca certs/ca.pem --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem --api-key "$(cat api-key)" --quiet --json)
-echo "== direct: scheduling"
-before=$(cpu scheduling)
-"$BIN/tandem-load" --endpoint 127.0.0.1:27103 "${common[@]}" direct.json "$@"
-echo "CPU seconds during the run: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}")"
-echo "== through the gateway (same population: --skip-setup)"
-before=$(cpu scheduling); gbefore=$(cpu gateway)
-"$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:27100 --skip-setup --operations-seed 2 "${common[@]}" gateway.json "$@"
-echo "CPU seconds during the run: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}"), gateway $(awk "BEGIN {print $(cpu gateway) - $gbefore}")"
-python3 - <<'PY'
-import json
-d = json.load(open("direct.json")); g = json.load(open("gateway.json"))
+# ROUNDS (default 1) runs the pair ROUNDS times, so that a machine whose speed drifts (other work on
+# its two cores) weighs on both alike; the summary compares each round and the medians.
+rounds=${ROUNDS:-1}
+direct() {
+    echo "== round $1: direct to scheduling"
+    local before; before=$(cpu scheduling)
+    (pin 0 "$BIN/tandem-load" --endpoint 127.0.0.1:27103 "${setup[@]}" --operations-seed $((2 * $1 - 1)) "${common[@]}" "direct-$1.json" "${options[@]}")
+    echo "CPU seconds during the run: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}")"
+    setup=(--skip-setup)
+}
+gateway() {
+    echo "== round $1: through the gateway"
+    local before gbefore; before=$(cpu scheduling); gbefore=$(cpu gateway)
+    (pin 0 "$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:27100 "${setup[@]}" --operations-seed $((2 * $1)) "${common[@]}" "gateway-$1.json" "${options[@]}")
+    echo "CPU seconds during the run: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}"), gateway $(awk "BEGIN {print $(cpu gateway) - $gbefore}")"
+    setup=(--skip-setup)
+}
+# The first run sets the population up; every later one reuses it. Rounds alternate which path
+# goes first (direct, gateway; gateway, direct; …), so the database growing run after run
+# weighs on both alike.
+options=("$@")
+setup=()
+for round in $(seq 1 "$rounds"); do
+    if (( round % 2 == 1 )); then direct "$round"; gateway "$round"; else gateway "$round"; direct "$round"; fi
+done
+ROUNDS=$rounds python3 - <<'PY'
+import json, os, statistics
+rounds = int(os.environ["ROUNDS"])
 book = lambda r: r["operations"].get("book", r["all"])
-print("BookMeeting        direct        gateway")
-print("bookings/s     %10.0f     %10.0f   (gateway %.0f%% of direct)" % (d["bookingsPerSecond"], g["bookingsPerSecond"], 100 * g["bookingsPerSecond"] / d["bookingsPerSecond"]))
-for p in ("p50", "p99"):
-    key = p + "Milliseconds"
-    print("%-8s ms     %10.2f     %10.2f   (added %.2f ms)" % (p, book(d)[key], book(g)[key], book(g)[key] - book(d)[key]))
+rows = []
+print("BookMeeting   round    direct/s   gateway/s   ratio    p50 direct / gateway (ms)    p99 direct / gateway (ms)   added p99")
+for n in range(1, rounds + 1):
+    d = json.load(open("direct-%d.json" % n)); g = json.load(open("gateway-%d.json" % n))
+    row = (d["bookingsPerSecond"], g["bookingsPerSecond"], book(d)["p50Milliseconds"], book(g)["p50Milliseconds"], book(d)["p99Milliseconds"], book(g)["p99Milliseconds"])
+    rows.append(row)
+    print("              %5d  %10.0f  %10.0f  %5.0f%%   %10.2f / %-10.2f      %10.2f / %-10.2f  %8.2f" % (n, row[0], row[1], 100 * row[1] / row[0], row[2], row[3], row[4], row[5], row[5] - row[4]))
+if rounds > 1:
+    m = [statistics.median(column) for column in zip(*rows)]
+    ratio = statistics.median(row[1] / row[0] for row in rows)
+    added = statistics.median(row[5] - row[4] for row in rows)
+    print("              median %9.0f  %10.0f  %5.0f%%   %10.2f / %-10.2f      %10.2f / %-10.2f  %8.2f" % (m[0], m[1], 100 * ratio, m[2], m[3], m[4], m[5], added))
+    print("(median row: each column's median; the ratio and added p99 are the medians of the rounds' own)")
 PY
-echo "reports: $WORK/direct.json $WORK/gateway.json (KEEP=1 keeps them)"
+echo "reports: $WORK/direct-N.json $WORK/gateway-N.json (KEEP=1 keeps them)"
