@@ -44,6 +44,10 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
         .target(
+            name: "TandemRandom",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TandemWire",
             dependencies: [
                 "CTandemZlib",
@@ -117,6 +121,7 @@ let package = Package(
         .target(
             name: "TandemServiceKit",
             dependencies: [
+                "TandemRandom",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
@@ -283,6 +288,7 @@ let package = Package(
         .target(
             name: "TandemLoad",
             dependencies: [
+                "TandemRandom",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
@@ -308,6 +314,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
+                "TandemRandom",
                 "TandemCertificates",
                 "TandemServiceKit",
                 "TandemRPC",
@@ -323,6 +330,7 @@ let package = Package(
         .executableTarget(
             name: "tandem-fuzz",
             dependencies: [
+                "TandemRandom",
                 "TandemWire",
                 "TandemProtocols",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -357,6 +365,7 @@ let package = Package(
         .executableTarget(
             name: "tandem-bench",
             dependencies: [
+                "TandemRandom",
                 "CTandemMallocCounter",
                 "TandemBenchSupport",
                 "TandemWire",
@@ -382,6 +391,7 @@ let package = Package(
         .testTarget(
             name: "TandemWireTests",
             dependencies: [
+                "TandemRandom",
                 "TandemWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -454,6 +464,7 @@ let package = Package(
         .testTarget(
             name: "MatchingServiceTests",
             dependencies: [
+                "TandemRandom",
                 "MatchingService",
                 "SchedulingService",
                 "IdentityService",

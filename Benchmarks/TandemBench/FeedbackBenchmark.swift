@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import TandemBenchSupport
 import TandemProtocols
+import TandemRandom
 
 /// A program report over many survey responses (SQLite on disk, release build), against the
 /// baseline of one SQL GROUP BY per cut.
@@ -20,7 +21,7 @@ struct FeedbackBenchmark: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appending(path: "tandem-bench-feedback-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         print("tandem-bench feedback: \(pairs) pairs, \(responses) survey responses, \(meetings) held and rated meetings, one program, SQLite on disk")
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let organisation = UUID(), program = UUID()
         let start = Date(timeIntervalSince1970: 1_767_225_600)  // 2026-01-01
         let divisions = ["Engineering", "Sales", "Support", "Finance", "Legal", "Marketing", "Operations", "People", "Product", "Design", "Data", "Security"]
@@ -140,18 +141,6 @@ struct FeedbackBenchmark: AsyncParsableCommand {
     }
 }
 
-/// A deterministic generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 struct StaticMatchFeed: MatchFeed {
     let matches: [Match]

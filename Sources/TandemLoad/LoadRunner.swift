@@ -4,6 +4,7 @@ import Synchronization
 public import TandemProtocols
 import TandemRPC
 public import TandemWire
+import TandemRandom
 
 /// What the service acknowledged during a run, for the invariant check afterwards.
 public final class Ledger: Sendable {
@@ -35,7 +36,7 @@ public final class Ledger: Sendable {
     }
 
     /// Takes a live booking to cancel (it is out of the live set while the call runs).
-    func takeForCancel(_ random: inout SeededRandom) -> UUID? {
+    func takeForCancel(_ random: inout SplitMix64) -> UUID? {
         state.withLock { state in
             guard !state.live.isEmpty else { return nil }
             let index = Int(random.next() % UInt64(state.live.count))
@@ -206,7 +207,7 @@ public final class LoadRunner: Sendable {
         defer { monitor.cancel() }
 
         // Worker: one call of a weighted-random operation.
-        @Sendable func perform(_ random: inout SeededRandom) async -> (LoadOperation, CallOutcome) {
+        @Sendable func perform(_ random: inout SplitMix64) async -> (LoadOperation, CallOutcome) {
             var pick = random.next() % total
             var operation = LoadOperation.book
             for (index, weight) in weights.enumerated() {
@@ -232,7 +233,7 @@ public final class LoadRunner: Sendable {
             case .closed(let concurrency):
                 for worker in 0..<concurrency {
                     group.addTask(executorPreference: executors[worker % executors.count]) {
-                        var random = SeededRandom(seed: (self.plan.operationsSeed ?? self.plan.seed) &+ UInt64(worker) &* 7919 &+ 17)
+                        var random = SplitMix64(seed: (self.plan.operationsSeed ?? self.plan.seed) &+ UInt64(worker) &* 7919 &+ 17)
                         var recorder = Recorder()
                         var live = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
                         while !shared.stop.load(ordering: .relaxed) {
@@ -276,7 +277,7 @@ public final class LoadRunner: Sendable {
                             let slot = Int(index % Int64(executors.count))
                             inFlight.add()
                             calls.addTask(executorPreference: executors[slot]) {
-                                var random = SeededRandom(seed: seed)
+                                var random = SplitMix64(seed: seed)
                                 let (operation, outcome) = await perform(&random)
                                 inFlight.add(-1)
                                 shared.issued.wrappingAdd(1, ordering: .relaxed)
@@ -321,7 +322,7 @@ public final class LoadRunner: Sendable {
 
     /// A booking for a random pair at a random half-hour in the horizon, retried with the same
     /// idempotency key while the service is unreachable (so an unknown outcome becomes a known one).
-    private func book(_ random: inout SeededRandom) async -> CallOutcome {
+    private func book(_ random: inout SplitMix64) async -> CallOutcome {
         let pairIndex = Int(random.next() % UInt64(population.pairs.count))
         let pair = population.pairs[pairIndex]
         let slots = UInt64(plan.horizonDays * 48)
@@ -345,7 +346,7 @@ public final class LoadRunner: Sendable {
         }
     }
 
-    private func find(_ random: inout SeededRandom) async -> CallOutcome {
+    private func find(_ random: inout SplitMix64) async -> CallOutcome {
         let pair = population.pairs[Int(random.next() % UInt64(population.pairs.count))]
         let from = plan.horizonStart.addingTimeInterval(TimeInterval(random.next() % UInt64(max(1, plan.horizonDays - 14))) * 86_400)
         return await target.find(FindSlotsRequest(matchID: pair.matchID, durationMinutes: plan.meetingMinutes, from: from, to: from.addingTimeInterval(14 * 86_400)))

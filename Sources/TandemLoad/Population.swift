@@ -1,5 +1,6 @@
 public import Foundation
 public import TandemProtocols
+import TandemRandom
 
 /// The generated people and pairs a run books for: realistic availability in time zones around
 /// the world (half-hour zones included), everyone in one or more pairs. The same seed gives the
@@ -19,7 +20,7 @@ public struct Population: Sendable {
     ]
 
     public init(people count: Int, pairs pairCount: Int, seed: UInt64) {
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         func uuid() -> UUID {
             let a = random.next()
             let b = random.next()

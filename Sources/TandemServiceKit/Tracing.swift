@@ -5,6 +5,7 @@ public import Logging
 public import ServiceContextModule
 import Synchronization
 public import Tracing
+import TandemRandom
 
 /// W3C trace context (`traceparent`: `00-<trace id>-<span id>-<flags>`).
 public struct TraceContext: Sendable, Hashable {
@@ -59,10 +60,7 @@ enum IDSequence {
 
     static func next() -> UInt64 {
         while true {
-            var mixed = counter.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
-            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-            mixed ^= mixed >> 31
+            let mixed = SplitMix64.mix(counter.wrappingAdd(SplitMix64.increment, ordering: .relaxed).newValue)
             if mixed != 0 { return mixed }
         }
     }

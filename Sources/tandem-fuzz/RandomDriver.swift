@@ -4,6 +4,7 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+import TandemRandom
 
 /// The input being run, for the crash handler (which may only use async-signal-safe calls).
 nonisolated(unsafe) private var currentInput: UnsafeMutablePointer<UInt8>?
@@ -157,16 +158,4 @@ struct RandomDriver {
     }
 }
 
-/// A small deterministic generator, so a run can be repeated with its seed.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 #endif

@@ -4,6 +4,7 @@ import TandemProtocols
 import TandemRPC
 import TandemServiceKit
 import TandemWire
+import TandemRandom
 
 /// `tandem demo`: a whole mentoring program, from HR import to its return, through the gateway.
 struct Demo: AsyncParsableCommand {
@@ -460,7 +461,7 @@ final class DemoRun: Sendable {
 
     /// Weekly for about two pairs in five, fortnightly for the others (drawn from the mentee's HR id).
     static func cadence(key: String, seed: UInt64) -> Int {
-        var random = SeededGenerator(seed: seed ^ stableHash(key) ^ 0xCADE)
+        var random = SplitMix64(seed: seed ^ stableHash(key) ^ 0xCADE)
         return random.chance(0.4) ? 1 : 2
     }
 

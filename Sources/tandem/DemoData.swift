@@ -1,22 +1,9 @@
 import Foundation
+import TandemRandom
 
 /// A small, fast, seedable random number generator (SplitMix64), so a seed always gives the same
 /// demo organisation, on every machine.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     mutating func chance(_ probability: Double) -> Bool {
         Double.random(in: 0..<1, using: &self) < probability
     }
@@ -130,7 +117,7 @@ enum DemoData {
     /// The organisation's people for `seed`: `size` of them, realistic in their spread over
     /// offices, divisions and seniority; about one in eight joined in the last 75 days.
     static func people(size: Int, seed: UInt64, today: Date) -> [DemoPerson] {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         var people: [DemoPerson] = []
         var usedEmails: Set<String> = []
         let officeWeights = offices.map(\.share)
@@ -219,7 +206,7 @@ enum DemoData {
         return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
     }
 
-    private static func weighted(_ weights: [Int], _ random: inout SeededGenerator) -> Int {
+    private static func weighted(_ weights: [Int], _ random: inout SplitMix64) -> Int {
         var roll = Int.random(in: 0..<weights.reduce(0, +), using: &random)
         for (index, weight) in weights.enumerated() {
             if roll < weight { return index }

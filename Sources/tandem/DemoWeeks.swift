@@ -3,6 +3,7 @@ import Synchronization
 import TandemProtocols
 import TandemRPC
 import TandemServiceKit
+import TandemRandom
 
 /// Each participant's tokens. Access tokens live 15 minutes of the cluster's time, so after each
 /// jump of the dev clock they are refreshed with the refresh token from sign-in (rotated on every
@@ -74,8 +75,8 @@ struct DemoExperience: Sendable {
 struct DemoBehaviour: Sendable {
     var seed: UInt64
 
-    private func generator(_ parts: String...) -> SeededGenerator {
-        SeededGenerator(seed: seed ^ stableHash(parts.joined(separator: "/")))
+    private func generator(_ parts: String...) -> SplitMix64 {
+        SplitMix64(seed: seed ^ stableHash(parts.joined(separator: "/")))
     }
 
     private func fit(_ pair: DemoPair) -> Double { Double(pair.score) / 100 }

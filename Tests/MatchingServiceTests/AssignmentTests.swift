@@ -1,16 +1,9 @@
 import Testing
 @testable import MatchingService
+import TandemRandom
 
-/// A small deterministic generator, so that a failing instance can be replayed from its seed.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+// Random instances come from SplitMix64, so that a failing one can be replayed from its seed.
+extension SplitMix64 {
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
 
@@ -36,7 +29,7 @@ func bruteForce(_ scores: ScoreMatrix, _ capacities: [Int], _ visit: (Assignment
     place(0)
 }
 
-func randomInstance(_ random: inout SplitMix) -> (ScoreMatrix, [Int]) {
+func randomInstance(_ random: inout SplitMix64) -> (ScoreMatrix, [Int]) {
     let mentees = 1 + random.below(6)
     let mentors = 1 + random.below(4)
     var table: [[Int?]] = []
@@ -61,7 +54,7 @@ func respectsCapacitiesAndExclusions(_ assignment: Assignment, _ scores: ScoreMa
 struct AssignmentTests {
     @Test("each objective matches a brute-force optimum on 600 random small instances; capacities and exclusions hold")
     func optimalAgainstBruteForce() {
-        var random = SplitMix(state: 20261126)
+        var random = SplitMix64(seed: 20261126)
         for instance in 0..<600 {
             let (scores, capacities) = randomInstance(&random)
             var bestTotal = 0
@@ -92,7 +85,7 @@ struct AssignmentTests {
 
     @Test("the fast solver and the general min-cost flow agree on 200 medium instances (up to 60 mentees, 15 mentors)")
     func fastSolverAgreesWithMinCostFlow() {
-        var random = SplitMix(state: 99)
+        var random = SplitMix64(seed: 99)
         for instance in 0..<200 {
             let mentees = 1 + random.below(60)
             let mentors = 1 + random.below(15)
@@ -111,7 +104,7 @@ struct AssignmentTests {
 
     @Test("stable matching has no blocking pair, respects capacities and exclusions (600 instances)")
     func stableMatching() {
-        var random = SplitMix(state: 7)
+        var random = SplitMix64(seed: 7)
         for instance in 0..<600 {
             let (scores, capacities) = randomInstance(&random)
             let stable = AssignmentSolver.stable(scores, capacities: capacities)

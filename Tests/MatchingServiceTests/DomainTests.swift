@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TandemProtocols
 @testable import MatchingService
+import TandemRandom
 
 @Suite("Cohort scorer, recommendations, lifecycle")
 struct MatchingDomainTests {
@@ -9,7 +10,7 @@ struct MatchingDomainTests {
 
     /// Random people over a few skills, topics, divisions, zones (with half-hour ones), languages,
     /// hire dates and managers.
-    static func people(_ count: Int, _ random: inout SplitMix, managers: [UUID] = []) -> [MatchProfile] {
+    static func people(_ count: Int, _ random: inout SplitMix64, managers: [UUID] = []) -> [MatchProfile] {
         let skills = ["swift", "sql", "design", "sales", "python", "negotiation", "rust"]
         let zones = ["Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Adelaide", "UTC", "Not/AZone"]
         return (0..<count).map { _ in
@@ -28,7 +29,7 @@ struct MatchingDomainTests {
         }
     }
 
-    static func criteria(_ random: inout SplitMix) -> [MatchCriterion] {
+    static func criteria(_ random: inout SplitMix64) -> [MatchCriterion] {
         MatchCriterion.Kind.allCases.filter { _ in random.below(4) != 0 }.map { kind in
             MatchCriterion(
                 kind, random.below(5) == 0 ? .must : .should, weight: 1 + random.below(40), preferCrossDivision: random.below(2) == 0,
@@ -39,7 +40,7 @@ struct MatchingDomainTests {
 
     @Test("the fast cohort scorer gives exactly the explained score for every pair, exclusions included (60 random programs)")
     func fastScorerMatchesExplanations() {
-        var random = SplitMix(state: 11)
+        var random = SplitMix64(seed: 11)
         for _ in 0..<60 {
             let mentors = Self.people(12, &random)
             let mentees = Self.people(15, &random, managers: mentors.map(\.personID))
@@ -82,7 +83,7 @@ struct MatchingDomainTests {
 
     @Test("groups: every group within its bounds, small groups closed and their mentees placed elsewhere")
     func groups() {
-        var random = SplitMix(state: 3)
+        var random = SplitMix64(seed: 3)
         for _ in 0..<40 {
             let mentees = 2 + random.below(14)
             let mentors = 1 + random.below(5)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MatchingService
+import TandemRandom
 
 @Suite("Pair scoring and explanations")
 struct ScoringTests {
@@ -34,7 +35,7 @@ struct ScoringTests {
         #expect(partialScore.parts.first { $0.criterion == .division }?.points == 0)
         #expect(partialScore.total == partialScore.parts.map(\.points).reduce(0, +))
         // Random pairs: the parts always add up, each within its maximum.
-        var random = SplitMix(state: 5)
+        var random = SplitMix64(seed: 5)
         let skillNames = ["swift", "sql", "design", "sales", "python", "negotiation"]
         func randomPerson() -> MatchProfile {
             var offered: [String: Int] = [:]
