@@ -56,8 +56,8 @@ public final class SQLiteDatabase: Sendable {
         self.path = path
         self.logger = logger
         let writerConnection = try SQLiteConnection(path: path, readOnly: false)
+        try Self.enableWAL(writerConnection)
         try writerConnection.executeScript("""
-            PRAGMA journal_mode=WAL;
             PRAGMA synchronous=FULL;
             PRAGMA foreign_keys=ON;
             PRAGMA secure_delete=\(secureDelete ? "ON" : "OFF");
@@ -121,6 +121,23 @@ public final class SQLiteDatabase: Sendable {
         self.writer.start()
         self.readers.start()
         checkpointer?.start()
+    }
+
+    /// Switches a new database to WAL mode. The switch needs the file to itself, and SQLite
+    /// answers SQLITE_BUSY at once — without waiting the busy timeout — while another process
+    /// or connection has it open in the middle of the same switch (replicas starting together on
+    /// one volume): try again for up to 10 s.
+    private static func enableWAL(_ connection: SQLiteConnection) throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var pause = Duration.milliseconds(2)
+        while true {
+            do {
+                return try connection.executeScript("PRAGMA journal_mode=WAL;")
+            } catch let error as SQLiteError where error.isBusy && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18)
+                pause = min(pause * 2, .milliseconds(100))
+            }
+        }
     }
 
     private static func migrate(_ connection: SQLiteConnection, _ migrations: [Migration], logger: Logger) throws {

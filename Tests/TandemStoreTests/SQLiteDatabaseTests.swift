@@ -30,6 +30,28 @@ struct SQLiteDatabaseTests {
         #expect(mode == "wal")
     }
 
+    @Test("instances opening a new database at the same moment apply each migration once, and all open")
+    func concurrentOpeningAppliesEachMigrationOnce() async throws {
+        // Twenty migrations and eight openers (as replicas starting together on one volume):
+        // each opener reads which migrations are applied, then takes the write lock; without
+        // looking again under the lock, a migration another opener applied meanwhile would run
+        // twice and fail ("table already exists").
+        let migrations = (1...20).map { Migration(version: $0, "CREATE TABLE t\($0) (id INTEGER PRIMARY KEY)") }
+        for _ in 0..<3 {
+            let path = temporaryPath()
+            let opened = try await withThrowingTaskGroup(of: SQLiteDatabase.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try SQLiteDatabase(path: path, migrations: migrations, readers: 1) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(opened.count == 8)
+            let versions = try await opened[0].read { try $0.query("SELECT version FROM schema_migrations ORDER BY version").compactMap { $0.int(0) } }
+            #expect(versions == Array(1...20).map(Int64.init))
+            for database in opened { database.close() }
+        }
+    }
+
     @Test func concurrentWritesAreCommittedInGroups() async throws {
         let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
         defer { database.close() }
