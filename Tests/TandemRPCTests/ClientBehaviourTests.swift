@@ -131,6 +131,31 @@ struct ClientBehaviourTests {
         try await group.shutdownGracefully()
     }
 
+    @Test("a call on a connection that closed before the pool heard of it goes out again on a new connection")
+    func aConnectionThePoolStillHandsOutIsDiscardedAndTheCallRetried() async throws {
+        try await withServer { _, endpoint in
+            let client = try makeClient([endpoint]) { $0.healthCheckInterval = nil }
+            defer { client.close() }
+            _ = try await client.call(Echo.get, EchoMessage(text: "first"))
+            let dead = try #require(client.pool.readyConnection())
+            // Closed without telling the pool: the window in which a GOAWAY or a close races a
+            // call that has already been given the connection.
+            try await dead.eventLoop.submit {
+                dead.handler.value.onUnusable = nil
+                dead.handler.value.close()
+            }.get()
+            try await dead.channel.closeFuture.get()
+            #expect(await dead.isUsable == false)
+            #expect(client.pool.readyConnection() === dead, "the pool still hands the closed connection out")
+            // The call finds it unusable before sending anything (`notSent`), the pool drops it,
+            // and the call goes out on a new connection instead of failing with UNAVAILABLE.
+            let answer = try await client.call(Echo.get, EchoMessage(text: "second"))
+            #expect(answer.text == "second")
+            let replacement = try #require(client.pool.readyConnection())
+            #expect(replacement !== dead)
+        }
+    }
+
     @Test func serverCertificateOnlyListenerAcceptsClientsWithoutCertificates() async throws {
         try await withServer(configure: { $0.tls.clientTrustRoots = nil }) { _, endpoint in
             let tls = ClientTLSConfiguration(trustRoots: TestPKI.shared.caCertificates, identity: nil, serverName: "echo")
