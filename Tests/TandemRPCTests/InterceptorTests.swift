@@ -174,6 +174,45 @@ struct InterceptorTests {
         #expect(lines.contains { $0.contains("call finished") && $0.contains("UNKNOWN") && $0.contains("log-1") && $0.contains("probe.Fail") })
         #expect(!lines.contains { $0.contains("super-secret-token") || $0.contains("hunter2") })
     }
+
+    @Test("a rate limit's refusal (RESOURCE_EXHAUSTED with retry-after) is not a warning; an overloaded server's is")
+    func rateLimitRefusalsAreNotWarnings() async throws {
+        let recorder = LogRecorder()
+        var logger = Logger(label: "test.logs") { _ in recorder }
+        logger.logLevel = .warning
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, tls: TestPKI.shared.serverTLS)
+        configuration.handlerExecution = .eventLoop
+        let server = RPCServer(configuration: configuration, services: [QuotaService()], interceptors: [LoggingServerInterceptor()], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let port = try await server.listeningAddress().port!
+            let client = try makeClient([Endpoint(host: "127.0.0.1", port: port)])
+            defer { client.close() }
+            for _ in 0..<5 { await expectRPCError(.resourceExhausted) { _ = try await client.call(QuotaService.limited, EchoMessage()) } }
+            await expectRPCError(.resourceExhausted) { _ = try await client.call(QuotaService.exhausted, EchoMessage()) }
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+        }
+        let lines = recorder.lines
+        #expect(lines.contains { $0.contains("call finished") && $0.contains("quota.Exhausted") })
+        #expect(!lines.contains { $0.contains("quota.Limited") })
+    }
+}
+
+/// Answers RESOURCE_EXHAUSTED: as a rate limit does (with retry-after), and as an overloaded
+/// server does (without).
+struct QuotaService: RPCService {
+    static let limited = MethodDescriptor<EchoMessage, EchoMessage>(service: "quota", method: "Limited", kind: .unary)
+    static let exhausted = MethodDescriptor<EchoMessage, EchoMessage>(service: "quota", method: "Exhausted", kind: .unary)
+
+    func register(into router: inout RPCRouter) {
+        router.register(Self.limited, unary: { _, _ in
+            var metadata = Metadata()
+            metadata[Metadata.Keys.retryAfter] = "250"
+            throw RPCError(code: .resourceExhausted, message: "rate limit: retry after 250 ms", metadata: metadata)
+        })
+        router.register(Self.exhausted, unary: { _, _ in throw RPCError(code: .resourceExhausted, message: "no buffers left") })
+    }
 }
 
 /// A log handler that keeps every line, for assertions.

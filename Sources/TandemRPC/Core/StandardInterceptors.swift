@@ -86,8 +86,11 @@ public struct LoggingServerInterceptor: ServerInterceptor {
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
         let started = NIODeadline.now()
-        func log(_ code: StatusCode, _ message: String?) {
-            let level: Logger.Level = code.isServerFailure ? .warning : .debug
+        func log(_ code: StatusCode, _ message: String?, quota: Bool = false) {
+            // A rate limit's answer (RESOURCE_EXHAUSTED with a retry-after) is the caller's doing,
+            // counted by the metrics interceptor: at warning, a client over its limit would flood
+            // the log with a line per refused call.
+            let level: Logger.Level = code.isServerFailure && !quota ? .warning : .debug
             // The line's metadata is built only when it will be written.
             guard context.logLevel <= level else { return }
             let milliseconds = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
@@ -101,7 +104,7 @@ public struct LoggingServerInterceptor: ServerInterceptor {
             try await next(context)
             log(.ok, nil)
         } catch let error as RPCError {
-            log(error.code, error.message)
+            log(error.code, error.message, quota: error.code == .resourceExhausted && error.metadata[Metadata.Keys.retryAfter] != nil)
             throw error
         } catch {
             log(.unknown, String(describing: type(of: error)))
