@@ -22,7 +22,7 @@ public enum Gateway {
     /// platform's operators).
     public static let routedMethods: [AnyMethodDescriptor] = {
         let identity = Identity.methods.filter { ![Identity.verificationKeys.fullName, Identity.rotateSigningKey.fullName].contains($0.fullName) }
-        let internalOnly = Matching.internalMethods.merging(Scheduling.internalMethods) { $0.union($1) }
+        let internalOnly = [Identity.internalMethods, Matching.internalMethods, Scheduling.internalMethods].reduce(into: [String: Set<String>]()) { $0.merge($1) { $0.union($1) } }
         return (identity + Matching.methods + Scheduling.methods + Feedback.methods).filter { internalOnly[$0.fullName] == nil }
     }()
 

@@ -46,6 +46,10 @@ public enum Identity {
     public static let revokeAPIKey = MethodDescriptor<APIKeyRef, Empty>(service: serviceName, method: "RevokeAPIKey", idempotent: true)
     public static let listServiceAccounts = MethodDescriptor<Empty, ServiceAccountList>(service: serviceName, method: "ListServiceAccounts", idempotent: true)
 
+    // Internal (service to service, over mutual TLS, no token)
+    /// Every erasure in order, for the services that keep personal data of their own (feedback).
+    public static let listErasures = MethodDescriptor<ListErasuresRequest, ErasurePage>(service: serviceName, method: "ListErasures", idempotent: true)
+
     public static let methods: [AnyMethodDescriptor] = [
         signIn.erased, refresh.erased, signOut.erased, exchangeAPIKey.erased, verificationKeys.erased, rotateSigningKey.erased, whoAmI.erased,
         createOrganisation.erased, createProgram.erased, updateProgram.erased, getProgram.erased, listPrograms.erased,
@@ -53,6 +57,13 @@ public enum Identity {
         setPassword.erased, importPeople.erased,
         upsertParticipation.erased, getParticipation.erased, listParticipants.erased,
         createServiceAccount.erased, createAPIKey.erased, revokeAPIKey.erased, listServiceAccounts.erased,
+        listErasures.erased,
+    ]
+
+    /// Internal methods and the services (certificate names) allowed to call them. Matching and
+    /// scheduling may read the erasure feed but do not follow it yet.
+    public static let internalMethods: [String: Set<String>] = [
+        listErasures.fullName: ["feedback", "matching", "scheduling"],
     ]
 }
 
@@ -880,4 +891,55 @@ public struct ParticipantProfile: Codable, Hashable, Sendable {
         case workingHours = 22
         case hireDate = 23
     }
+}
+
+// MARK: - Erasure feed (internal)
+
+/// Asks for the erasures after a sequence number.
+public struct ListErasuresRequest: Codable, Hashable, Sendable {
+    /// The last sequence already seen (`ErasurePage.last`); 0 reads from the start.
+    public var after: Int
+    /// 1–1000, default 500.
+    public var limit: Int?
+
+    public init(after: Int, limit: Int? = nil) {
+        self.after = after
+        self.limit = limit
+    }
+
+    enum CodingKeys: Int, CodingKey { case after = 1, limit }
+}
+
+/// One `ErasePerson`: the person's personal data is gone from identity, and services that keep
+/// data about them erase theirs.
+public struct Erasure: Codable, Hashable, Sendable {
+    /// Stamped in the erasure's own transaction: increasing in commit order, never reused.
+    public var sequence: Int
+    public var organisationID: UUID
+    public var personID: UUID
+    public var erasedAt: Date
+
+    public init(sequence: Int, organisationID: UUID, personID: UUID, erasedAt: Date) {
+        self.sequence = sequence
+        self.organisationID = organisationID
+        self.personID = personID
+        self.erasedAt = erasedAt
+    }
+
+    enum CodingKeys: Int, CodingKey { case sequence = 1, organisationID, personID, erasedAt }
+}
+
+/// Erasures in increasing sequence order.
+public struct ErasurePage: Codable, Hashable, Sendable {
+    public var erasures: [Erasure]
+    /// The cursor for the next request: the last erasure's sequence, or the request's `after`
+    /// when there was nothing new.
+    public var last: Int
+
+    public init(erasures: [Erasure], last: Int) {
+        self.erasures = erasures
+        self.last = last
+    }
+
+    enum CodingKeys: Int, CodingKey { case erasures = 1, last }
 }

@@ -9,7 +9,7 @@ import TandemWire
 
 /// How the feedback service behaves.
 public struct FeedbackConfiguration: Sendable {
-    /// How often the match and meeting feeds are pulled (also pulled on demand).
+    /// How often the match, meeting and erasure feeds are pulled (the first two also on demand).
     public var syncInterval: Duration = .seconds(3)
     /// Changes asked for per feed call.
     public var feedPageSize = 500
@@ -41,6 +41,11 @@ public protocol MatchFeed: Sendable {
     func matchChanges(after: Int, limit: Int) async throws -> MatchChangePage
 }
 
+/// Where erasures come from: identity's erasure feed (`identity.ErasePerson`).
+public protocol ErasureFeed: Sendable {
+    func erasures(after: Int, limit: Int) async throws -> ErasurePage
+}
+
 /// Where "not a good fit" answers go: matching's re-match signal.
 public protocol FitSignalSink: Sendable {
     func recordFitSignal(_ signal: FitSignal) async throws
@@ -57,20 +62,25 @@ public struct FeedbackPeers: Sendable {
     public var matches: (any MatchFeed)?
     public var fitSignals: (any FitSignalSink)?
     public var directory: (any RespondentDirectory)?
+    public var erasures: (any ErasureFeed)?
 
-    public init(meetings: (any MeetingFeed)? = nil, matches: (any MatchFeed)? = nil, fitSignals: (any FitSignalSink)? = nil, directory: (any RespondentDirectory)? = nil) {
+    public init(
+        meetings: (any MeetingFeed)? = nil, matches: (any MatchFeed)? = nil, fitSignals: (any FitSignalSink)? = nil,
+        directory: (any RespondentDirectory)? = nil, erasures: (any ErasureFeed)? = nil
+    ) {
         self.meetings = meetings
         self.matches = matches
         self.fitSignals = fitSignals
         self.directory = directory
+        self.erasures = erasures
     }
 
-    /// The peers over RPC: scheduling's and matching's internal methods (mutual TLS, no token)
-    /// and identity's `GetParticipation` with the respondent's forwarded token.
+    /// The peers over RPC: scheduling's, matching's and identity's internal methods (mutual TLS,
+    /// no token) and identity's `GetParticipation` with the respondent's forwarded token.
     public static func rpc(scheduling: RPCClient?, matching: RPCClient?, identity: RPCClient?) -> FeedbackPeers {
         FeedbackPeers(
             meetings: scheduling.map(RPCMeetingFeed.init), matches: matching.map(RPCMatchFeed.init), fitSignals: matching.map(RPCFitSignalSink.init),
-            directory: identity.map(RPCRespondentDirectory.init)
+            directory: identity.map(RPCRespondentDirectory.init), erasures: identity.map(RPCErasureFeed.init)
         )
     }
 }
@@ -86,6 +96,13 @@ struct RPCMatchFeed: MatchFeed {
     let client: RPCClient
     func matchChanges(after: Int, limit: Int) async throws -> MatchChangePage {
         try await client.call(Matching.listMatchChanges, ListMatchChangesRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
+    }
+}
+
+struct RPCErasureFeed: ErasureFeed {
+    let client: RPCClient
+    func erasures(after: Int, limit: Int) async throws -> ErasurePage {
+        try await client.call(Identity.listErasures, ListErasuresRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
     }
 }
 
@@ -149,33 +166,37 @@ public final class FeedbackServer: Sendable {
 
     // MARK: Sync
 
-    /// Pulls both feeds until they are exhausted; returns how many changes were copied. Each page
-    /// is stored with its cursor in one transaction, so a crash never skips nor half-applies one.
+    /// The feeds feedback follows, by the name their cursor is stored under.
+    static let feeds = ["matches", "meetings", "erasures"]
+
+    /// Pulls every feed until it is exhausted; returns how many changes (and erasures) were
+    /// applied. Each page is stored with its cursor in one transaction, so a crash never skips nor
+    /// half-applies one.
     @discardableResult
     public func syncNow() async throws -> Int {
         try await syncGate.run {
-            // Each feed on its own: one service being down does not hold up the other's facts.
-            var copied = 0
-            var failure: (any Error)?
+            var pulls: [@Sendable () async throws -> Int] = []
             if let feed = peers.matches {
-                do {
-                    copied += try await pull("matches", { try await feed.matchChanges(after: $0, limit: $1) }, count: \.changes.count, last: \.last) {
-                        try await self.store.applyMatchChanges($0)
-                    }
-                } catch {
-                    failure = error
-                }
+                pulls.append { try await self.pull("matches", feed.matchChanges, count: \.changes.count, last: \.last, apply: self.store.applyMatchChanges) }
             }
             if let feed = peers.meetings {
-                do {
-                    copied += try await pull("meetings", { try await feed.meetingChanges(after: $0, limit: $1) }, count: \.changes.count, last: \.last) {
-                        try await self.store.applyMeetingChanges($0)
-                    }
-                } catch {
-                    failure = failure ?? error
-                }
+                pulls.append { try await self.pull("meetings", feed.meetingChanges, count: \.changes.count, last: \.last, apply: self.store.applyMeetingChanges) }
             }
-            if let failure { throw failure }
+            if let feed = peers.erasures {
+                pulls.append { try await self.pull("erasures", feed.erasures, count: \.erasures.count, last: \.last, apply: self.store.applyErasures) }
+            }
+            // Each feed on its own, at the same time: one service being down or slow to answer
+            // does not hold up the others (an erasure waits for no meeting).
+            let results = await withTaskGroup(of: Result<Int, any Error>.self) { group in
+                for pull in pulls {
+                    group.addTask {
+                        do { return .success(try await pull()) } catch { return .failure(error) }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            var copied = 0
+            for result in results { copied += try result.get() }
             return copied
         }
     }
@@ -231,13 +252,14 @@ public final class FeedbackServer: Sendable {
         try await store.outboxCounts()
     }
 
-    /// The background work, until cancelled: sync the feeds and deliver fit signals every
-    /// `syncInterval`. Reports for operators: `tandem_feedback_fit_signals_pending` (waiting for
-    /// matching), `tandem_feedback_feed_cursor{feed}` and `tandem_feedback_sync_failures_total`.
+    /// The background work, until cancelled: sync the feeds (matching's matches, scheduling's
+    /// meetings, identity's erasures) and deliver fit signals every `syncInterval`. Reports for
+    /// operators: `tandem_feedback_fit_signals_pending` (waiting for matching),
+    /// `tandem_feedback_feed_cursor{feed}` and `tandem_feedback_sync_failures_total`.
     public func runBackground() async {
         let pending = Gauge(label: "tandem_feedback_fit_signals_pending")
         let failures = Counter(label: "tandem_feedback_sync_failures_total")
-        let cursors = ["matches", "meetings"].map { ($0, Gauge(label: "tandem_feedback_feed_cursor", dimensions: [("feed", $0)])) }
+        let cursors = Self.feeds.map { ($0, Gauge(label: "tandem_feedback_feed_cursor", dimensions: [("feed", $0)])) }
         while !Task.isCancelled {
             do {
                 try await syncNow()

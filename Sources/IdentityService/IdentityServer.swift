@@ -80,11 +80,14 @@ public final class IdentityServer: Sendable {
     /// The RPC handlers.
     public var service: any RPCService { IdentityRPCService(server: self) }
 
-    /// Checks access tokens (and API keys) on every call but the public ones.
+    /// Checks access tokens (and API keys) on every call but the public ones, and admits only the
+    /// listed services (by certificate name) to the internal methods.
     public var interceptors: [any ServerInterceptor] {
-        [AuthServerInterceptor(verifier: verifier, apiKeys: { [self] (key: String) async throws(RPCError) -> AuthenticatedCaller in
-            try await self.callerForAPIKey(key)
-        })]
+        [AuthServerInterceptor(
+            verifier: verifier,
+            apiKeys: { [self] (key: String) async throws(RPCError) -> AuthenticatedCaller in try await self.callerForAPIKey(key) },
+            internalMethods: Identity.internalMethods
+        )]
     }
 
     /// Closes the database (after the server stopped).

@@ -21,7 +21,7 @@ struct FeedbackCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ServiceOptions
 
-    @Option(help: "The identity service, HOST:PORT (repeatable): token keys and respondents' divisions. [env: TANDEM_IDENTITY] (default: 127.0.0.1:7101)")
+    @Option(help: "The identity service, HOST:PORT (repeatable): token keys, respondents' divisions and its erasure feed. [env: TANDEM_IDENTITY] (default: 127.0.0.1:7101)")
     var identity: [String] = []
 
     @Option(help: "The scheduling service, HOST:PORT (repeatable), whose meeting change feed feedback copies. [env: TANDEM_SCHEDULING] (default: 127.0.0.1:7103)")
@@ -30,7 +30,7 @@ struct FeedbackCommand: AsyncParsableCommand {
     @Option(help: "The matching service, HOST:PORT (repeatable): its match change feed, and where re-match signals go. [env: TANDEM_MATCHING] (default: 127.0.0.1:7102)")
     var matching: [String] = []
 
-    @Option(name: .customLong("sync-seconds"), help: "How often the match and meeting feeds are pulled. [env: TANDEM_SYNC_SECONDS] (default: 3)")
+    @Option(name: .customLong("sync-seconds"), help: "How often the match, meeting and erasure feeds are pulled. [env: TANDEM_SYNC_SECONDS] (default: 3)")
     var syncSeconds: Int?
 
     func run() async throws {
@@ -53,8 +53,8 @@ struct FeedbackCommand: AsyncParsableCommand {
 
         let registry = TandemObservability.bootstrap(settings: settings)
         let logger = Logger(label: "tandem.feedback")
-        // Feedback calls the others with its own certificate: scheduling's and matching's internal
-        // methods admit it by that name.
+        // Feedback calls the others with its own certificate: identity's, scheduling's and
+        // matching's internal methods admit it by that name.
         let identityClient = try RPCClient(
             endpoints: identityEndpoints, tls: settings.clientTLS(serverName: "identity"), interceptors: TandemObservability.clientInterceptors, logger: logger
         )
@@ -81,7 +81,8 @@ struct FeedbackCommand: AsyncParsableCommand {
         )
         let store = ReadinessProbe("store") { try await feedback.checkStore() }
         // Tokens are verified with identity's keys; scheduling and matching being down only delays
-        // the copy of their facts (the feeds resume from their cursors), so they are not probed.
+        // the copy of their facts (the feeds resume from their cursors, as identity's erasure feed
+        // does), so they are not probed.
         let identityProbe = ReadinessProbe("identity") {
             let health = try await identityClient.call(Health.check, HealthCheckRequest(service: ""), options: CallOptions(timeout: .seconds(2)))
             guard health.status == .serving else { throw RPCError(code: .unavailable, message: "identity reports \(health.status)") }
@@ -93,7 +94,7 @@ struct FeedbackCommand: AsyncParsableCommand {
     }
 }
 
-/// Pulls the feeds and delivers fit signals until shutdown.
+/// Pulls the feeds (matches, meetings, erasures) and delivers fit signals until shutdown.
 struct BackgroundSync: Service {
     let feedback: FeedbackServer
 

@@ -40,6 +40,7 @@ enum MethodRegistry {
         add(Identity.deactivatePerson); add(Identity.erasePerson); add(Identity.setPassword); add(Identity.importPeople)
         add(Identity.upsertParticipation); add(Identity.getParticipation); add(Identity.listParticipants)
         add(Identity.createServiceAccount); add(Identity.createAPIKey); add(Identity.revokeAPIKey); add(Identity.listServiceAccounts)
+        add(Identity.listErasures)
         // Matching
         add(Matching.setSettings); add(Matching.getSettings); add(Matching.syncParticipants)
         add(Matching.recommend); add(Matching.explainPair); add(Matching.compareMentors); add(Matching.exportScores)

@@ -120,6 +120,9 @@ struct GatewayTests {
             #expect(expected.isSubset(of: served))
             #expect(served.subtracting(expected).allSatisfy { $0.hasPrefix("health.") || $0.hasPrefix("reflection.") }, "\(served.subtracting(expected))")
             #expect(!served.contains(Matching.listMatchChanges.fullName) && !served.contains(Identity.verificationKeys.fullName))
+            #expect(!served.contains(Identity.listErasures.fullName))
+            // Identity's erasure feed is not reachable through the gateway, even for an org-admin.
+            await expectRPCError(.unimplemented) { _ = try await cluster.call(Identity.listErasures, ListErasuresRequest(after: 0), token: admin) }
         }
     }
 

@@ -15,6 +15,8 @@ struct IdentityHarness: Sendable {
     let clock: TestClock
     let directory: String
     let identity: IdentityServer
+    /// Where the service listens (for clients with other certificates).
+    let endpoint: Endpoint
 
     static let adminPassword = "first admin password"
 
@@ -66,7 +68,7 @@ func withIdentity<T: Sendable>(
         let result = try await withServer(services: [identity.service], tls: TestPKI.shared.serverTLS(name: "identity"), interceptors: identity.interceptors) { _, endpoint in
             let client = try makeClient([endpoint], serverName: "identity")
             defer { client.close() }
-            return try await body(IdentityHarness(client: client, clock: clock, directory: directory, identity: identity))
+            return try await body(IdentityHarness(client: client, clock: clock, directory: directory, identity: identity, endpoint: endpoint))
         }
         identity.close()
         return result

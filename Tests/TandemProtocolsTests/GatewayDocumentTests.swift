@@ -15,4 +15,13 @@ struct GatewayDocumentTests {
         #expect(Set(documented) == Set(Gateway.routedMethods.map(\.fullName)))
         #expect(documented.count == Gateway.routedMethods.count)
     }
+
+    @Test("no service's internal method is routed")
+    func internalMethodsAreNotRouted() {
+        let routed = Set(Gateway.routedMethods.map(\.fullName))
+        for methods in [Identity.internalMethods, Matching.internalMethods, Scheduling.internalMethods] {
+            #expect(routed.isDisjoint(with: methods.keys), "\(methods.keys.sorted())")
+        }
+        #expect(!routed.contains(Identity.listErasures.fullName))
+    }
 }

@@ -603,7 +603,7 @@ enum Examples {
                 ]),
                 minimal: AcknowledgeRemindersRequest(reminderIDs: [])
             ),
-        ] + (try feedExamples()) + (try feedbackExamples())
+        ] + (try feedExamples()) + (try erasureFeedExamples()) + (try feedbackExamples())
     }
 
     /// Every service's method descriptors, by document.
@@ -834,6 +834,19 @@ enum Examples {
                 ),
                 minimal: ProgramDashboard(program: nil, matchCounts: [], pendingProposals: [], parts: [])
             ),
+        ]
+    }
+}
+
+// MARK: - Identity's erasure feed (kept apart to ease merging)
+
+extension Examples {
+    static func erasureFeedExamples() throws -> [MessageExample] {
+        let erasure = Erasure(sequence: 17, organisationID: organisationID, personID: personID, erasedAt: issuedAt)
+        return [
+            try MessageExample(ListErasuresRequest.self, full: ListErasuresRequest(after: 16, limit: 100), minimal: ListErasuresRequest(after: 0)),
+            try MessageExample(Erasure.self, full: erasure, minimal: erasure),
+            try MessageExample(ErasurePage.self, full: ErasurePage(erasures: [erasure], last: 17), minimal: ErasurePage(erasures: [], last: 0)),
         ]
     }
 }

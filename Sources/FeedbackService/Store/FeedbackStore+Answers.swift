@@ -168,14 +168,36 @@ extension FeedbackStore {
     /// Removes a person's answers, notes and goals; later reports no longer count them.
     func erase(organisation: UUID, person: UUID) async throws -> Int {
         try await write(changing: [organisation]) { connection in
-            var removed = 0
-            removed += try connection.execute("DELETE FROM session_feedback WHERE org_id = ? AND person_id = ?", organisation, person)
-            removed += try connection.execute("DELETE FROM survey_responses WHERE org_id = ? AND person_id = ?", organisation, person)
-            removed += try connection.execute("DELETE FROM goals WHERE org_id = ? AND mentee_id = ?", organisation, person)
-            // A signal not yet delivered still goes out (matching needs it), without the comment.
-            try connection.execute("UPDATE fit_outbox SET comment = NULL WHERE org_id = ? AND person_id = ?", organisation, person)
-            return removed
+            try Self.erase(connection, organisation: organisation, person: person)
         }
+    }
+
+    /// Applies a page of identity's erasures and moves the cursor, in one transaction. Erasing a
+    /// person again removes nothing more, so a page applied twice is harmless.
+    func applyErasures(_ page: ErasurePage) async throws {
+        try await write(changing: Set(page.erasures.map(\.organisationID))) { connection in
+            for erasure in page.erasures {
+                let removed = try Self.erase(connection, organisation: erasure.organisationID, person: erasure.personID)
+                if removed > 0 {
+                    self.logger.notice("erased a person erased in identity", metadata: [
+                        "person": "\(erasure.personID)", "organisation": "\(erasure.organisationID)", "removed": "\(removed)",
+                    ])
+                }
+            }
+            try Self.setCursor(connection, feed: "erasures", page.last)
+        }
+    }
+
+    /// The erasure itself (`feedback.ErasePerson` and identity's erasure feed): the person's
+    /// session feedback with its private notes, survey answers and goals. Returns the rows removed.
+    static func erase(_ connection: SQLiteConnection, organisation: UUID, person: UUID) throws -> Int {
+        var removed = 0
+        removed += try connection.execute("DELETE FROM session_feedback WHERE org_id = ? AND person_id = ?", organisation, person)
+        removed += try connection.execute("DELETE FROM survey_responses WHERE org_id = ? AND person_id = ?", organisation, person)
+        removed += try connection.execute("DELETE FROM goals WHERE org_id = ? AND mentee_id = ?", organisation, person)
+        // A signal not yet delivered still goes out (matching needs it), without the comment.
+        try connection.execute("UPDATE fit_outbox SET comment = NULL WHERE org_id = ? AND person_id = ?", organisation, person)
+        return removed
     }
 
     // MARK: Outbox

@@ -38,6 +38,7 @@ struct IdentityRPCService: RPCService {
         router.register(Identity.createAPIKey, unary: { try await server.createAPIKey($0, context: $1) })
         router.register(Identity.revokeAPIKey, unary: { try await server.revokeAPIKey($0, context: $1) })
         router.register(Identity.listServiceAccounts, unary: { try await server.listServiceAccounts(context: $1) })
+        router.register(Identity.listErasures, unary: { try await server.listErasures($0, context: $1) })
     }
 }
 

@@ -234,6 +234,7 @@ extension IdentityStore {
             try connection.execute("DELETE FROM participations WHERE person_id = ?", id)
             try connection.execute("DELETE FROM program_admins WHERE person_id = ?", id)
             try connection.execute("DELETE FROM refresh_tokens WHERE person_id = ?", id)
+            try Self.publishErasure(connection, organisation: organisation, person: id, now: now)
         }
         // Old page versions in the write-ahead log would still hold the data.
         if try await !database.checkpoint() {

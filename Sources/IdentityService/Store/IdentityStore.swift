@@ -114,6 +114,16 @@ final class IdentityStore: Sendable {
                 secret_hash BLOB NOT NULL, created_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0
             );
             """),
+        // The erasure feed (identity.ListErasures): every erasure gets the next sequence in its own
+        // transaction. AUTOINCREMENT: a sequence is never reused. People erased before the feed
+        // existed are numbered in the order of their erasure, so followers erase them too.
+        Migration(version: 2, """
+            CREATE TABLE erasures (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT, org_id BLOB NOT NULL, person_id BLOB NOT NULL, erased_at REAL NOT NULL
+            );
+            INSERT INTO erasures (org_id, person_id, erased_at)
+                SELECT org_id, id, updated_at FROM people WHERE erased = 1 ORDER BY updated_at, id;
+            """),
     ]
 }
 
