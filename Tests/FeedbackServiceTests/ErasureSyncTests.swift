@@ -115,19 +115,27 @@ struct ErasureSyncTests {
             #expect(try await server.syncNow() == 0)
             // Erasing again (feedback.ErasePerson after the feed did) is harmless.
             #expect(try await server.store.erase(organisation: organisation, person: mentee) == 0)
+            // The erased mentee's token may outlive the erasure: what they send is refused.
+            let refused = await expectRPCError(.unauthenticated) { try await answer(server, person: mentee, match: facts, meeting: meeting.id) }
+            #expect(refused?.message.contains("was erased") == true)
+            await expectRPCError(.unauthenticated) {
+                _ = try await server.store.setGoal(organisation: organisation, Goal(matchID: match.id, title: "Again"), mentee: mentee, now: start)
+            }
+            #expect(try await traces(server, person: mentee, match: facts, meeting: meeting.id) == nothing)
         }
-        // While feedback is down: the mentor is erased in identity. (And, only to make a second
-        // application visible, the store gets a goal for the mentee again.)
+        // While feedback is down: the mentor is erased in identity.
         erasures.erase(mentor, organisation: organisation)
         erasures.state.withLock { $0.asked.removeAll() }
         let server = try FeedbackServer.open(dataDirectory: directory, configuration: configuration, peers: peers, logger: Logger(label: "test"))
         defer { server.close() }
-        _ = try await server.store.setGoal(organisation: organisation, Goal(matchID: match.id, title: "Again"), mentee: mentee, now: start)
         #expect(try await server.syncNow() == 1)
         #expect(erasures.state.withLock { $0.asked.first } == 2, "resumed from the stored cursor, not from 0")
-        #expect(try await traces(server, person: mentor, match: facts, meeting: meeting.id) == Traces(sessionFeedback: false, surveys: 0, goals: 1))
-        #expect(try await server.store.goals(organisation: organisation, match: match.id).map(\.title) == ["Again"], "the mentee's erasure was not applied again")
+        #expect(try await traces(server, person: mentor, match: facts, meeting: meeting.id) == nothing)
         #expect(try await server.store.cursor("erasures") == 3)
+        // Both stay refused after the restart.
+        for person in [mentor, mentee] {
+            await expectRPCError(.unauthenticated) { try await answer(server, person: person, match: facts, meeting: meeting.id) }
+        }
     }
 
     @Test("identity being down holds up neither the other feeds nor, later, the erasures")

@@ -29,6 +29,7 @@ extension FeedbackStore {
     ) async throws -> (SessionFeedback, replaced: Bool) {
         try await write(changing: [respondent.organisationID]) { connection in
             let organisation = respondent.organisationID
+            try Self.refuseErased(connection, organisation: organisation, person: respondent.personID)
             let existing = try connection.first(
                 "SELECT 1 FROM session_feedback WHERE org_id = ? AND meeting_id = ? AND person_id = ?", organisation, meeting.id, respondent.personID
             )
@@ -86,6 +87,7 @@ extension FeedbackStore {
     ) async throws -> Bool {
         try await write(changing: [respondent.organisationID]) { connection in
             let organisation = respondent.organisationID
+            try Self.refuseErased(connection, organisation: organisation, person: respondent.personID)
             let existing = try connection.first(
                 "SELECT 1 FROM survey_responses WHERE org_id = ? AND match_id = ? AND person_id = ? AND kind = ? AND round = ?",
                 organisation, match.matchID, respondent.personID, input.kind.rawValue, input.round
@@ -140,6 +142,7 @@ extension FeedbackStore {
 
     func setGoal(organisation: UUID, _ goal: Goal, mentee: UUID, now: Date) async throws -> Goal {
         try await database.write { connection in
+            try Self.refuseErased(connection, organisation: organisation, person: mentee)
             var stored = goal
             let id = goal.id ?? UUID()
             stored.id = id
@@ -177,6 +180,10 @@ extension FeedbackStore {
     func applyErasures(_ page: ErasurePage) async throws {
         try await write(changing: Set(page.erasures.map(\.organisationID))) { connection in
             for erasure in page.erasures {
+                try connection.execute(
+                    "INSERT INTO erased_people (org_id, person_id, erased_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    erasure.organisationID, erasure.personID, erasure.erasedAt.timeIntervalSince1970
+                )
                 let removed = try Self.erase(connection, organisation: erasure.organisationID, person: erasure.personID)
                 if removed > 0 {
                     self.logger.notice("erased a person erased in identity", metadata: [
@@ -186,6 +193,13 @@ extension FeedbackStore {
             }
             try Self.setCursor(connection, feed: "erasures", page.last)
         }
+    }
+
+    /// Answers and goals of a person erased in identity are refused: their access token may
+    /// still be valid (for up to 15 minutes after the erasure), but they no longer exist.
+    static func refuseErased(_ connection: SQLiteConnection, organisation: UUID, person: UUID) throws {
+        guard try connection.first("SELECT 1 FROM erased_people WHERE org_id = ? AND person_id = ?", organisation, person) != nil else { return }
+        throw RPCError(code: .unauthenticated, message: "person \(person.uuidString.lowercased()) was erased; nothing more is kept for them")
     }
 
     /// The erasure itself (`feedback.ErasePerson` and identity's erasure feed): the person's

@@ -113,6 +113,13 @@ final class FeedbackStore: Sendable {
             );
             CREATE INDEX fit_outbox_pending ON fit_outbox (next_attempt_at) WHERE delivered_at IS NULL;
             """),
+        // People erased in identity (its erasure feed): their access tokens outlive the erasure
+        // by up to 15 minutes, and nothing they send afterwards is kept.
+        Migration(version: 2, """
+            CREATE TABLE erased_people (
+                org_id BLOB NOT NULL, person_id BLOB NOT NULL, erased_at REAL NOT NULL, PRIMARY KEY (org_id, person_id)
+            ) WITHOUT ROWID;
+            """),
     ]
 
     // MARK: Keys
