@@ -23,22 +23,55 @@ public struct RPCMatchChangeSource: MatchChangeSource {
     }
 }
 
+/// Identity's erasure feed, as scheduling reads it.
+public protocol ErasureSource: Sendable {
+    func erasures(after: Int, limit: Int) async throws -> ErasurePage
+}
+
+/// `identity.ListErasures` over mutual TLS, with scheduling's certificate (identity admits it by
+/// name).
+public struct RPCErasureSource: ErasureSource {
+    let client: RPCClient
+
+    public init(client: RPCClient) {
+        self.client = client
+    }
+
+    public func erasures(after: Int, limit: Int) async throws -> ErasurePage {
+        try await client.call(Identity.listErasures, ListErasuresRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
+    }
+}
+
 extension SchedulingServer {
     static let matchFeed = "matching.matches"
+    static let erasureFeed = "identity.erasures"
+    /// Changes read per call; a full page means there may be more right away.
+    static let feedPage = 500
 
     /// Follows matching's matches until cancelled: an active match becomes a pair that can book
     /// (registered as if by `RegisterPair`), a match that ended stops booking (`active` false;
     /// booked meetings stay). The position in the feed is stored with the pairs it produced, so a
     /// restart resumes where it stopped and nothing is applied twice or missed.
     public func followMatches(_ source: any MatchChangeSource, every interval: Duration = .seconds(2)) async {
+        await follow("matching's changes", every: interval) { try await self.syncMatches(source) }
+    }
+
+    /// Follows identity's erasures until cancelled (`syncErasures`), like `followMatches`.
+    public func followErasures(_ source: any ErasureSource, every interval: Duration = .seconds(3)) async {
+        await follow("identity's erasures", every: interval) { try await self.syncErasures(source) }
+    }
+
+    /// Reads a feed page after page while pages come full, then every `interval`; a failure is
+    /// logged once, until the feed can be read again.
+    private func follow(_ feed: String, every interval: Duration, _ sync: @Sendable () async throws -> Int) async {
         var failing = false
         while !Task.isCancelled {
             do {
-                while try await syncMatches(source) == 500 {}
-                if failing { logger.info("following matching's changes again") }
+                while try await sync() == Self.feedPage {}
+                if failing { logger.info("following \(feed) again") }
                 failing = false
             } catch {
-                if !failing { logger.warning("cannot read matching's changes; retrying", metadata: ["error": "\(error)"]) }
+                if !failing { logger.warning("cannot read \(feed); retrying", metadata: ["error": "\(error)"]) }
                 failing = true
             }
             try? await Task.sleep(for: interval)
@@ -49,11 +82,25 @@ extension SchedulingServer {
     @discardableResult
     public func syncMatches(_ source: any MatchChangeSource) async throws -> Int {
         let cursor = try await store.feedCursor(Self.matchFeed)
-        let page = try await source.changes(after: cursor, limit: 500)
+        let page = try await source.changes(after: cursor, limit: Self.feedPage)
         guard !page.changes.isEmpty || page.last != cursor else { return 0 }
         let changed = try await store.applyMatchChanges(page, feed: Self.matchFeed, now: configuration.now())
         for (organisation, match) in changed { pairCache.remove(PairKey(organisation: organisation, id: match)) }
         return page.changes.count
+    }
+
+    /// Applies one page of identity's erasures (see `SchedulingStore.applyErasures`); returns how
+    /// many it held.
+    @discardableResult
+    public func syncErasures(_ source: any ErasureSource) async throws -> Int {
+        let cursor = try await store.feedCursor(Self.erasureFeed)
+        let page = try await source.erasures(after: cursor, limit: Self.feedPage)
+        guard !page.erasures.isEmpty || page.last != cursor else { return 0 }
+        let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())
+        for (organisation, match) in result.pairs { pairCache.remove(PairKey(organisation: organisation, id: match)) }
+        for erasure in page.erasures { availabilityCache.remove(PairKey(organisation: erasure.organisationID, id: erasure.personID)) }
+        if result.cancelled > 0 { logger.notice("cancelled the upcoming meetings of people erased in identity", metadata: ["meetings": "\(result.cancelled)"]) }
+        return page.erasures.count
     }
 }
 
@@ -94,6 +141,42 @@ extension SchedulingStore {
             }
             try connection.execute("INSERT OR REPLACE INTO feed_cursors (name, position) VALUES (?, ?)", feed, page.last)
             return changed
+        }
+    }
+
+    /// What erasing people in identity means here, with the cursor, in one transaction: their
+    /// availability is deleted, their pairs stop booking, and their meetings still to come are
+    /// cancelled (freeing their partners' time). Meetings that took place stay, as ids and times.
+    /// Applying a page again changes nothing more.
+    func applyErasures(_ page: ErasurePage, feed: String, now: Date) async throws -> (pairs: [(UUID, UUID)], cancelled: Int) {
+        try await database.write { connection in
+            var pairs: [(UUID, UUID)] = [], cancelled = 0
+            for erasure in page.erasures {
+                let organisation = erasure.organisationID, person = erasure.personID
+                try connection.execute("DELETE FROM availability WHERE org_id = ? AND person_id = ?", organisation, person)
+                let matches = try connection.query(
+                    "SELECT match_id, active FROM pairs WHERE org_id = ? AND (mentor_id = ? OR mentee_id = ?)", organisation, person, person
+                )
+                for row in matches {
+                    guard let match = row.uuid(0) else { continue }
+                    if row.int(1) == 1 {
+                        try connection.execute("UPDATE pairs SET active = 0 WHERE org_id = ? AND match_id = ?", organisation, match)
+                        pairs.append((organisation, match))
+                    }
+                    let upcoming = try connection.query("""
+                        SELECT \(Self.meetingColumns) FROM meetings WHERE org_id = ? AND match_id = ? AND start >= ? AND status = 'scheduled'
+                        """, organisation, match, Int64(now.timeIntervalSince1970))
+                    for meetingRow in upcoming {
+                        try Self.cancelRow(
+                            connection, organisation: organisation, meeting: try Self.meeting(meetingRow), row: meetingRow,
+                            reason: "a participant is no longer in the program (erased)", now: now
+                        )
+                        cancelled += 1
+                    }
+                }
+            }
+            try connection.execute("INSERT OR REPLACE INTO feed_cursors (name, position) VALUES (?, ?)", feed, page.last)
+            return (pairs, cancelled)
         }
     }
 }

@@ -81,8 +81,13 @@ struct SchedulingCommand: AsyncParsableCommand {
             let matchingClient = try RPCClient(
                 endpoints: matchingEndpoints, tls: settings.clientTLS(serverName: "matching"), interceptors: TandemObservability.clientInterceptors, logger: logger
             )
-            followers = [matchingClient, MatchFollower(scheduling: scheduling, source: RPCMatchChangeSource(client: matchingClient))]
+            let source = RPCMatchChangeSource(client: matchingClient)
+            followers = [matchingClient, FeedFollower { await scheduling.followMatches(source) }]
         }
+        // Identity's erasures, read with the same certificate: an erased person's availability
+        // goes, their pairs stop booking and their meetings to come are cancelled.
+        let erasures = RPCErasureSource(client: identityClient)
+        followers.append(FeedFollower { await scheduling.followErasures(erasures) })
         try await ServiceRunner.run(
             server: server, alongside: [identityClient, MaintenanceService(scheduling: scheduling)] + followers, probes: [store, identityProbe],
             metrics: registry, settings: settings, logger: logger
@@ -101,14 +106,14 @@ struct MaintenanceService: Service {
     }
 }
 
-/// Turns matching's active matches into pairs until shutdown.
-struct MatchFollower: Service {
-    let scheduling: SchedulingServer
-    let source: RPCMatchChangeSource
+/// Follows one of the feeds scheduling reads (matching's matches, identity's erasures) until
+/// shutdown.
+struct FeedFollower: Service {
+    let follow: @Sendable () async -> Void
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            await scheduling.followMatches(source)
+            await follow()
         }
     }
 }

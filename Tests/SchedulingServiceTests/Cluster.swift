@@ -21,6 +21,8 @@ struct Cluster: Sendable {
     let schedulingServer: SchedulingServer
     /// Where scheduling listens (for clients with another service's certificate).
     let schedulingEndpoint: Endpoint
+    /// Where identity listens (for scheduling's own client, with its certificate).
+    var identityEndpoint: Endpoint? = nil
 
     static let password = "a long enough password"
 
@@ -97,7 +99,7 @@ func withCluster<T: Sendable>(
             let admin = try await identityClient.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: password))
             return try await body(Cluster(
                 identity: identityClient, scheduling: schedulingClient, clock: clock, admin: admin, schedulingDirectory: schedulingDirectory,
-                schedulingServer: scheduling, schedulingEndpoint: schedulingEndpoint
+                schedulingServer: scheduling, schedulingEndpoint: schedulingEndpoint, identityEndpoint: identityEndpoint
             ))
         }
     } bootstrap: {
