@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOSSL
+import Synchronization
 import TandemCertificates
 import TandemProtocols
 import TandemRPC
@@ -51,24 +52,24 @@ struct LimitsAndBadInputTests {
     }
 
     @Test func tooManyConcurrentStreamsAreRefused() async throws {
-        try await withServer(configure: { $0.maxConcurrentStreams = 2 }) { _, endpoint in
+        let held = HeldCalls()
+        try await withServer(services: [held], configure: { $0.maxConcurrentStreams = 2 }) { _, endpoint in
             let client = try makeClient([endpoint])
             defer { client.close() }
-            let outcomes = try await withThrowingTaskGroup(of: StatusCode.self) { group in
-                for _ in 0..<3 {
-                    group.addTask {
-                        do {
-                            _ = try await client.call(Echo.get, EchoMessage(delayMilliseconds: 500))
-                            return .ok
-                        } catch let error as RPCError {
-                            return error.code
-                        }
-                    }
-                }
-                return try await group.reduce(into: [StatusCode]()) { $0.append($1) }
+            defer { held.release() }                            // also when an expectation fails
+            // Two calls that the server holds open (no timing: they wait until released)…
+            let first = Task { try await client.call(HeldCalls.hold, EchoMessage(text: "1")) }
+            let second = Task { try await client.call(HeldCalls.hold, EchoMessage(text: "2")) }
+            #expect(try await eventually { held.started == 2 })
+            // …so a third on the same connection is one stream too many.
+            // (A deadline only so that a server that let it through fails the test instead of holding it.)
+            await expectRPCError(.resourceExhausted) {
+                _ = try await client.call(HeldCalls.hold, EchoMessage(text: "3"), options: CallOptions(timeout: .seconds(10)))
             }
-            #expect(outcomes.filter { $0 == .ok }.count == 2)
-            #expect(outcomes.filter { $0 == .resourceExhausted }.count == 1)
+            held.release()
+            #expect(try await first.value.text == "1")
+            #expect(try await second.value.text == "2")
+            #expect(held.started == 2, "the refused call never reached the handler")
         }
     }
 
@@ -226,5 +227,43 @@ struct LimitsAndBadInputTests {
             defer { client.close() }
             await expectRPCError(.permissionDenied) { _ = try await client.call(Echo.get, EchoMessage()) }
         }
+    }
+}
+
+/// A method whose calls the server holds open until the test releases them.
+final class HeldCalls: RPCService, Sendable {
+    static let hold = MethodDescriptor<EchoMessage, EchoMessage>(service: "held", method: "Hold")
+
+    private struct State {
+        var started = 0
+        var released = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    var started: Int { state.withLock { $0.started } }
+
+    func register(into router: inout RPCRouter) {
+        router.register(Self.hold, unary: { request, _ in
+            await withCheckedContinuation { continuation in
+                let released = self.state.withLock { state -> Bool in
+                    state.started += 1
+                    if !state.released { state.waiting.append(continuation) }
+                    return state.released
+                }
+                if released { continuation.resume() }
+            }
+            return request
+        })
+    }
+
+    func release() {
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.released = true
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
     }
 }
