@@ -2,7 +2,7 @@ public import Foundation
 public import Logging
 package import Synchronization
 import Metrics
-import TandemAuth
+public import TandemAuth
 public import TandemProtocols
 public import TandemRPC
 import TandemWire
@@ -41,11 +41,6 @@ public protocol MatchFeed: Sendable {
     func matchChanges(after: Int, limit: Int) async throws -> MatchChangePage
 }
 
-/// Where erasures come from: identity's erasure feed (`identity.ErasePerson`).
-public protocol ErasureFeed: Sendable {
-    func erasures(after: Int, limit: Int) async throws -> ErasurePage
-}
-
 /// Where "not a good fit" answers go: matching's re-match signal.
 public protocol FitSignalSink: Sendable {
     func recordFitSignal(_ signal: FitSignal) async throws
@@ -80,7 +75,7 @@ public struct FeedbackPeers: Sendable {
     public static func rpc(scheduling: RPCClient?, matching: RPCClient?, identity: RPCClient?) -> FeedbackPeers {
         FeedbackPeers(
             meetings: scheduling.map(RPCMeetingFeed.init), matches: matching.map(RPCMatchFeed.init), fitSignals: matching.map(RPCFitSignalSink.init),
-            directory: identity.map(RPCRespondentDirectory.init), erasures: identity.map(RPCErasureFeed.init)
+            directory: identity.map(RPCRespondentDirectory.init), erasures: identity.map { RPCErasureFeed(client: $0) }
         )
     }
 }
@@ -96,13 +91,6 @@ struct RPCMatchFeed: MatchFeed {
     let client: RPCClient
     func matchChanges(after: Int, limit: Int) async throws -> MatchChangePage {
         try await client.call(Matching.listMatchChanges, ListMatchChangesRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
-    }
-}
-
-struct RPCErasureFeed: ErasureFeed {
-    let client: RPCClient
-    func erasures(after: Int, limit: Int) async throws -> ErasurePage {
-        try await client.call(Identity.listErasures, ListErasuresRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
     }
 }
 

@@ -1,6 +1,7 @@
 public import Foundation
 public import TandemProtocols
 public import TandemRPC
+public import TandemAuth
 import TandemStore
 import TandemWire
 
@@ -23,25 +24,6 @@ public struct RPCMatchChangeSource: MatchChangeSource {
     }
 }
 
-/// Identity's erasure feed, as scheduling reads it.
-public protocol ErasureSource: Sendable {
-    func erasures(after: Int, limit: Int) async throws -> ErasurePage
-}
-
-/// `identity.ListErasures` over mutual TLS, with scheduling's certificate (identity admits it by
-/// name).
-public struct RPCErasureSource: ErasureSource {
-    let client: RPCClient
-
-    public init(client: RPCClient) {
-        self.client = client
-    }
-
-    public func erasures(after: Int, limit: Int) async throws -> ErasurePage {
-        try await client.call(Identity.listErasures, ListErasuresRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
-    }
-}
-
 extension SchedulingServer {
     static let matchFeed = "matching.matches"
     static let erasureFeed = "identity.erasures"
@@ -57,7 +39,7 @@ extension SchedulingServer {
     }
 
     /// Follows identity's erasures until cancelled (`syncErasures`), like `followMatches`.
-    public func followErasures(_ source: any ErasureSource, every interval: Duration = .seconds(3)) async {
+    public func followErasures(_ source: any ErasureFeed, every interval: Duration = .seconds(3)) async {
         await follow("identity's erasures", every: interval) { try await self.syncErasures(source) }
     }
 
@@ -92,7 +74,7 @@ extension SchedulingServer {
     /// Applies one page of identity's erasures (see `SchedulingStore.applyErasures`); returns how
     /// many it held.
     @discardableResult
-    public func syncErasures(_ source: any ErasureSource) async throws -> Int {
+    public func syncErasures(_ source: any ErasureFeed) async throws -> Int {
         let cursor = try await store.feedCursor(Self.erasureFeed)
         let page = try await source.erasures(after: cursor, limit: Self.feedPage)
         guard !page.erasures.isEmpty || page.last != cursor else { return 0 }

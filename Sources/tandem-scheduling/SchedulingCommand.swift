@@ -86,7 +86,7 @@ struct SchedulingCommand: AsyncParsableCommand {
         }
         // Identity's erasures, read with the same certificate: an erased person's availability
         // goes, their pairs stop booking and their meetings to come are cancelled.
-        let erasures = RPCErasureSource(client: identityClient)
+        let erasures = RPCErasureFeed(client: identityClient)
         followers.append(FeedFollower { await scheduling.followErasures(erasures) })
         try await ServiceRunner.run(
             server: server, alongside: [identityClient, MaintenanceService(scheduling: scheduling)] + followers, probes: [store, identityProbe],

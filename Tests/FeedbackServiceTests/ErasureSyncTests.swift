@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TandemAuth
 import TandemProtocols
 import TandemRPC
 import TandemTestSupport

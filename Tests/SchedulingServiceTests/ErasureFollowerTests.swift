@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SchedulingService
+import TandemAuth
 import TandemProtocols
 import TandemRPC
 import TandemTestSupport
@@ -33,7 +34,7 @@ struct ErasureFollowerTests {
                 logger: Logger(label: "test.erasures")
             )
             defer { identity.close() }
-            let source = RPCErasureSource(client: identity)
+            let source = RPCErasureFeed(client: identity)
             #expect(try await cluster.schedulingServer.syncErasures(source) == 1)
             #expect(try await cluster.schedulingServer.syncErasures(source) == 0, "the cursor moved with the erasure")
 
