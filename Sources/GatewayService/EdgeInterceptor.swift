@@ -40,10 +40,10 @@ public struct EdgeInterceptor: ServerInterceptor {
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
         guard let caller = try? context.caller() else {
-            if limiter != nil { try limit("address:" + Self.host(context.peer.address)) }
+            try limit("address:" + Self.host(context.peer.address))
             return try await next(context)
         }
-        if limiter != nil { try limit("subject:\(caller.organisationID)/\(caller.subject)") }
+        try limit("subject:\(caller.organisationID)/\(caller.subject)")
         if Self.administrativeMethods.contains(context.method) {
             let admin = caller.isOrganisationAdmin || caller.isService || caller.has(role: Role.programAdmin) || !caller.programs.isEmpty
             guard admin else { throw RPCError(code: .permissionDenied, message: "\(context.method) needs an admin role") }
@@ -52,8 +52,9 @@ public struct EdgeInterceptor: ServerInterceptor {
     }
 
     /// RESOURCE_EXHAUSTED with `retry-after` (milliseconds, WIRE.md) when `key` has no token left.
-    func limit(_ key: String) throws {
-        guard let limiter, let wait = limiter.take(key, now: now()) else { return }
+    /// The key is built only when there is a limit.
+    func limit(_ key: @autoclosure () -> String) throws {
+        guard let limiter, let wait = limiter.take(key(), now: now()) else { return }
         var metadata = Metadata()
         let milliseconds = max(1, Int((wait * 1000).rounded(.up)))
         metadata[Metadata.Keys.retryAfter] = String(milliseconds)
