@@ -188,6 +188,22 @@ struct EnvelopeTests {
         #expect(try RequestHeaders(decoding: future) == RequestHeaders(method: "a.B"))
     }
 
+    @Test("a change-feed request: limit 500 by default, 1–1000; after 0 or more; each bad field named")
+    func feedPagesAreChecked() throws {
+        #expect(try RPCError.checkFeedPage(after: 0, limit: nil) == 500)
+        #expect(try RPCError.checkFeedPage(after: 42, limit: 1) == 1)
+        #expect(try RPCError.checkFeedPage(after: 42, limit: 1000) == 1000)
+        for (after, limit, fields) in [(-1, nil, ["after"]), (0, 0, ["limit"]), (0, 1001, ["limit"]), (-5, -5, ["after", "limit"])] as [(Int, Int?, [String])] {
+            do {
+                _ = try RPCError.checkFeedPage(after: after, limit: limit)
+                Issue.record("after \(after), limit \(String(describing: limit)) was accepted")
+            } catch {
+                #expect(error.code == .invalidArgument)
+                #expect(error.fieldViolations.map(\.field) == fields)
+            }
+        }
+    }
+
     @Test func trailersWithDetailsRoundTrip() throws {
         let error = RPCError.invalidArgument(field: "email", rule: "format", "must be an email address")
         var trailers = error.trailers

@@ -3,6 +3,7 @@ import TandemAuth
 import TandemProtocols
 import TandemRPC
 import TandemStore
+import TandemWire
 
 // MARK: - The erasure feed (internal)
 
@@ -11,11 +12,7 @@ extension IdentityServer {
     /// copies (feedback). Only an internal peer (mutual TLS, a listed certificate name) gets here.
     func listErasures(_ request: ListErasuresRequest, context: ServerContext) async throws -> ErasurePage {
         _ = try context.internalPeer()
-        var violations: [Validation.Violation] = []
-        if request.after < 0 { violations.append(.init(field: "after", rule: "range", description: "must be 0 or a sequence returned before")) }
-        let limit = request.limit ?? 500
-        if !(1...1000).contains(limit) { violations.append(.init(field: "limit", rule: "range", description: "must be 1–1000")) }
-        try Validation.check(violations)
+        let limit = try RPCError.checkFeedPage(after: request.after, limit: request.limit)
         let erasures = try await store.erasures(after: request.after, limit: limit)
         return ErasurePage(erasures: erasures, last: erasures.last?.sequence ?? request.after)
     }

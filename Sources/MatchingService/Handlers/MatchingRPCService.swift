@@ -369,11 +369,7 @@ extension MatchingServer {
 extension MatchingServer {
     func listMatchChanges(_ request: ListMatchChangesRequest, context: ServerContext) async throws -> MatchChangePage {
         _ = try context.internalPeer()
-        let limit = request.limit ?? 500
-        var violations: [ErrorDetail.FieldViolation] = []
-        if request.after < 0 { violations.append(.init(field: "after", rule: "range", description: "must be 0 or more")) }
-        if !(1...1000).contains(limit) { violations.append(.init(field: "limit", rule: "range", description: "must be 1–1000")) }
-        guard violations.isEmpty else { throw RPCError.invalidArguments(violations) }
+        let limit = try RPCError.checkFeedPage(after: request.after, limit: request.limit)
         let changes = try await store.changes(after: Int64(request.after), limit: limit)
         return MatchChangePage(changes: changes.map { MatchChange(sequence: Int($0.0), match: $0.1) }, last: Int(changes.last?.0 ?? Int64(request.after)))
     }

@@ -567,11 +567,7 @@ extension SchedulingServer {
     /// internal peer (mutual TLS, a listed certificate name) gets here.
     func listMeetingChanges(_ request: ListMeetingChangesRequest, context: ServerContext) async throws -> MeetingChangePage {
         _ = try context.internalPeer()
-        var violations: [ErrorDetail.FieldViolation] = []
-        if request.after < 0 { violations.append(.init(field: "after", rule: "range", description: "must be 0 or a sequence returned before")) }
-        let limit = request.limit ?? 500
-        if !(1...1000).contains(limit) { violations.append(.init(field: "limit", rule: "range", description: "must be 1–1000")) }
-        try SchedulingValidation.check(violations)
+        let limit = try RPCError.checkFeedPage(after: request.after, limit: request.limit)
         let changes = try await store.meetingChanges(after: request.after, limit: limit)
         return MeetingChangePage(changes: changes, last: changes.last?.sequence ?? request.after)
     }

@@ -27,6 +27,18 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
         return RPCError(code: .invalidArgument, message: summary, details: [.badRequest(violations)])
     }
 
+    /// Checks a change-feed request (the internal `List…Changes` / `ListErasures` methods): its
+    /// cursor `after` is 0 or a sequence returned before, its `limit` 1–1000 (500 when absent).
+    /// Returns the limit; INVALID_ARGUMENT naming each bad field otherwise.
+    public static func checkFeedPage(after: Int, limit: Int?) throws(RPCError) -> Int {
+        var violations: [ErrorDetail.FieldViolation] = []
+        if after < 0 { violations.append(.init(field: "after", rule: "range", description: "must be 0 or a sequence returned before")) }
+        let limit = limit ?? 500
+        if !(1...1000).contains(limit) { violations.append(.init(field: "limit", rule: "range", description: "must be 1–1000")) }
+        guard violations.isEmpty else { throw invalidArguments(violations) }
+        return limit
+    }
+
     /// FAILED_PRECONDITION naming what conflicted.
     public static func failedPrecondition(type: String, subject: String, _ description: String) -> RPCError {
         RPCError(
