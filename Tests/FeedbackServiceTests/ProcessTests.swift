@@ -34,50 +34,11 @@ struct FeedbackProcessTests {
 
     @Test("serves next to identity and scheduling; kill -9 loses no acknowledged answer or fit signal; SIGTERM exits 0")
     func lifecycle() async throws {
-        let directory = temporaryDirectory()
-        let deployment = try ProcessDeployment(directory: directory, services: ["identity", "scheduling", "feedback"])
-        let tls = deployment.tls
-        let bootstrap = try deployment.bootstrapIdentity()
-        #expect(bootstrap.status == 0, "\(bootstrap.output)")
-        let identityPort = try freePort(), schedulingPort = try freePort(), feedbackPort = try freePort(), adminPort = try freePort()
-        let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(identityPort)", "--admin-port", "0", "--scrypt-log-n", "10"])
-        defer { identity.send(SIGKILL) }
-        let scheduling = try ServiceProcess("tandem-scheduling", tls("scheduling") + [
-            "--port", "\(schedulingPort)", "--admin-port", "0", "--identity", "127.0.0.1:\(identityPort)",
-        ])
-        defer { scheduling.send(SIGKILL) }
-        #expect(waitForPort(identityPort) && waitForPort(schedulingPort))
-
-        let matching = FakeMatching()
-        let verifier = TokenVerifier { throw RPCError(code: .unavailable, message: "no tokens here") }
-        try await withServer(
-            services: [matching.service], tls: TestPKI.shared.serverTLS(name: "matching"),
-            interceptors: [AuthServerInterceptor(verifier: verifier, internalMethods: Matching.internalMethods)]
-        ) { _, matchingEndpoint in
-            let feedbackArguments = tls("feedback") + [
-                "--port", "\(feedbackPort)", "--admin-port", "\(adminPort)", "--identity", "127.0.0.1:\(identityPort)",
-                "--scheduling", "127.0.0.1:\(schedulingPort)", "--matching", "127.0.0.1:\(matchingEndpoint.port)", "--sync-seconds", "1",
-            ]
-            var feedback = try ServiceProcess("tandem-feedback", feedbackArguments)
-            defer { feedback.send(SIGKILL) }
-            #expect(waitForPort(feedbackPort))
-
-            let identityClient = try makeClient([Endpoint(host: "127.0.0.1", port: identityPort)], serverName: "identity")
-            defer { identityClient.close() }
-            let schedulingClient = try makeClient([Endpoint(host: "127.0.0.1", port: schedulingPort)], serverName: "scheduling")
-            defer { schedulingClient.close() }
-            let feedbackClient = try makeClient([Endpoint(host: "127.0.0.1", port: feedbackPort)], serverName: "feedback")
-            defer { feedbackClient.close() }
-            @Sendable func bearer(_ token: String) -> CallOptions {
-                var options = CallOptions(timeout: .seconds(20))
-                options.metadata[Metadata.Keys.authorization] = "Bearer " + token
-                return options
-            }
-            let admin = try await eventuallyCall {
-                try await identityClient.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: "bootstrap password"))
-            }
-            let asAdmin = bearer(admin.accessToken)
-            let program = try await identityClient.call(Identity.createProgram, ProgramInput(name: "Mentoring", format: .oneToOne, startsOn: "2026-01-01"), options: asAdmin)
+        try await withFeedbackProcesses(scheduling: true) { cluster in
+            let (matching, identityClient, feedbackClient, admin, program, asAdmin) = (
+                cluster.matching, cluster.identityClient, cluster.feedbackClient, cluster.admin, cluster.program, cluster.asAdmin
+            )
+            let schedulingClient = try #require(cluster.schedulingClient)
             let mentee = try await identityClient.call(Identity.createPerson, CreatePersonRequest(
                 person: PersonInput(email: "ravi@acme.example", name: "Ravi", division: "Sales", jobTitle: "AE", seniority: 2, timeZone: "UTC"),
                 password: "a long enough password"
@@ -106,22 +67,22 @@ struct FeedbackProcessTests {
             let submitted = try await eventuallyCall {
                 try await feedbackClient.call(Feedback.submitSessionFeedback, SessionFeedbackInput(
                     meetingID: meeting.id, rating: 2, privateNote: "not for anyone", pairingFit: .notAGoodFit, fitComment: "no common ground"
-                ), options: bearer(menteeToken))
+                ), options: cluster.bearer(menteeToken))
             }
-            feedback.send(SIGKILL)
-            #expect(feedback.waitForExit(seconds: 10) != 0)
+            cluster.feedback.send(SIGKILL)
+            #expect(cluster.feedback.waitForExit(seconds: 10) != 0)
             #expect(matching.signals.isEmpty)
             matching.setDown(false)
-            feedback = try ServiceProcess("tandem-feedback", feedbackArguments)
-            #expect(waitForPort(feedbackPort))
+            try cluster.restartFeedback()
             let again = try await eventuallyCall {
-                try await feedbackClient.call(Feedback.getSessionFeedback, SessionFeedbackRef(meetingID: meeting.id), options: bearer(menteeToken))
+                try await feedbackClient.call(Feedback.getSessionFeedback, SessionFeedbackRef(meetingID: meeting.id), options: cluster.bearer(menteeToken))
             }
             #expect(again == submitted)
             // The signal leaves the outbox after the restart and reaches matching.
             #expect(try await eventually(timeout: .seconds(60)) { !matching.signals.isEmpty })
             #expect(matching.signals == [FitSignal(organisationID: admin.organisationID, matchID: match.id, personID: mentee.id, comment: "no common ground")])
 
+            let adminPort = cluster.adminPort
             #expect(try httpGet(port: adminPort, path: "/healthz").status == 200)
             #expect(try await eventually { (try? httpGet(port: adminPort, path: "/readyz").status) == 200 })
             let metrics = try httpGet(port: adminPort, path: "/metrics")
@@ -133,12 +94,8 @@ struct FeedbackProcessTests {
             }, "the delivered signal left the outbox")
             #expect(metrics.body.contains(#"tandem_feedback_feed_cursor{feed="meetings"}"#))
 
-            feedback.send(SIGTERM)
-            #expect(feedback.waitForExit(seconds: 30) == 0, "\(feedback.output.suffix(600))")
+            cluster.feedback.send(SIGTERM)
+            #expect(cluster.feedback.waitForExit(seconds: 30) == 0, "\(cluster.feedback.output.suffix(600))")
         }
-        scheduling.send(SIGTERM)
-        #expect(scheduling.waitForExit(seconds: 30) == 0)
-        identity.send(SIGTERM)
-        #expect(identity.waitForExit(seconds: 30) == 0)
     }
 }
