@@ -69,9 +69,14 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(
+            name: "CTandemSQLiteVFS",
+            dependencies: ["CTandemSQLite"]
+        ),
+        .target(
             name: "TandemStore",
             dependencies: [
                 "CTandemSQLite",
+                "CTandemSQLiteVFS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

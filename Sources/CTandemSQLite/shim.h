@@ -7,6 +7,13 @@ static inline void (*tandem_sqlite_transient(void))(void *) {
     return SQLITE_TRANSIENT;
 }
 
+/// Process-wide settings, before the first connection opens: no memory statistics (each
+/// allocation would otherwise take a global mutex). Returns SQLITE_MISUSE if SQLite was
+/// already initialised (then nothing changes).
+static inline int tandem_sqlite_configure(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int tandem_wal_hook_record(void *context, sqlite3 *db, const char *name, int pages) {
     (void)db; (void)name;
     *(int *)context = pages;

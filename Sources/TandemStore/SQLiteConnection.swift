@@ -1,4 +1,5 @@
 import CTandemSQLite
+import CTandemSQLiteVFS
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
@@ -112,10 +113,26 @@ public final class SQLiteConnection {
     let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
 
+    /// Process-wide SQLite settings, applied once before the first connection opens; the VFS
+    /// every connection uses ("tandem": the default one with the write-ahead log's writes
+    /// gathered into a few large writes per sync), or nil for SQLite's default if it could not be
+    /// registered.
+    private static let vfs: String? = {
+        _ = tandem_sqlite_configure()
+        return tandem_vfs_register() == SQLITE_OK ? TANDEM_VFS_NAME : nil
+    }()
+
+    /// Writes SQLite made to write-ahead logs, and the system calls they became (all databases
+    /// of the process).
+    public static var logWriteCounters: (logWrites: UInt64, systemWrites: UInt64) {
+        let counters = tandem_vfs_read_counters()
+        return (counters.logWrites, counters.systemWrites)
+    }
+
     init(path: String, readOnly: Bool) throws {
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
-        let result = sqlite3_open_v2(path, &handle, flags, nil)
+        let result = sqlite3_open_v2(path, &handle, flags, Self.vfs)
         guard result == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let handle { sqlite3_close_v2(handle) }

@@ -59,6 +59,7 @@ public final class SQLiteDatabase: Sendable {
         try Self.enableWAL(writerConnection)
         try writerConnection.executeScript("""
             PRAGMA synchronous=FULL;
+            PRAGMA temp_store=MEMORY;
             PRAGMA foreign_keys=ON;
             PRAGMA secure_delete=\(secureDelete ? "ON" : "OFF");
             PRAGMA cache_size=-\(writerCacheMiB * 1024);

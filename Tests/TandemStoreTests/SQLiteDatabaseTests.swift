@@ -71,6 +71,55 @@ struct SQLiteDatabaseTests {
         #expect(try await database.read { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 500)
     }
 
+    @Test("the log's writes reach the file gathered: a few system calls per commit, not two per page")
+    func logWritesAreGathered() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
+        defer { database.close() }
+        let filler = String(repeating: "y", count: 3000)
+        let before = SQLiteConnection.logWriteCounters
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<400 {
+                group.addTask {
+                    _ = try await database.write { try $0.execute("INSERT INTO items (name, amount, note) VALUES (?, ?, ?)", "item-\(index)", index, filler) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let after = SQLiteConnection.logWriteCounters
+        // Counters are of the whole process (other suites write meanwhile); SQLite writes each
+        // frame as two writes, and a commit of many frames here becomes a few.
+        let logWrites = after.logWrites - before.logWrites, systemWrites = after.systemWrites - before.systemWrites
+        #expect(logWrites >= 800, "at least a header and a page per row: \(logWrites)")
+        #expect(systemWrites * 4 < logWrites, "\(systemWrites) system calls for \(logWrites) writes")
+        #expect(try await database.read { try $0.query("SELECT count(*), sum(length(note)) FROM items")[0].int(1) } == 400 * 3000)
+    }
+
+    @Test("a transaction larger than the page cache reads back what it spilled to the log, and commits it intact")
+    func aTransactionLargerThanTheCacheIsIntact() async throws {
+        let path = temporaryPath()
+        let database = try SQLiteDatabase(path: path, migrations: schema, writerCacheMiB: 1)
+        // 6,000 rows of 2–4 KB (about 18 MB) in one write: the 1 MiB cache spills pages to the
+        // log before the commit, and the transaction reads them back (the UNIQUE index is checked
+        // on every insert and the sum at the end reads every row).
+        @Sendable func note(_ index: Int) -> String { String(repeating: String(UnicodeScalar(UInt8(97 + index % 26))), count: 2000 + index % 2000) }
+        let expected = (0..<6000).reduce(0) { $0 + 2000 + $1 % 2000 }
+        let total = try await database.write { connection in
+            for index in 0..<6000 {
+                try connection.execute("INSERT INTO items (name, amount, note) VALUES (?, ?, ?)", "big-\(index)", index, note(index))
+            }
+            return try connection.query("SELECT sum(length(note)) FROM items")[0].int(0)
+        }
+        #expect(total == Int64(expected))
+        let rows = try await database.read { try $0.query("SELECT amount, note FROM items ORDER BY amount") }
+        #expect(rows.count == 6000)
+        #expect(rows.allSatisfy { $0.text(1) == note(Int($0.int(0) ?? -1)) })
+        database.close()
+        let reopened = try SQLiteDatabase(path: path, migrations: schema)
+        defer { reopened.close() }
+        #expect(try await reopened.read { try $0.query("PRAGMA integrity_check")[0].text(0) } == "ok")
+        #expect(try await reopened.read { try $0.query("SELECT sum(length(note)) FROM items")[0].int(0) } == Int64(expected))
+    }
+
     @Test("background checkpoints copy the log into the database file and the log starts over, with readers busy")
     func backgroundCheckpointsKeepTheLogShort() async throws {
         let path = temporaryPath()

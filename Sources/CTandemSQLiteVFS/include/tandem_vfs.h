@@ -1,0 +1,25 @@
+#ifndef TANDEM_VFS_H
+#define TANDEM_VFS_H
+#include <stdint.h>
+
+/// The name of the VFS that `tandem_vfs_register` adds.
+#define TANDEM_VFS_NAME "tandem"
+
+/// Registers the "tandem" VFS (not as the default): the operating system's default VFS with the
+/// write-ahead log's writes gathered in memory and written in a few large writes when SQLite
+/// syncs, reads, resizes or closes the log — instead of two calls per page (a frame header and the
+/// page). Nothing is acknowledged differently: SQLite's sync of the log still comes after every
+/// byte of the transaction is written, and readers only see frames once the log was synced.
+/// Returns an SQLite result code; safe to call more than once.
+int tandem_vfs_register(void);
+
+/// Write calls SQLite made on write-ahead logs through the VFS, and the writes that reached the
+/// operating system (for tests and benchmarks).
+typedef struct {
+    uint64_t logWrites;
+    uint64_t systemWrites;
+} tandem_vfs_counters;
+
+tandem_vfs_counters tandem_vfs_read_counters(void);
+
+#endif
