@@ -2,6 +2,7 @@ public import Foundation
 public import Logging
 import Synchronization
 public import TandemProtocols
+public import TandemAuth
 public import TandemRPC
 import TandemWire
 
@@ -116,6 +117,35 @@ public final class MatchingServer: Sendable {
             }
             if expired.count < 500 { return all }
         }
+    }
+
+    static let erasureFeed = "identity.erasures"
+    /// Erasures read per call; a full page means there may be more right away.
+    static let feedPage = 500
+
+    /// Follows identity's erasures until cancelled (`syncErasures`); the position in the feed is
+    /// stored with what it changed, so a restart resumes where it stopped.
+    public func followErasures(_ source: any ErasureFeed, every interval: Duration = .seconds(3)) async {
+        await followFeed("identity's erasures", pageSize: Self.feedPage, every: interval, logger: logger) { try await self.syncErasures(source) }
+    }
+
+    /// Applies one page of identity's erasures (see `MatchingStore.applyErasures`): the people are
+    /// no longer matched, and the mentee of a match that ended because its mentor was erased is
+    /// offered another mentor when the program re-matches automatically. Returns how many
+    /// erasures the page held.
+    @discardableResult
+    public func syncErasures(_ source: any ErasureFeed) async throws -> Int {
+        let cursor = try await store.feedCursor(Self.erasureFeed)
+        let page = try await source.erasures(after: cursor, limit: Self.feedPage)
+        guard !page.erasures.isEmpty || page.last != cursor else { return 0 }
+        let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())
+        for (organisation, program) in result.programs { invalidate(organisation: organisation, program: program) }
+        let erased = Set(page.erasures.map(\.personID))
+        for match in result.ended where !erased.contains(match.menteeID) {
+            await offerRematch(after: match)
+        }
+        if !result.ended.isEmpty { logger.notice("ended the matches of people erased in identity", metadata: ["matches": "\(result.ended.count)"]) }
+        return page.erasures.count
     }
 
     func invalidate(organisation: UUID, program: UUID) {

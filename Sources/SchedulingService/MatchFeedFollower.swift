@@ -43,21 +43,8 @@ extension SchedulingServer {
         await follow("identity's erasures", every: interval) { try await self.syncErasures(source) }
     }
 
-    /// Reads a feed page after page while pages come full, then every `interval`; a failure is
-    /// logged once, until the feed can be read again.
     private func follow(_ feed: String, every interval: Duration, _ sync: @Sendable () async throws -> Int) async {
-        var failing = false
-        while !Task.isCancelled {
-            do {
-                while try await sync() == Self.feedPage {}
-                if failing { logger.info("following \(feed) again") }
-                failing = false
-            } catch {
-                if !failing { logger.warning("cannot read \(feed); retrying", metadata: ["error": "\(error)"]) }
-                failing = true
-            }
-            try? await Task.sleep(for: interval)
-        }
+        await followFeed(feed, pageSize: Self.feedPage, every: interval, logger: logger, sync)
     }
 
     /// Applies one page of the feed; returns how many changes it held.

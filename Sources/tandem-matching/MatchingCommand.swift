@@ -66,7 +66,8 @@ struct MatchingCommand: AsyncParsableCommand {
             guard health.status == .serving else { throw RPCError(code: .unavailable, message: "identity reports \(health.status)") }
         }
         try await ServiceRunner.run(
-            server: server, alongside: [identityClient, MaintenanceService(matching: matching)], probes: [store, identityProbe],
+            server: server, alongside: [identityClient, MaintenanceService(matching: matching), ErasureFollower(matching: matching, erasures: RPCErasureFeed(client: identityClient))],
+            probes: [store, identityProbe],
             metrics: registry, settings: settings, logger: logger
         )
     }
@@ -79,6 +80,19 @@ struct MaintenanceService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await matching.maintain()
+        }
+    }
+}
+
+/// Follows identity's erasures until shutdown (read with matching's own certificate): an erased
+/// person is matched no more, and their open matches end.
+struct ErasureFollower: Service {
+    let matching: MatchingServer
+    let erasures: any ErasureFeed
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await matching.followErasures(erasures)
         }
     }
 }

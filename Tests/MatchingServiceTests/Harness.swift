@@ -18,6 +18,8 @@ struct MatchingCluster: Sendable {
     let matching: RPCClient
     let matchingEndpoint: Endpoint
     let server: MatchingServer
+    /// Matching's own client of identity (its certificate), as the service reads identity's feeds.
+    let upstream: RPCClient
     let clock: TestClock
     let admin: String
 
@@ -126,7 +128,7 @@ func withMatchingCluster<T: Sendable>(
                 Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: MatchingCluster.password)
             ).accessToken
             return try await body(MatchingCluster(
-                identity: identityClient, matching: matchingClient, matchingEndpoint: matchingEndpoint, server: matching, clock: clock, admin: admin
+                identity: identityClient, matching: matchingClient, matchingEndpoint: matchingEndpoint, server: matching, upstream: upstream, clock: clock, admin: admin
             ))
         }
     }

@@ -59,6 +59,10 @@ final class MatchingStore: Sendable {
             CREATE INDEX matches_by_program ON matches (org_id, program_id, seq);
             CREATE INDEX matches_expiring ON matches (expires_at) WHERE status = 'proposed';
             """),
+        // Where matching is in the feeds it follows (identity's erasures).
+        Migration(version: 2, """
+            CREATE TABLE feed_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+            """),
     ]
 
     // MARK: Settings and participants
@@ -332,4 +336,54 @@ final class MatchingStore: Sendable {
             return result
         }
     }
+}
+
+extension MatchingStore {
+    func feedCursor(_ name: String) async throws -> Int {
+        try await database.read { connection in
+            Int(try connection.first("SELECT position FROM feed_cursors WHERE name = ?", name)?.int(0) ?? 0)
+        }
+    }
+
+    /// What erasing people in identity means here, with the cursor, in one transaction:
+    /// - their profile is removed from every program of the organisation, so nobody is matched
+    ///   with them again;
+    /// - their open matches (proposed or active) end, which matching's change feed tells
+    ///   scheduling and feedback;
+    /// - every match of theirs keeps its ids, status and dates (the program's figures stay right)
+    ///   but loses what came from their profile or from the pair: the score's explanations and the
+    ///   mentoring agreement.
+    ///
+    /// Returns the matches that ended (their mentees may be offered someone else) and the programs
+    /// whose participants changed. Applying a page again changes nothing more.
+    func applyErasures(_ page: ErasurePage, feed: String, now: Date) async throws -> (ended: [Match], programs: [(UUID, UUID)]) {
+        try await database.write { connection in
+            var ended: [Match] = [], programs: [(UUID, UUID)] = []
+            for erasure in page.erasures {
+                let organisation = erasure.organisationID, person = erasure.personID
+                var touched = Set<UUID>()
+                try connection.forEachRow("SELECT program_id FROM participants WHERE org_id = ? AND person_id = ?", [organisation, person]) { row in
+                    if let program = row.uuid(0) { touched.insert(program) }
+                }
+                try connection.execute("DELETE FROM participants WHERE org_id = ? AND person_id = ?", organisation, person)
+                for match in try Self.matches(connection, "org_id = ? AND (mentor_id = ? OR mentee_id = ?)", [organisation, person, person]) {
+                    var changed = match
+                    if MatchLifecycle.holdsPlace(match.status), let end = try? MatchLifecycle.end(match, outcome: .ended, reason: Self.erasedReason, now: now) {
+                        changed = end
+                        ended.append(end)
+                    }
+                    changed.parts = changed.parts.map { CriterionPoints(criterion: $0.criterion, points: $0.points, maximum: $0.maximum, detail: "") }
+                    changed.agreement = nil
+                    guard changed != match else { continue }
+                    try Self.write(connection, changed.version == match.version ? changed.touched(now) : changed)
+                    touched.insert(match.programID)
+                }
+                programs += touched.map { (organisation, $0) }
+            }
+            try connection.execute("INSERT OR REPLACE INTO feed_cursors (name, position) VALUES (?, ?)", feed, page.last)
+            return (ended, programs)
+        }
+    }
+
+    static let erasedReason = "a participant is no longer in the program (erased)"
 }
