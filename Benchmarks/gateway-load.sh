@@ -41,6 +41,10 @@ start() {
         --log-level warning "$@") 2>"$name.log" &
     echo $! > "$name.pid"
 }
+# A previous run's services may still be draining: start once their ports are free.
+for port in 27100 27101 27103 28100 28101 28103; do
+    for _ in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break; sleep 0.1; done
+done
 start identity --port 27101 --admin-port 28101
 start scheduling --port 27103 --admin-port 28103 --identity 127.0.0.1:27101
 start gateway --port 27100 --admin-port 28100 --identity 127.0.0.1:27101 --scheduling 127.0.0.1:27103 --matching 127.0.0.1:27102 --rate-limit 0 --max-concurrent-calls 10000 --event-loop-threads "${GATEWAY_THREADS:-0}"

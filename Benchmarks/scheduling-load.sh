@@ -35,6 +35,12 @@ if [[ ! -f data/identity/identity.sqlite ]]; then
         | awk '/^api-key/ {print $2}' > api-key
 fi
 
+# A previous run's services may still be draining: start once their ports are free, or a new
+# identity could fail to bind while the readiness check below reaches the old one.
+for port in 27101 27103 28101 28103; do
+    for _ in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break; sleep 0.1; done
+done
+
 "$BIN/tandem-identity" --data-dir data/identity --port 27101 --admin-port 28101 --certificate certs/identity.pem --key certs/identity-key.pem \
     --ca certs/ca.pem --log-level warning 2>identity.log &
 echo $! > identity.pid
