@@ -48,11 +48,16 @@ done
 start identity --port 27101 --admin-port 28101
 start scheduling --port 27103 --admin-port 28103 --identity 127.0.0.1:27101
 start gateway --port 27100 --admin-port 28100 --identity 127.0.0.1:27101 --scheduling 127.0.0.1:27103 --matching 127.0.0.1:27102 --rate-limit 0 --max-concurrent-calls 10000 --event-loop-threads "${GATEWAY_THREADS:-0}"
-for port in 27101 27103 27100; do
-    for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-done
-for name in identity scheduling gateway; do
-    kill -0 "$(cat $name.pid)" 2>/dev/null || { echo "$name did not start:" >&2; cat "$name.log" >&2; exit 2; }
+# A start can take several seconds right after a long run (the disk still writing it back): wait
+# up to 60 s for each port, and stop with the service's log if one never answers.
+for service in identity:27101 scheduling:27103 gateway:27100; do
+    name=${service%:*} port=${service#*:}
+    for _ in $(seq 1 600); do
+        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+        kill -0 "$(cat $name.pid)" 2>/dev/null || break
+        sleep 0.1
+    done
+    (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || { echo "$name did not start:" >&2; cat "$name.log" >&2; exit 2; }
 done
 
 # The client certificate is for identity (the API-key exchange is mutual TLS); the gateway asks for none.

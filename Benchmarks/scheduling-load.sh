@@ -53,12 +53,16 @@ cd "$WORK"
 echo \$! > scheduling.pid
 EOF
 bash start-scheduling.sh
-for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/27103) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/27101) 2>/dev/null && break
-    sleep 0.1
-done
-for name in identity scheduling; do
-    if ! kill -0 "$(cat $name.pid)" 2>/dev/null; then
+# Right after a long run the disk may still be writing the last one back, and a start can take
+# several seconds: wait up to 60 s for each port, and stop with its log if one never answers.
+for service in identity:27101 scheduling:27103; do
+    name=${service%:*} port=${service#*:}
+    for _ in $(seq 1 600); do
+        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+        kill -0 "$(cat $name.pid)" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
         echo "$name did not start:" >&2
         cat "$name.log" >&2
         exit 2
