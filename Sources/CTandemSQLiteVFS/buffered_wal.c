@@ -11,7 +11,6 @@
 #include "tandem_vfs.h"
 #include <sqlite3.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,11 +23,11 @@ typedef struct {
     unsigned char *buffer;   // pending bytes (allocated at the first write)
     sqlite3_int64 start;     // file offset of buffer[0]
     int used;
+    tandem_vfs_counters counters;
 } BufferedFile;
 
 static sqlite3_vfs *realVFS;
 static sqlite3_vfs tandemVFS;
-static _Atomic uint64_t logWrites, systemWrites;
 
 static int flush(BufferedFile *file) {
     int used = file->used;
@@ -37,7 +36,7 @@ static int flush(BufferedFile *file) {
         // The Unix VFS writes at most 128 KiB - 1 bytes per call (it reports a longer write as a
         // full disk), so the buffer goes out in pieces of 124 KiB.
         int piece = used - done < MAX_WRITE ? used - done : MAX_WRITE;
-        atomic_fetch_add_explicit(&systemWrites, 1, memory_order_relaxed);
+        file->counters.systemWrites += 1;
         int rc = file->real->pMethods->xWrite(file->real, file->buffer + done, piece, file->start + done);
         if (rc != SQLITE_OK) return rc;
         done += piece;
@@ -66,7 +65,7 @@ static int bufferedRead(sqlite3_file *handle, void *data, int amount, sqlite3_in
 static int bufferedWrite(sqlite3_file *handle, const void *data, int amount, sqlite3_int64 offset) {
     BufferedFile *file = (BufferedFile *)handle;
     if (!file->isLog) return file->real->pMethods->xWrite(file->real, data, amount, offset);
-    atomic_fetch_add_explicit(&logWrites, 1, memory_order_relaxed);
+    file->counters.logWrites += 1;
     if (file->used > 0 && offset == file->start + file->used && file->used + amount <= BUFFER_CAPACITY) {
         memcpy(file->buffer + file->used, data, (size_t)amount);
         file->used += amount;
@@ -76,7 +75,7 @@ static int bufferedWrite(sqlite3_file *handle, const void *data, int amount, sql
     if (rc != SQLITE_OK) return rc;
     if (file->buffer == NULL) file->buffer = malloc(BUFFER_CAPACITY);
     if (file->buffer == NULL || amount > MAX_WRITE) {
-        atomic_fetch_add_explicit(&systemWrites, 1, memory_order_relaxed);
+        file->counters.systemWrites += 1;
         return file->real->pMethods->xWrite(file->real, data, amount, offset);
     }
     memcpy(file->buffer, data, (size_t)amount);
@@ -206,9 +205,11 @@ int tandem_vfs_register(void) {
     return registered;
 }
 
-tandem_vfs_counters tandem_vfs_read_counters(void) {
-    return (tandem_vfs_counters){
-        .logWrites = atomic_load_explicit(&logWrites, memory_order_relaxed),
-        .systemWrites = atomic_load_explicit(&systemWrites, memory_order_relaxed),
-    };
+int tandem_vfs_log_counters(sqlite3 *db, tandem_vfs_counters *counters) {
+    sqlite3_file *log = NULL;
+    int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
+    if (rc != SQLITE_OK) return rc;
+    if (log == NULL || log->pMethods != &bufferedMethods) return SQLITE_NOTFOUND;
+    *counters = ((BufferedFile *)log)->counters;
+    return SQLITE_OK;
 }

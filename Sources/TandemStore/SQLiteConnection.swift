@@ -122,10 +122,11 @@ public final class SQLiteConnection {
         return tandem_vfs_register() == SQLITE_OK ? TANDEM_VFS_NAME : nil
     }()
 
-    /// Writes SQLite made to write-ahead logs, and the system calls they became (all databases
-    /// of the process).
-    public static var logWriteCounters: (logWrites: UInt64, systemWrites: UInt64) {
-        let counters = tandem_vfs_read_counters()
+    /// Writes SQLite made to this connection's write-ahead log, and the system calls they became
+    /// (zeros before the connection wrote to it).
+    public var logWriteCounters: (logWrites: UInt64, systemWrites: UInt64) {
+        var counters = tandem_vfs_counters()
+        guard tandem_vfs_log_counters(handle, &counters) == SQLITE_OK else { return (0, 0) }
         return (counters.logWrites, counters.systemWrites)
     }
 

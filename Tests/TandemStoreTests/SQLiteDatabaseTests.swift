@@ -76,7 +76,6 @@ struct SQLiteDatabaseTests {
         let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
         defer { database.close() }
         let filler = String(repeating: "y", count: 3000)
-        let before = SQLiteConnection.logWriteCounters
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<400 {
                 group.addTask {
@@ -85,10 +84,9 @@ struct SQLiteDatabaseTests {
             }
             try await group.waitForAll()
         }
-        let after = SQLiteConnection.logWriteCounters
-        // Counters are of the whole process (other suites write meanwhile); SQLite writes each
-        // frame as two writes, and a commit of many frames here becomes a few.
-        let logWrites = after.logWrites - before.logWrites, systemWrites = after.systemWrites - before.systemWrites
+        // The writer's log: SQLite writes each frame as two writes, and a commit of many frames
+        // here becomes a few.
+        let (logWrites, systemWrites) = try await database.write { $0.logWriteCounters }
         #expect(logWrites >= 800, "at least a header and a page per row: \(logWrites)")
         #expect(systemWrites * 4 < logWrites, "\(systemWrites) system calls for \(logWrites) writes")
         #expect(try await database.read { try $0.query("SELECT count(*), sum(length(note)) FROM items")[0].int(1) } == 400 * 3000)

@@ -13,13 +13,18 @@
 /// Returns an SQLite result code; safe to call more than once.
 int tandem_vfs_register(void);
 
-/// Write calls SQLite made on write-ahead logs through the VFS, and the writes that reached the
+/// Write calls SQLite made on a write-ahead log through the VFS, and the writes that reached the
 /// operating system (for tests and benchmarks).
 typedef struct {
     uint64_t logWrites;
     uint64_t systemWrites;
 } tandem_vfs_counters;
 
-tandem_vfs_counters tandem_vfs_read_counters(void);
+typedef struct sqlite3 sqlite3;
+
+/// The counters of the write-ahead log of `db`'s main database, since the connection opened it.
+/// Returns SQLITE_OK, or SQLITE_NOTFOUND when the log is not open or not through this VFS. Call it
+/// on the thread that uses the connection.
+int tandem_vfs_log_counters(sqlite3 *db, tandem_vfs_counters *counters);
 
 #endif
