@@ -139,6 +139,7 @@ public final class MatchingServer: Sendable {
         let page = try await source.erasures(after: cursor, limit: Self.feedPage)
         guard !page.erasures.isEmpty || page.last != cursor else { return 0 }
         let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())
+        if !page.erasures.isEmpty { await store.database.truncateLogAfterErasure() }
         for (organisation, program) in result.programs { invalidate(organisation: organisation, program: program) }
         let erased = Set(page.erasures.map(\.personID))
         for match in result.ended where !erased.contains(match.menteeID) {

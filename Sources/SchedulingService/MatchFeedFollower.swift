@@ -66,6 +66,7 @@ extension SchedulingServer {
         let page = try await source.erasures(after: cursor, limit: Self.feedPage)
         guard !page.erasures.isEmpty || page.last != cursor else { return 0 }
         let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())
+        if !page.erasures.isEmpty { await store.database.truncateLogAfterErasure() }
         for (organisation, match) in result.pairs { pairCache.remove(PairKey(organisation: organisation, id: match)) }
         for erasure in page.erasures { availabilityCache.remove(PairKey(organisation: erasure.organisationID, id: erasure.personID)) }
         if result.cancelled > 0 { logger.notice("cancelled the upcoming meetings of people erased in identity", metadata: ["meetings": "\(result.cancelled)"]) }
@@ -119,6 +120,10 @@ extension SchedulingStore {
     /// Applying a page again changes nothing more.
     func applyErasures(_ page: ErasurePage, feed: String, now: Date) async throws -> (pairs: [(UUID, UUID)], cancelled: Int) {
         try await database.write { connection in
+            // What this transaction deletes is overwritten, not only unlinked (bookings, which
+            // delete almost nothing, run without the cost).
+            try connection.executeScript("PRAGMA secure_delete=ON")
+            defer { try? connection.executeScript("PRAGMA secure_delete=OFF") }
             var pairs: [(UUID, UUID)] = [], cancelled = 0
             for erasure in page.erasures {
                 let organisation = erasure.organisationID, person = erasure.personID

@@ -217,6 +217,18 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
+    /// `checkpoint()` after erasing personal data, so that old versions of the erased rows' pages
+    /// leave the write-ahead log now. When readers keep the truncation from completing, a warning
+    /// says so (the log's pages are reused after the next checkpoints anyway).
+    public func truncateLogAfterErasure() async {
+        do {
+            if try await checkpoint() { return }
+            logger.warning("erasure: the write-ahead log could not be truncated yet; it will be at the next checkpoint")
+        } catch {
+            logger.warning("erasure: the write-ahead log could not be truncated", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Finishes queued work and closes the connections.
     public func close() {
         writer.stop()

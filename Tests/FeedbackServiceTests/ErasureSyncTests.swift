@@ -110,6 +110,11 @@ struct ErasureSyncTests {
             erasures.erase(mentee, organisation: organisation)
             #expect(try await server.syncNow() == 2)
             #expect(try await traces(server, person: mentee, match: facts, meeting: meeting.id) == nothing)
+            // Not in the database file (secure delete) nor in an old page of the write-ahead log.
+            for file in ["feedback.sqlite", "feedback.sqlite-wal"] {
+                let bytes = (try? Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))) ?? Data()
+                #expect(bytes.range(of: Data("Lead a design review".utf8)) == nil, "the erased mentee's goal is still in \(file)")
+            }
             #expect(try await server.store.sessionFeedback(organisation: organisation, meeting: meeting.id, person: mentor)?.privateNote == "only mine")
             #expect(try await server.store.answeredSurveys(organisation: organisation, person: mentor).count == 1, "the mentor keeps theirs")
             #expect(try await server.store.cursor("erasures") == 2)

@@ -12,7 +12,8 @@ struct ErasureTests {
 
     @Test("identity's erasure feed ends the person's open matches, strips what came from them, matches them no more, and re-matches the mentee")
     func erasureReachesMatching() async throws {
-        try await withMatchingCluster { cluster in
+        let directory = matchingTemporaryDirectory()
+        try await withMatchingCluster(directory: directory) { cluster in
             let program = try await cluster.program()
             let best = try await cluster.person("Best Mentor", division: "Sales", seniority: 7)
             let second = try await cluster.person("Second Mentor", division: "Engineering", seniority: 7)
@@ -39,6 +40,11 @@ struct ErasureTests {
             let feed = RPCErasureFeed(client: cluster.upstream)
             #expect(try await cluster.server.syncErasures(feed) == 2)
             #expect(try await cluster.server.syncErasures(feed) == 0, "the cursor moved with the erasures")
+            // Best's profile is in neither the database file (secure delete) nor an old page of the log.
+            for file in ["matching.sqlite", "matching.sqlite-wal"] {
+                let bytes = (try? Data(contentsOf: URL(fileURLWithPath: directory + "/matching/" + file))) ?? Data()
+                #expect(bytes.range(of: Data("Best Mentor".utf8)) == nil, "the erased mentor's profile is still in \(file)")
+            }
 
             let ended = try await cluster.call(Matching.getMatch, MatchRef(matchID: active.id), token: cluster.admin)
             #expect(ended.status == .ended && ended.endReason?.contains("erased") == true && ended.endedAt == cluster.clock.now())

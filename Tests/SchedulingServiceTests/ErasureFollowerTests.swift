@@ -12,9 +12,14 @@ import Testing
 struct ErasureFollowerTests {
     @Test("identity's erasure feed removes the person's availability, stops their pairs and cancels their meetings to come; the cursor holds")
     func erasureReachesScheduling() async throws {
-        try await withCluster { cluster in
+        let directory = temporaryDirectory()
+        try await withCluster(schedulingDirectory: directory) { cluster in
             let mentor = try await cluster.person("Maya", zone: "Europe/London")
             let mentee = try await cluster.person("Ravi", zone: "Europe/Berlin")
+            _ = try await cluster.call(Scheduling.setAvailability, Availability(
+                personID: mentee.id, timeZone: "Europe/Berlin", workingHours: WorkingHours(days: [1, 2, 3, 4, 5], startMinute: 9 * 60, endMinute: 17 * 60),
+                exceptions: [AvailabilityException(date: "2027-03-01", available: false, note: "Ravi at the dentist")]
+            ), token: cluster.admin.accessToken)
             let pair = try await cluster.pair(mentor.id, mentee.id)
             func book(_ start: Date, key: String) async throws -> Meeting {
                 try await cluster.call(
@@ -37,6 +42,11 @@ struct ErasureFollowerTests {
             let source = RPCErasureFeed(client: identity)
             #expect(try await cluster.schedulingServer.syncErasures(source) == 1)
             #expect(try await cluster.schedulingServer.syncErasures(source) == 0, "the cursor moved with the erasure")
+            // The availability is in neither the database file (overwritten) nor an old page of the log.
+            for file in ["scheduling.sqlite", "scheduling.sqlite-wal"] {
+                let bytes = (try? Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))) ?? Data()
+                #expect(bytes.range(of: Data("Ravi at the dentist".utf8)) == nil, "the erased person's availability is still in \(file)")
+            }
 
             await expectRPCError(.notFound) { _ = try await cluster.call(Scheduling.getAvailability, PersonRef(personID: mentee.id), token: admin) }
             let cancelled = try await cluster.call(Scheduling.getMeeting, MeetingRef(meetingID: upcoming.id), token: admin)

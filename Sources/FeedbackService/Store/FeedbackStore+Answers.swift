@@ -170,15 +170,20 @@ extension FeedbackStore {
 
     /// Removes a person's answers, notes and goals; later reports no longer count them.
     func erase(organisation: UUID, person: UUID) async throws -> Int {
-        try await write(changing: [organisation]) { connection in
+        let removed = try await write(changing: [organisation]) { connection in
             try Self.erase(connection, organisation: organisation, person: person)
         }
+        // The database overwrites what it deletes (secure delete); the log still holds the pages
+        // as they were until it is copied and truncated.
+        if removed > 0 { await database.truncateLogAfterErasure() }
+        return removed
     }
 
     /// Applies a page of identity's erasures and moves the cursor, in one transaction. Erasing a
     /// person again removes nothing more, so a page applied twice is harmless.
     func applyErasures(_ page: ErasurePage) async throws {
-        try await write(changing: Set(page.erasures.map(\.organisationID))) { connection in
+        let removed = try await write(changing: Set(page.erasures.map(\.organisationID))) { connection in
+            var total = 0
             for erasure in page.erasures {
                 try connection.execute(
                     "INSERT INTO erased_people (org_id, person_id, erased_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -190,9 +195,12 @@ extension FeedbackStore {
                         "person": "\(erasure.personID)", "organisation": "\(erasure.organisationID)", "removed": "\(removed)",
                     ])
                 }
+                total += removed
             }
             try Self.setCursor(connection, feed: "erasures", page.last)
+            return total
         }
+        if removed > 0 { await database.truncateLogAfterErasure() }
     }
 
     /// Answers and goals of a person erased in identity are refused: their access token may

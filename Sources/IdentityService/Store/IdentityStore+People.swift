@@ -237,9 +237,7 @@ extension IdentityStore {
             try Self.publishErasure(connection, organisation: organisation, person: id, now: now)
         }
         // Old page versions in the write-ahead log would still hold the data.
-        if try await !database.checkpoint() {
-            logger.warning("erasure: the write-ahead log could not be truncated yet; it will be at the next checkpoint")
-        }
+        await database.truncateLogAfterErasure()
     }
 
     func passwordHash(organisation: UUID, id: UUID) async throws -> String? {

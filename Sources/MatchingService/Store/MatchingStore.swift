@@ -20,7 +20,9 @@ final class MatchingStore: Sendable {
 
     init(path: String, logger: Logger) throws {
         self.logger = logger
-        database = try SQLiteDatabase(path: path, migrations: Self.migrations, readers: 2, maxBatch: 64, logger: logger)
+        // Participants' profiles are personal data: what is deleted is overwritten (an erasure
+        // leaves no copy in free pages).
+        database = try SQLiteDatabase(path: path, migrations: Self.migrations, readers: 2, maxBatch: 64, secureDelete: true, logger: logger)
     }
 
     func close() {
