@@ -8,6 +8,7 @@
 # Environment: BIN (default .build/release), WORK (default a new temporary directory).
 set -euo pipefail
 BIN=${BIN:-$(pwd)/.build/release}
+. "$(dirname "$0")/lib/ports.sh"
 WORK=${WORK:-$(mktemp -d /tmp/tandem-gateway-load.XXXXXX)}
 mkdir -p "$WORK"
 cd "$WORK"
@@ -41,24 +42,15 @@ start() {
         --log-level warning "$@") 2>"$name.log" &
     echo $! > "$name.pid"
 }
-# A previous run's services may still be draining: start once their ports are free.
-for port in 27100 27101 27103 28100 28101 28103; do
-    for _ in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break; sleep 0.1; done
-done
+wait_until_free 27100 27101 27103 28100 28101 28103
+# Each service starts once those it calls answer: a first connection refused would put its client
+# in back-off, and the first calls would fail UNAVAILABLE.
 start identity --port 27101 --admin-port 28101
+wait_for identity 27101
 start scheduling --port 27103 --admin-port 28103 --identity 127.0.0.1:27101
+wait_for scheduling 27103
 start gateway --port 27100 --admin-port 28100 --identity 127.0.0.1:27101 --scheduling 127.0.0.1:27103 --matching 127.0.0.1:27102 --rate-limit 0 --max-concurrent-calls 10000 --event-loop-threads "${GATEWAY_THREADS:-0}"
-# A start can take several seconds right after a long run (the disk still writing it back): wait
-# up to 60 s for each port, and stop with the service's log if one never answers.
-for service in identity:27101 scheduling:27103 gateway:27100; do
-    name=${service%:*} port=${service#*:}
-    for _ in $(seq 1 600); do
-        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-        kill -0 "$(cat $name.pid)" 2>/dev/null || break
-        sleep 0.1
-    done
-    (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || { echo "$name did not start:" >&2; cat "$name.log" >&2; exit 2; }
-done
+wait_for gateway 27100
 
 # The client certificate is for identity (the API-key exchange is mutual TLS); the gateway asks for none.
 # CPU seconds a process has used (user + system), from /proc.

@@ -12,6 +12,7 @@
 # KEEP=1 keeps the work directory (its scheduling.sqlite can be reused with --skip-setup).
 set -euo pipefail
 BIN=${BIN:-$(pwd)/.build/release}
+. "$(dirname "$0")/lib/ports.sh"
 WORK=${WORK:-$(mktemp -d /tmp/tandem-load.XXXXXX)}
 mkdir -p "$WORK"
 cd "$WORK"
@@ -35,15 +36,13 @@ if [[ ! -f data/identity/identity.sqlite ]]; then
         | awk '/^api-key/ {print $2}' > api-key
 fi
 
-# A previous run's services may still be draining: start once their ports are free, or a new
-# identity could fail to bind while the readiness check below reaches the old one.
-for port in 27101 27103 28101 28103; do
-    for _ in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break; sleep 0.1; done
-done
-
+wait_until_free 27101 27103 28101 28103
 "$BIN/tandem-identity" --data-dir data/identity --port 27101 --admin-port 28101 --certificate certs/identity.pem --key certs/identity-key.pem \
     --ca certs/ca.pem --log-level warning 2>identity.log &
 echo $! > identity.pid
+# Scheduling starts once identity answers: a first connection refused would put its identity
+# client in back-off, and the first calls would fail UNAVAILABLE (fetching identity's keys).
+wait_for identity 27101
 # The start command as a script of its own, so that tandem-load's --restart-cmd can run it too.
 cat > start-scheduling.sh <<EOF
 cd "$WORK"
@@ -53,21 +52,7 @@ cd "$WORK"
 echo \$! > scheduling.pid
 EOF
 bash start-scheduling.sh
-# Right after a long run the disk may still be writing the last one back, and a start can take
-# several seconds: wait up to 60 s for each port, and stop with its log if one never answers.
-for service in identity:27101 scheduling:27103; do
-    name=${service%:*} port=${service#*:}
-    for _ in $(seq 1 600); do
-        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-        kill -0 "$(cat $name.pid)" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-        echo "$name did not start:" >&2
-        cat "$name.log" >&2
-        exit 2
-    fi
-done
+wait_for scheduling 27103
 
 extra=()
 if [[ "${KILL:-0}" == 1 ]]; then
