@@ -166,13 +166,17 @@ extension SchedulingStore {
         }
     }
 
+    /// Built once: statements are looked up by their text, and this one is long.
+    static let insertMeetingSQL = """
+        INSERT INTO meetings (id, org_id, match_id, program_id, mentor_id, mentee_id, start, end, time_zone, status, agenda, video_url,
+                              series_id, occurrence, original_start, sequence, version, created_at, updated_at, inc_mentor, inc_mentee,
+                              scheduled_at, change_seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, 0, 1, ?, ?, ?, ?, ?, \(nextChange))
+        """
+
     static func insertMeeting(_ connection: SQLiteConnection, organisation: UUID, _ meeting: NewMeeting, now: Date) throws {
-        try connection.execute("""
-            INSERT INTO meetings (id, org_id, match_id, program_id, mentor_id, mentee_id, start, end, time_zone, status, agenda, video_url,
-                                  series_id, occurrence, original_start, sequence, version, created_at, updated_at, inc_mentor, inc_mentee,
-                                  scheduled_at, change_seq)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, 0, 1, ?, ?, ?, ?, ?, \(nextChange))
-            """,
+        try connection.execute(
+            insertMeetingSQL,
             meeting.id, organisation, meeting.pair.matchID, meeting.pair.programID, meeting.pair.mentorID, meeting.pair.menteeID,
             meeting.start, meeting.end, meeting.timeZone, meeting.agenda, meeting.videoURL, meeting.seriesID, meeting.occurrence,
             meeting.seriesID == nil ? nil : meeting.start, now.timeIntervalSince1970, now.timeIntervalSince1970,
@@ -194,22 +198,22 @@ extension SchedulingStore {
     /// request, returns the meeting it booked then; for another request, INVALID_ARGUMENT.
     func book(organisation: UUID, _ meeting: NewMeeting, idempotency: IdempotencyKey?, now: Date) async throws -> Meeting {
         try await database.write { connection in
-            if let idempotency {
-                if let row = try connection.first(
+            // The key is claimed first (one statement for a new key, the usual case); a key already
+            // used is read back and answered with its meeting.
+            if let idempotency, try connection.execute(
+                "INSERT INTO idempotency (org_id, key, request_hash, meeting_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id, key) DO NOTHING",
+                organisation, idempotency.key, idempotency.requestDigest, meeting.id, now.timeIntervalSince1970
+            ) == 0 {
+                guard let row = try connection.first(
                     "SELECT request_hash, meeting_id FROM idempotency WHERE org_id = ? AND key = ?", organisation, idempotency.key
-                ) {
-                    guard row.blob(0) == idempotency.requestDigest, let original = row.uuid(1) else {
-                        throw RPCError.invalidArgument(field: "idempotency-key", rule: "reuse", "this key was already used for a different request")
-                    }
-                    guard let meeting = try Self.fetchMeeting(connection, organisation: organisation, id: original) else {
-                        throw SchedulingStoreError.corrupt("idempotent meeting")
-                    }
-                    return meeting
+                ) else { throw SchedulingStoreError.corrupt("idempotency key") }
+                guard row.blob(0) == idempotency.requestDigest, let original = row.uuid(1) else {
+                    throw RPCError.invalidArgument(field: "idempotency-key", rule: "reuse", "this key was already used for a different request")
                 }
-                try connection.execute(
-                    "INSERT INTO idempotency (org_id, key, request_hash, meeting_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                    organisation, idempotency.key, idempotency.requestDigest, meeting.id, now.timeIntervalSince1970
-                )
+                guard let meeting = try Self.fetchMeeting(connection, organisation: organisation, id: original) else {
+                    throw SchedulingStoreError.corrupt("idempotent meeting")
+                }
+                return meeting
             }
             try Self.insertMeeting(connection, organisation: organisation, meeting, now: now)
             return Meeting(
@@ -252,10 +256,9 @@ extension SchedulingStore {
                                mentor: inconvenience.0 - (row.double(19) ?? 0), mentee: inconvenience.1 - (row.double(20) ?? 0))
             try connection.execute("""
                 UPDATE meetings SET start = ?, end = ?, sequence = sequence + 1, version = version + 1, updated_at = ?, inc_mentor = ?, inc_mentee = ?,
-                                    scheduled_at = ?
+                                    scheduled_at = ?, change_seq = \(Self.nextChange)
                 WHERE id = ?
                 """, start, end, now.timeIntervalSince1970, inconvenience.0, inconvenience.1, Int64(now.timeIntervalSince1970), id)
-            try Self.recordChange(connection, meeting: id)
             // Reminders for the new time are due afresh.
             try connection.execute("DELETE FROM reminder_acks WHERE meeting_id = ?", id)
         }
@@ -274,6 +277,13 @@ extension SchedulingStore {
         }
     }
 
+    /// Cancels a meeting row and stamps it with the next change (one write of the row).
+    static let cancelSQL = """
+        UPDATE meetings SET status = 'cancelled', cancel_reason = ?, sequence = sequence + 1, version = version + 1, updated_at = ?,
+                            change_seq = \(nextChange)
+        WHERE id = ?
+        """
+
     static func cancelRow(_ connection: SQLiteConnection, organisation: UUID, meeting: Meeting, row: SQLiteRow, reason: String, now: Date) throws {
         for person in meeting.participantIDs {
             try connection.execute(
@@ -282,10 +292,7 @@ extension SchedulingStore {
             )
         }
         try addBurden(connection, organisation: organisation, match: meeting.matchID, mentor: -(row.double(19) ?? 0), mentee: -(row.double(20) ?? 0))
-        try connection.execute("""
-            UPDATE meetings SET status = 'cancelled', cancel_reason = ?, sequence = sequence + 1, version = version + 1, updated_at = ? WHERE id = ?
-            """, reason, now.timeIntervalSince1970, meeting.id)
-        try recordChange(connection, meeting: meeting.id)
+        try connection.execute(cancelSQL, reason, now.timeIntervalSince1970, meeting.id)
     }
 
     func setStatus(organisation: UUID, meeting id: UUID, status: MeetingStatus, now: Date) async throws -> Meeting {
