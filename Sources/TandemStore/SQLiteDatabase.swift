@@ -107,6 +107,12 @@ public final class SQLiteDatabase: Sendable {
         let commitTimer = Metrics.Timer(label: "tandem_store_commit_duration", dimensions: [("database", database)])
         let batchSize = Recorder(label: "tandem_store_batch_size", dimensions: [("database", database)])
         let writeCounter = Counter(label: "tandem_store_writes_total", dimensions: [("database", database)])
+        // How long writes wait for the writer (the commit in progress, then their own group's turn)
+        // and reads for a reader thread: queueing, apart from the work itself.
+        let writeWait = Metrics.Timer(label: "tandem_store_wait_duration", dimensions: [("database", database), ("kind", "write")])
+        let readWait = Metrics.Timer(label: "tandem_store_wait_duration", dimensions: [("database", database), ("kind", "read")])
+        self.writer.onStart = { writeWait.recordNanoseconds(Int64(clamping: $0)) }
+        self.readers.onStart = { readWait.recordNanoseconds(Int64(clamping: $0)) }
         self.writer.onBatch = { [weak self] size, nanoseconds in
             commitTimer.recordNanoseconds(Int64(nanoseconds))
             batchSize.record(size)
@@ -326,6 +332,8 @@ final class SQLiteCheckpointer: @unchecked Sendable {
 struct SQLiteJob: Sendable {
     let run: @Sendable (SQLiteConnection) -> (succeeded: Bool, complete: @Sendable (Result<Void, any Error>) -> Void)
     let fail: @Sendable (any Error) -> Void
+    /// When it was queued (uptime nanoseconds), for the time it waited for a thread.
+    let queued = DispatchTime.now().uptimeNanoseconds
 }
 
 /// Threads that own SQLite connections and run jobs on them.
@@ -346,6 +354,8 @@ final class SQLiteWorker: @unchecked Sendable {
     private let mode: Mode
     private let name: String
     var onBatch: (@Sendable (Int, UInt64) -> Void)?
+    /// Called as each job starts, with how long it waited in the queue (nanoseconds).
+    var onStart: (@Sendable (UInt64) -> Void)?
     /// Runs on the writer thread after each transaction, once its writers have been answered.
     var afterCommit: ((SQLiteConnection) -> Void)?
 
@@ -407,6 +417,7 @@ final class SQLiteWorker: @unchecked Sendable {
         case .read:
             while let jobs = takeJobs(max: 1) {
                 for job in jobs {
+                    onStart?(DispatchTime.now().uptimeNanoseconds &- job.queued)
                     try? connection.executeScript("BEGIN DEFERRED")
                     let (_, complete) = job.run(connection)
                     try? connection.executeScript("COMMIT")
@@ -422,6 +433,7 @@ final class SQLiteWorker: @unchecked Sendable {
 
     private func commit(_ jobs: [SQLiteJob], on connection: SQLiteConnection) {
         let started = DispatchTime.now().uptimeNanoseconds
+        if let onStart { for job in jobs { onStart(started &- job.queued) } }
         do {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
