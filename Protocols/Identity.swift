@@ -913,6 +913,10 @@ public struct ListErasuresRequest: Codable, Hashable, Sendable {
 /// One `ErasePerson`: the person's personal data is gone from identity, and services that keep
 /// data about them erase theirs.
 public struct Erasure: Codable, Hashable, Sendable {
+    /// Why the services that follow erasures end or cancel what the person took part in (a match,
+    /// a meeting to come), as their partners see it.
+    public static let reason = "a participant is no longer in the program (erased)"
+
     /// Stamped in the erasure's own transaction: increasing in commit order, never reused.
     public var sequence: Int
     public var organisationID: UUID

@@ -135,7 +135,7 @@ public final class MatchingServer: Sendable {
     /// erasures the page held.
     @discardableResult
     public func syncErasures(_ source: any ErasureFeed) async throws -> Int {
-        let cursor = try await store.feedCursor(Self.erasureFeed)
+        let cursor = try await store.database.feedCursor(Self.erasureFeed)
         let page = try await source.erasures(after: cursor, limit: Self.feedPage)
         guard !page.erasures.isEmpty || page.last != cursor else { return 0 }
         let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())

@@ -50,7 +50,7 @@ extension SchedulingServer {
     /// Applies one page of the feed; returns how many changes it held.
     @discardableResult
     public func syncMatches(_ source: any MatchChangeSource) async throws -> Int {
-        let cursor = try await store.feedCursor(Self.matchFeed)
+        let cursor = try await store.database.feedCursor(Self.matchFeed)
         let page = try await source.changes(after: cursor, limit: Self.feedPage)
         guard !page.changes.isEmpty || page.last != cursor else { return 0 }
         let changed = try await store.applyMatchChanges(page, feed: Self.matchFeed, now: configuration.now())
@@ -62,7 +62,7 @@ extension SchedulingServer {
     /// many it held.
     @discardableResult
     public func syncErasures(_ source: any ErasureFeed) async throws -> Int {
-        let cursor = try await store.feedCursor(Self.erasureFeed)
+        let cursor = try await store.database.feedCursor(Self.erasureFeed)
         let page = try await source.erasures(after: cursor, limit: Self.feedPage)
         guard !page.erasures.isEmpty || page.last != cursor else { return 0 }
         let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())
@@ -75,12 +75,6 @@ extension SchedulingServer {
 }
 
 extension SchedulingStore {
-    func feedCursor(_ name: String) async throws -> Int {
-        try await database.read { connection in
-            Int(try connection.first("SELECT position FROM feed_cursors WHERE name = ?", name)?.int(0) ?? 0)
-        }
-    }
-
     /// Registers or deactivates the pairs of `page`'s matches and moves the cursor, in one
     /// transaction. Returns the pairs changed.
     func applyMatchChanges(_ page: MatchChangePage, feed: String, now: Date) async throws -> [(UUID, UUID)] {
@@ -109,7 +103,7 @@ extension SchedulingStore {
                     break
                 }
             }
-            try connection.execute("INSERT OR REPLACE INTO feed_cursors (name, position) VALUES (?, ?)", feed, page.last)
+            try FeedCursors.set(connection, feed: feed, to: page.last)
             return changed
         }
     }
@@ -143,13 +137,13 @@ extension SchedulingStore {
                     for meetingRow in upcoming {
                         try Self.cancelRow(
                             connection, organisation: organisation, meeting: try Self.meeting(meetingRow), row: meetingRow,
-                            reason: "a participant is no longer in the program (erased)", now: now
+                            reason: Erasure.reason, now: now
                         )
                         cancelled += 1
                     }
                 }
             }
-            try connection.execute("INSERT OR REPLACE INTO feed_cursors (name, position) VALUES (?, ?)", feed, page.last)
+            try FeedCursors.set(connection, feed: feed, to: page.last)
             return (pairs, cancelled)
         }
     }

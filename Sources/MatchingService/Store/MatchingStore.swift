@@ -62,9 +62,7 @@ final class MatchingStore: Sendable {
             CREATE INDEX matches_expiring ON matches (expires_at) WHERE status = 'proposed';
             """),
         // Where matching is in the feeds it follows (identity's erasures).
-        Migration(version: 2, """
-            CREATE TABLE feed_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
-            """),
+        Migration(version: 2, FeedCursors.schema),
     ]
 
     // MARK: Settings and participants
@@ -341,12 +339,6 @@ final class MatchingStore: Sendable {
 }
 
 extension MatchingStore {
-    func feedCursor(_ name: String) async throws -> Int {
-        try await database.read { connection in
-            Int(try connection.first("SELECT position FROM feed_cursors WHERE name = ?", name)?.int(0) ?? 0)
-        }
-    }
-
     /// What erasing people in identity means here, with the cursor, in one transaction:
     /// - their profile is removed from every program of the organisation, so nobody is matched
     ///   with them again;
@@ -370,7 +362,7 @@ extension MatchingStore {
                 try connection.execute("DELETE FROM participants WHERE org_id = ? AND person_id = ?", organisation, person)
                 for match in try Self.matches(connection, "org_id = ? AND (mentor_id = ? OR mentee_id = ?)", [organisation, person, person]) {
                     var changed = match
-                    if MatchLifecycle.holdsPlace(match.status), let end = try? MatchLifecycle.end(match, outcome: .ended, reason: Self.erasedReason, now: now) {
+                    if MatchLifecycle.holdsPlace(match.status), let end = try? MatchLifecycle.end(match, outcome: .ended, reason: Erasure.reason, now: now) {
                         changed = end
                         ended.append(end)
                     }
@@ -382,10 +374,8 @@ extension MatchingStore {
                 }
                 programs += touched.map { (organisation, $0) }
             }
-            try connection.execute("INSERT OR REPLACE INTO feed_cursors (name, position) VALUES (?, ?)", feed, page.last)
+            try FeedCursors.set(connection, feed: feed, to: page.last)
             return (ended, programs)
         }
     }
-
-    static let erasedReason = "a participant is no longer in the program (erased)"
 }

@@ -124,9 +124,7 @@ final class SchedulingStore: Sendable {
             CREATE UNIQUE INDEX meetings_by_change ON meetings (change_seq);
             """),
         // Where scheduling is in the feeds it follows (matching's match changes).
-        Migration(version: 3, """
-            CREATE TABLE feed_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
-            """),
+        Migration(version: 3, FeedCursors.schema),
     ]
 
     /// The next change sequence, as an SQL expression (evaluated inside the write transaction,
