@@ -380,6 +380,7 @@ let package = Package(
                 "IdentityService",
                 "MatchingService",
                 "FeedbackService",
+                "TandemAuth",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -3,6 +3,7 @@ import FeedbackService
 import Foundation
 import Logging
 import TandemBenchSupport
+import TandemAuth
 import TandemProtocols
 import TandemRandom
 
@@ -142,7 +143,7 @@ struct FeedbackBenchmark: AsyncParsableCommand {
 }
 
 
-struct StaticMatchFeed: MatchFeed {
+struct StaticMatchFeed: MatchChangeFeed {
     let matches: [Match]
     func matchChanges(after: Int, limit: Int) async throws -> MatchChangePage {
         let changes = matches.enumerated().dropFirst(after).prefix(limit).map { MatchChange(sequence: $0.offset + 1, match: $0.element) }

@@ -36,11 +36,6 @@ public protocol MeetingFeed: Sendable {
     func meetingChanges(after: Int, limit: Int) async throws -> MeetingChangePage
 }
 
-/// Where feedback gets match facts: matching's change feed.
-public protocol MatchFeed: Sendable {
-    func matchChanges(after: Int, limit: Int) async throws -> MatchChangePage
-}
-
 /// Where "not a good fit" answers go: matching's re-match signal.
 public protocol FitSignalSink: Sendable {
     func recordFitSignal(_ signal: FitSignal) async throws
@@ -54,13 +49,13 @@ public protocol RespondentDirectory: Sendable {
 /// The services feedback talks to. Any may be absent (its feature then waits or is skipped).
 public struct FeedbackPeers: Sendable {
     public var meetings: (any MeetingFeed)?
-    public var matches: (any MatchFeed)?
+    public var matches: (any MatchChangeFeed)?
     public var fitSignals: (any FitSignalSink)?
     public var directory: (any RespondentDirectory)?
     public var erasures: (any ErasureFeed)?
 
     public init(
-        meetings: (any MeetingFeed)? = nil, matches: (any MatchFeed)? = nil, fitSignals: (any FitSignalSink)? = nil,
+        meetings: (any MeetingFeed)? = nil, matches: (any MatchChangeFeed)? = nil, fitSignals: (any FitSignalSink)? = nil,
         directory: (any RespondentDirectory)? = nil, erasures: (any ErasureFeed)? = nil
     ) {
         self.meetings = meetings
@@ -74,7 +69,7 @@ public struct FeedbackPeers: Sendable {
     /// no token) and identity's `GetParticipation` with the respondent's forwarded token.
     public static func rpc(scheduling: RPCClient?, matching: RPCClient?, identity: RPCClient?) -> FeedbackPeers {
         FeedbackPeers(
-            meetings: scheduling.map(RPCMeetingFeed.init), matches: matching.map(RPCMatchFeed.init), fitSignals: matching.map(RPCFitSignalSink.init),
+            meetings: scheduling.map(RPCMeetingFeed.init), matches: matching.map { RPCMatchChangeFeed(client: $0) }, fitSignals: matching.map(RPCFitSignalSink.init),
             directory: identity.map(RPCRespondentDirectory.init), erasures: identity.map { RPCErasureFeed(client: $0) }
         )
     }
@@ -84,13 +79,6 @@ struct RPCMeetingFeed: MeetingFeed {
     let client: RPCClient
     func meetingChanges(after: Int, limit: Int) async throws -> MeetingChangePage {
         try await client.call(Scheduling.listMeetingChanges, ListMeetingChangesRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
-    }
-}
-
-struct RPCMatchFeed: MatchFeed {
-    let client: RPCClient
-    func matchChanges(after: Int, limit: Int) async throws -> MatchChangePage {
-        try await client.call(Matching.listMatchChanges, ListMatchChangesRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
     }
 }
 

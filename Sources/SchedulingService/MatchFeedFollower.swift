@@ -5,25 +5,6 @@ public import TandemAuth
 import TandemStore
 import TandemWire
 
-/// Matching's change feed, as scheduling reads it.
-public protocol MatchChangeSource: Sendable {
-    func changes(after: Int, limit: Int) async throws -> MatchChangePage
-}
-
-/// `matching.ListMatchChanges` over mutual TLS, with scheduling's certificate (matching admits it
-/// by name).
-public struct RPCMatchChangeSource: MatchChangeSource {
-    let client: RPCClient
-
-    public init(client: RPCClient) {
-        self.client = client
-    }
-
-    public func changes(after: Int, limit: Int) async throws -> MatchChangePage {
-        try await client.call(Matching.listMatchChanges, ListMatchChangesRequest(after: after, limit: limit), options: CallOptions(timeout: .seconds(10)))
-    }
-}
-
 extension SchedulingServer {
     static let matchFeed = "matching.matches"
     static let erasureFeed = "identity.erasures"
@@ -34,7 +15,7 @@ extension SchedulingServer {
     /// (registered as if by `RegisterPair`), a match that ended stops booking (`active` false;
     /// booked meetings stay). The position in the feed is stored with the pairs it produced, so a
     /// restart resumes where it stopped and nothing is applied twice or missed.
-    public func followMatches(_ source: any MatchChangeSource, every interval: Duration = .seconds(2)) async {
+    public func followMatches(_ source: any MatchChangeFeed, every interval: Duration = .seconds(2)) async {
         await follow("matching's changes", every: interval) { try await self.syncMatches(source) }
     }
 
@@ -49,9 +30,9 @@ extension SchedulingServer {
 
     /// Applies one page of the feed; returns how many changes it held.
     @discardableResult
-    public func syncMatches(_ source: any MatchChangeSource) async throws -> Int {
+    public func syncMatches(_ source: any MatchChangeFeed) async throws -> Int {
         let cursor = try await store.database.feedCursor(Self.matchFeed)
-        let page = try await source.changes(after: cursor, limit: Self.feedPage)
+        let page = try await source.matchChanges(after: cursor, limit: Self.feedPage)
         guard !page.changes.isEmpty || page.last != cursor else { return 0 }
         let changed = try await store.applyMatchChanges(page, feed: Self.matchFeed, now: configuration.now())
         for (organisation, match) in changed { pairCache.remove(PairKey(organisation: organisation, id: match)) }

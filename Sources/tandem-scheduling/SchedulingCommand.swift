@@ -81,7 +81,7 @@ struct SchedulingCommand: AsyncParsableCommand {
             let matchingClient = try RPCClient(
                 endpoints: matchingEndpoints, tls: settings.clientTLS(serverName: "matching"), interceptors: TandemObservability.clientInterceptors, logger: logger
             )
-            let source = RPCMatchChangeSource(client: matchingClient)
+            let source = RPCMatchChangeFeed(client: matchingClient)
             followers = [matchingClient, FeedFollower { await scheduling.followMatches(source) }]
         }
         // Identity's erasures, read with the same certificate: an erased person's availability

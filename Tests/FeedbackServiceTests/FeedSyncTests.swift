@@ -1,13 +1,14 @@
 import Foundation
 import Logging
 import Synchronization
+import TandemAuth
 import TandemProtocols
 import TandemWire
 import Testing
 @testable import FeedbackService
 
 /// A change feed held in memory, compacted like scheduling's: a changed item moves to the end.
-final class MemoryFeeds: MeetingFeed, MatchFeed {
+final class MemoryFeeds: MeetingFeed, MatchChangeFeed {
     struct State {
         var meetings: [MeetingChange] = []
         var matches: [MatchChange] = []

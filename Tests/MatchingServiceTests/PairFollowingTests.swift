@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MatchingService
 @testable import SchedulingService
+import TandemAuth
 import TandemProtocols
 import TandemRPC
 import TandemTestSupport
@@ -26,7 +27,7 @@ struct PairFollowingTests {
             let directory = matchingTemporaryDirectory()
             let asScheduling = try cluster.client(as: "scheduling")
             defer { asScheduling.close() }
-            let source = RPCMatchChangeSource(client: asScheduling)
+            let source = RPCMatchChangeFeed(client: asScheduling)
             var scheduling = try SchedulingServer.open(dataDirectory: directory, logger: Logger(label: "test.scheduling"))
             // A proposal is not a pair yet.
             #expect(try await scheduling.syncMatches(source) == 1)
