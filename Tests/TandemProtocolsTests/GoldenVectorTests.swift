@@ -112,8 +112,9 @@ struct GoldenVectorTests {
 
         Checked by the Swift tests (`GoldenVectorTests`: Swift produces and parses every vector byte
         for byte) and by `Tests/python/test_vectors.py`, which decodes them with Python's `cbor2`.
-        The compressed vector's bytes are zlib 1.2.x at level 6; other zlib versions may compress
-        differently, so receivers compare the decompressed payload.
+        The compressed vector's bytes are zlib 1.2.x at level 1 with a 4 KiB window, as Tandem sends
+        them; other zlib versions may compress differently, so receivers compare the decompressed
+        payload.
 
         \(table)
         """

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import NIOTestUtils
 import Testing
+import TandemRandom
 @testable import TandemWire
 
 private func frameBytes(_ frames: [Frame]) -> ByteBuffer {
@@ -123,12 +124,29 @@ struct DeflateTests {
         var compressed = ByteBuffer()
         try Deflate.compress(input, into: &compressed)
         #expect(compressed.readableBytes < input.readableBytes / 10)
-        // RFC 1950 header: CMF 0x78 (deflate, 32K window), and (CMF*256+FLG) % 31 == 0.
+        // RFC 1950 header: CMF 0x48 (deflate, a 4 KiB window: the smallest that holds these
+        // 2,800 bytes), and (CMF*256+FLG) % 31 == 0.
         let cmf = compressed.getInteger(at: 0, as: UInt8.self)!
         let flg = compressed.getInteger(at: 1, as: UInt8.self)!
-        #expect(cmf == 0x78)
+        #expect(cmf == 0x48)
         #expect((UInt16(cmf) << 8 | UInt16(flg)) % 31 == 0)
         #expect(try Deflate.decompress(compressed, limit: 1 << 20) == input)
+    }
+
+    @Test func theWindowFollowsTheInputSize() throws {
+        #expect(Deflate.windowBits(forSize: 0) == 9 && Deflate.windowBits(forSize: 512) == 9 && Deflate.windowBits(forSize: 513) == 10)
+        #expect(Deflate.windowBits(forSize: 32_768) == 15 && Deflate.windowBits(forSize: 10_000_000) == 15)
+        // Every size round-trips, and a large input gets zlib's largest window (CMF 0x78).
+        for size in [1, 511, 512, 513, 4_097, 40_000, 300_000] {
+            var generator = SplitMix64(seed: UInt64(size))
+            let words = ["mentor", "mentee", "slot", "London", "Kolkata", "09:30", "agenda"]
+            let text = (0..<(size / 5 + 1)).map { _ in words[Int(generator.next() % UInt64(words.count))] }.joined(separator: " ")
+            let input = ByteBuffer(string: String(text.prefix(size)))
+            var compressed = ByteBuffer()
+            try Deflate.compress(input, into: &compressed)
+            #expect(try Deflate.decompress(compressed, limit: 1 << 20) == input, "size \(size)")
+            if size > 32_768 { #expect(compressed.getInteger(at: 0, as: UInt8.self) == 0x78) }
+        }
     }
 
     @Test func decompressionBombStopsAtTheLimit() throws {

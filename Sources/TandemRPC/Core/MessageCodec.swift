@@ -19,7 +19,10 @@ struct MessageCodec: Sendable {
             var flags = flags
             if compressOutbound && bytes.count >= compressionThreshold {
                 var compressed = ByteBuffer()
-                try Deflate.compress(ByteBuffer(bytes: bytes), into: &compressed)
+                // zlib's fastest level: on a few kilobytes of CBOR it compresses almost as well
+                // as the default (445 against 411 bytes for a 3,354-byte FindSlots answer) in
+                // two thirds of the time.
+                try Deflate.compress(bytes, into: &compressed, level: 1)
                 if compressed.readableBytes < bytes.count {
                     flags.insert(.compressed)
                     try checkSize(compressed.readableBytes)

@@ -28,22 +28,38 @@ public enum Deflate {
 
     /// Compresses `input` (its readable bytes) and appends the result to `output`.
     public static func compress(_ input: ByteBuffer, into output: inout ByteBuffer, level: Int32 = 6) throws {
+        try input.withUnsafeReadableBytes { try compress($0, into: &output, level: level) }
+    }
+
+    /// Compresses `source` and appends the result to `output`.
+    ///
+    /// The window is the smallest power of two that holds the whole input (512 bytes to
+    /// 32 KiB), and the hash table is sized to match: zlib's defaults allocate about 256 KiB per
+    /// stream, and setting that up cost more than compressing a message of a few kilobytes. A
+    /// window at least as long as the input finds every match the default one would.
+    public static func compress(_ source: UnsafeRawBufferPointer, into output: inout ByteBuffer, level: Int32 = 6) throws {
         var stream = z_stream()
-        guard tandem_deflateInit(&stream, level) == Z_OK else { throw Error(reason: .unavailable) }
+        let windowBits = windowBits(forSize: source.count)
+        guard tandem_deflateInit2(&stream, level, windowBits, max(1, min(8, windowBits - 7))) == Z_OK else { throw Error(reason: .unavailable) }
         defer { deflateEnd(&stream) }
-        let bound = Int(deflateBound(&stream, UInt(input.readableBytes)))
+        let bound = Int(deflateBound(&stream, UInt(source.count)))
         output.reserveCapacity(minimumWritableBytes: bound)
-        let written = try input.withUnsafeReadableBytes { source -> Int in
-            try output.withUnsafeMutableWritableBytes { target -> Int in
-                stream.next_in = UnsafeMutablePointer(mutating: source.bindMemory(to: Bytef.self).baseAddress)
-                stream.avail_in = uInt(source.count)
-                stream.next_out = target.bindMemory(to: Bytef.self).baseAddress
-                stream.avail_out = uInt(target.count)
-                guard deflate(&stream, Z_FINISH) == Z_STREAM_END else { throw Error(reason: .corrupt) }
-                return target.count - Int(stream.avail_out)
-            }
+        let written = try output.withUnsafeMutableWritableBytes { target -> Int in
+            stream.next_in = UnsafeMutablePointer(mutating: source.bindMemory(to: Bytef.self).baseAddress)
+            stream.avail_in = uInt(source.count)
+            stream.next_out = target.bindMemory(to: Bytef.self).baseAddress
+            stream.avail_out = uInt(target.count)
+            guard deflate(&stream, Z_FINISH) == Z_STREAM_END else { throw Error(reason: .corrupt) }
+            return target.count - Int(stream.avail_out)
         }
         output.moveWriterIndex(forwardBy: written)
+    }
+
+    /// log2 of the window for an input of `size` bytes: 9 (512 bytes) to 15 (32 KiB, zlib's most).
+    static func windowBits(forSize size: Int) -> Int32 {
+        var bits: Int32 = 9
+        while bits < 15 && (1 << bits) < size { bits += 1 }
+        return bits
     }
 
     /// Decompresses `input`, refusing to produce more than `limit` bytes. Output grows in
