@@ -535,7 +535,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemServiceKitTests",
-            dependencies: ["TandemServiceKit"],
+            dependencies: ["TandemServiceKit", "TandemTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,6 +3,7 @@ public import Foundation
 public import Logging
 import NIOCore
 public import TandemRPC
+import TandemWire
 
 /// The options every Tandem service takes. Each has an environment-variable equivalent
 /// (`TANDEM_<NAME>`, e.g. `TANDEM_PORT`); a flag on the command line wins over the variable.
@@ -37,6 +38,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long calls in flight may take to finish. [env: TANDEM_DRAIN_SECONDS] (default: 20)")
     public var drainSeconds: Int?
 
+    @Option(name: .customLong("compression-threshold"), help: "Answers of at least this many bytes are compressed (deflate) for clients that accept it; 0: never (on fast networks compression costs more CPU than it saves time). [env: TANDEM_COMPRESSION_THRESHOLD] (default: 1024)")
+    public var compressionThreshold: Int?
+
     @Option(help: "A configuration file: one 'name = value' per line, names as the long options (port, data-dir, admin-port…); flags and TANDEM_* variables win over it. [env: TANDEM_CONFIG]")
     public var config: String?
 
@@ -56,7 +60,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
 
     /// The options every service takes, as they are named in a configuration file.
     public static let commonNames: Set<String> = [
-        "host", "port", "data-dir", "certificate", "key", "ca", "log-level", "log-format", "event-loop-threads", "drain-seconds",
+        "host", "port", "data-dir", "certificate", "key", "ca", "log-level", "log-format", "event-loop-threads", "drain-seconds", "compression-threshold",
         "admin-host", "admin-port", "clock-file", "exit-with-parent",
     ]
 
@@ -139,6 +143,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
             logLevel: level, logFormat: format,
             eventLoopThreads: try integer(eventLoopThreads, "EVENT_LOOP_THREADS", default: 0, range: 0...256, option: "--event-loop-threads"),
             drainSeconds: try integer(drainSeconds, "DRAIN_SECONDS", default: 20, range: 0...3600, option: "--drain-seconds"),
+            compressionThreshold: try integer(
+                compressionThreshold, "COMPRESSION_THRESHOLD", default: WireDefaults.compressionThreshold, range: 0...(64 << 20), option: "--compression-threshold"
+            ),
             clock: clock, exitWithParent: exitWithParent
         )
     }
@@ -163,6 +170,8 @@ public struct ServiceSettings: Sendable {
     public var logFormat: LogFormat
     public var eventLoopThreads: Int
     public var drainSeconds: Int
+    /// Answers at least this large are compressed for clients that accept deflate; 0: never.
+    public var compressionThreshold = WireDefaults.compressionThreshold
     /// The dev clock (`--clock-file`), when the service's time is shifted; nil in production.
     public var clock: DevClock?
     /// Whether the service drains and exits when its parent process has gone (`--exit-with-parent`).
@@ -185,6 +194,8 @@ public struct ServiceSettings: Sendable {
         var configuration = ServerConfiguration(host: host, port: port, tls: tls)
         configuration.eventLoopThreads = eventLoopThreads
         configuration.drainGracePeriod = .seconds(Int64(drainSeconds))
+        configuration.compressionEnabled = compressionThreshold > 0
+        configuration.compressionThreshold = max(1, compressionThreshold)
         configuration.agent = "tandem-\(service)/\(TandemVersion.version)"
         return configuration
     }

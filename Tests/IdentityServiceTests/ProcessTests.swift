@@ -30,6 +30,7 @@ struct ProcessTests {
             (tls + ["--clock-file", clock], [:], "--clock-file \(clock): the dev clock file must hold an offset in seconds, got 'next week'"),
             (tls, ["TANDEM_CLOCK_FILE": clock], "--clock-file \(clock)"),
             (tls, ["TANDEM_EXIT_WITH_PARENT": "maybe"], "TANDEM_EXIT_WITH_PARENT='maybe' must be 1 or 0"),
+            (tls, ["TANDEM_COMPRESSION_THRESHOLD": "-1"], "TANDEM_COMPRESSION_THRESHOLD must be between 0 and 67108864, got -1"),
         ] as [([String], [String: String], String)] {
             let result = try ServiceProcess.run("tandem-identity", arguments, environment: environment)
             #expect(result.status != 0, "\(arguments) \(environment)")
