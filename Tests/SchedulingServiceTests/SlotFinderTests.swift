@@ -151,6 +151,14 @@ struct SlotFinderTests {
         #expect(mentorCarried.participants.map(\.inconvenience) == [0, 2], "the mentee takes the awkward hour this time")
         #expect(menteeCarried.participants.map(\.inconvenience) == [2, 0], "and the mentor when the mentee has carried more")
         #expect(mentorCarried.explanation.contains("the mentor has carried more so far (12 vs 0)"))
+        // The whole text of the slot, both views and the explanation.
+        #expect(mentorCarried.explanation == "Outside working hours for the mentee (mentor 0, mentee 2); the mentor has carried more so far (12 vs 0); "
+            + "after it: mentor 12, mentee 2. Mentor 16:00–17:00 America/New_York, mentee 07:00–08:00 Pacific/Noumea.")
+        #expect(mentorCarried.participants.map(\.localStart) == ["2026-05-11T16:00", "2026-05-12T07:00"])
+        #expect(mentorCarried.participants.map(\.localEnd) == ["2026-05-11T17:00", "2026-05-12T08:00"])
+        #expect(mentorCarried.participants.map(\.reasons) == [["within working hours"], ["60 min before working hours (starts 07:00, work starts 09:00)"]])
+        let halves = finder(newYork, noumea, limit: 1, burden: (0.25, 1.5)).find(from: utc("2026-05-11 00:00"), to: utc("2026-05-16 00:00")).slots[0]
+        #expect(halves.explanation.hasPrefix("Outside working hours for the mentor (mentor 2, mentee 0); the mentee has carried more so far (0.3 vs 1.5); after it: mentor 2.3, mentee 1.5."))
         // With no history the total inconvenience decides, and both orders agree.
         let fresh = finder(newYork, noumea, limit: 5).find(from: utc("2026-05-11 00:00"), to: utc("2026-05-16 00:00")).slots
         #expect(fresh.map(\.score) == fresh.map(\.score).sorted())

@@ -63,7 +63,8 @@ struct PersonCalendar: Sendable {
     let personID: UUID
     let zone: TimeZone
     let workingHours: WorkingHours
-    let workingDays: Set<Int>
+    /// Bit `d` set for each ISO weekday `d` (1…7) that is a working day.
+    let workingDays: UInt8
     /// Local minute ranges per ISO weekday (index 1…7).
     let windows: [[(Int, Int)]]
     /// Exceptions by local day number.
@@ -75,7 +76,7 @@ struct PersonCalendar: Sendable {
         personID = availability.personID
         self.zone = zone
         workingHours = availability.workingHours
-        workingDays = Set(availability.workingHours.days)
+        workingDays = availability.workingHours.days.reduce(0) { (1...7).contains($1) ? $0 | UInt8(1) << $1 : $0 }
         var windows = [[(Int, Int)]](repeating: [], count: 8)
         if availability.windows.isEmpty {
             for day in availability.workingHours.days where (1...7).contains(day) {
@@ -95,6 +96,10 @@ struct PersonCalendar: Sendable {
         acceptsOutsideWorkingHours = availability.acceptsOutsideWorkingHours
     }
 
+    func isWorkingDay(_ weekday: Int) -> Bool {
+        workingDays & (UInt8(1) << weekday) != 0
+    }
+
     /// The instants in `[from, to)` at which the person can meet.
     func available(from: Int64, to: Int64, offsets: ZoneOffsets) -> [Interval] {
         var result: [Interval] = []
@@ -103,9 +108,24 @@ struct PersonCalendar: Sendable {
         guard lastDay >= firstDay else { return [] }
         for day in firstDay...lastDay {
             let weekday = LocalDays.weekday(day)
+            let base = day * LocalDays.secondsPerDay
+            if exceptions.isEmpty || exceptions[day] == nil {
+                // No exception that day: the weekly windows (within working hours unless the
+                // person accepts otherwise), straight to instants; the union is taken at the end.
+                guard acceptsOutsideWorkingHours || isWorkingDay(weekday) else { continue }
+                for (windowStart, windowEnd) in windows[weekday] {
+                    let start = acceptsOutsideWorkingHours ? windowStart : max(windowStart, workingHours.startMinute)
+                    let end = acceptsOutsideWorkingHours ? windowEnd : min(windowEnd, workingHours.endMinute)
+                    guard start < end else { continue }
+                    let interval = Interval(start: max(offsets.instant(local: base + Int64(start) * 60), from),
+                                            end: min(offsets.instant(local: base + Int64(end) * 60), to))
+                    if !interval.isEmpty { result.append(interval) }
+                }
+                continue
+            }
             var ranges = windows[weekday]
             if !acceptsOutsideWorkingHours {
-                if workingDays.contains(weekday) {
+                if isWorkingDay(weekday) {
                     ranges = ranges.compactMap { range in
                         let start = max(range.0, workingHours.startMinute)
                         let end = min(range.1, workingHours.endMinute)
@@ -120,7 +140,6 @@ struct PersonCalendar: Sendable {
                 let range = (exception.startMinute ?? 0, exception.endMinute ?? 1440)
                 if exception.available { ranges.append(range) } else { off.append(range) }
             }
-            let base = day * LocalDays.secondsPerDay
             func toInstants(_ ranges: [(Int, Int)]) -> [Interval] {
                 Intervals.normalize(ranges.map {
                     Interval(start: offsets.instant(local: base + Int64($0.0) * 60), end: offsets.instant(local: base + Int64($0.1) * 60))
@@ -153,13 +172,30 @@ struct PersonCalendar: Sendable {
             reasons.append("within working hours")
         } else if !measured.offDay {
             let startMinute = (localStart - LocalDays.day(ofLocal: localStart) * LocalDays.secondsPerDay) / 60
+            var text = TextBuilder(capacity: 72)
+            text.append(outside)
             if startMinute < Int64(workingHours.startMinute) {
-                reasons.append("\(outside) min before working hours (starts \(LocalDays.clock(localStart)), work starts \(Self.clock(workingHours.startMinute)))")
+                // "… min before working hours (starts HH:MM, work starts HH:MM)"
+                text.append(" min before working hours (starts ")
+                text.appendClock(localStart)
+                text.append(", work starts ")
+                text.appendMinutes(workingHours.startMinute)
             } else {
-                reasons.append("\(outside) min after working hours (ends \(LocalDays.clock(localEnd)), work ends \(Self.clock(workingHours.endMinute)))")
+                // "… min after working hours (ends HH:MM, work ends HH:MM)"
+                text.append(" min after working hours (ends ")
+                text.appendClock(localEnd)
+                text.append(", work ends ")
+                text.appendMinutes(workingHours.endMinute)
             }
+            text.append(")")
+            reasons.append(text.string)
         }
-        if night > 0 { reasons.append("\(night) min at night (22:00–07:00)") }
+        if night > 0 {
+            var text = TextBuilder(capacity: 32)
+            text.append(night)
+            text.append(" min at night (22:00–07:00)")
+            reasons.append(text.string)
+        }
         let score = Double(outside + night) / 30 + (measured.offDay ? 2 : 0)
         return (score, reasons, localStart, localEnd)
     }
@@ -177,7 +213,7 @@ struct PersonCalendar: Sendable {
             let pieceEnd = min(localEnd, dayStart + LocalDays.secondsPerDay)
             let from = (cursor - dayStart) / 60
             let to = (pieceEnd - dayStart) / 60
-            let working = workingDays.contains(LocalDays.weekday(day))
+            let working = isWorkingDay(LocalDays.weekday(day))
             if !working { offDay = true }
             let inside = working ? max(0, min(to, Int64(workingHours.endMinute)) - max(from, Int64(workingHours.startMinute))) : 0
             let outsideHere = (to - from) - inside
@@ -196,10 +232,6 @@ struct PersonCalendar: Sendable {
 
     private func overlap(_ a: Int64, _ b: Int64, _ c: Int64, _ d: Int64) -> Int64 {
         max(0, min(b, d) - max(a, c))
-    }
-
-    static func clock(_ minute: Int) -> String {
-        LocalDays.padded(Int64(minute / 60), 2) + ":" + LocalDays.padded(Int64(minute % 60), 2)
     }
 }
 
@@ -280,32 +312,52 @@ struct SlotFinder {
             SlotView(personID: mentee.calendar.personID, timeZone: mentee.calendar.zone.identifier, localStart: LocalDays.localText(b.localStart),
                      localEnd: LocalDays.localText(b.localEnd), inconvenience: b.score, reasons: b.reasons),
         ]
-        var explanation: String
+        var text = TextBuilder(capacity: 256)
         if a.score == 0 && b.score == 0 {
-            explanation = "Within both participants' working hours"
+            text.append("Within both participants' working hours")
         } else {
-            let who = a.score > 0 && b.score > 0 ? "both participants" : (a.score > 0 ? "the mentor" : "the mentee")
-            explanation = "Outside working hours for \(who) (mentor \(format(a.score)), mentee \(format(b.score)))"
-            let afterMentor = mentor.burden + a.score
-            let afterMentee = mentee.burden + b.score
+            // "Outside working hours for WHO (mentor A, mentee B)[; the CARRIER has carried more so
+            // far (X vs Y)]; after it: mentor A', mentee B'"
+            text.append("Outside working hours for ")
+            text.append(a.score > 0 && b.score > 0 ? "both participants" : (a.score > 0 ? "the mentor" : "the mentee"))
+            text.append(" (mentor ")
+            text.appendTenths(a.score)
+            text.append(", mentee ")
+            text.appendTenths(b.score)
+            text.append(")")
             if mentor.burden != mentee.burden {
-                let carrier = mentor.burden > mentee.burden ? "mentor" : "mentee"
-                explanation += "; the \(carrier) has carried more so far (\(format(mentor.burden)) vs \(format(mentee.burden)))"
+                text.append(mentor.burden > mentee.burden ? "; the mentor has carried more so far (" : "; the mentee has carried more so far (")
+                text.appendTenths(mentor.burden)
+                text.append(" vs ")
+                text.appendTenths(mentee.burden)
+                text.append(")")
             }
-            explanation += "; after it: mentor \(format(afterMentor)), mentee \(format(afterMentee))"
+            text.append("; after it: mentor ")
+            text.appendTenths(mentor.burden + a.score)
+            text.append(", mentee ")
+            text.appendTenths(mentee.burden + b.score)
         }
-        explanation += ". Mentor \(LocalDays.clock(a.localStart))–\(LocalDays.clock(a.localEnd)) \(mentor.calendar.zone.identifier), mentee \(LocalDays.clock(b.localStart))–\(LocalDays.clock(b.localEnd)) \(mentee.calendar.zone.identifier)."
+        // ". Mentor HH:MM–HH:MM ZONE, mentee HH:MM–HH:MM ZONE."
+        text.append(". Mentor ")
+        text.appendClock(a.localStart)
+        text.append("–")
+        text.appendClock(a.localEnd)
+        text.append(" ")
+        text.append(mentor.calendar.zone.identifier)
+        text.append(", mentee ")
+        text.appendClock(b.localStart)
+        text.append("–")
+        text.appendClock(b.localEnd)
+        text.append(" ")
+        text.append(mentee.calendar.zone.identifier)
+        text.append(".")
+        let explanation = text.string
         return Slot(
             start: Date(timeIntervalSince1970: TimeInterval(start)), end: Date(timeIntervalSince1970: TimeInterval(end)),
             score: score(a.score, b.score), participants: views, explanation: explanation
         )
     }
 
-    private func format(_ value: Double) -> String {
-        // One decimal, like "%.1f".
-        let tenths = Int((value * 10).rounded())
-        return tenths % 10 == 0 ? String(tenths / 10) : (tenths < 0 ? "-" : "") + "\(abs(tenths) / 10).\(abs(tenths) % 10)"
-    }
 }
 
 /// Weekly recurrence in a time zone: every occurrence keeps the first one's local time.

@@ -46,8 +46,11 @@ struct ZoneOffsets: Sendable {
     func instant(local: Int64) -> Int64 {
         let before = offset(at: local - 86_400)
         let after = offset(at: local + 86_400)
+        let here = offset(at: local)
+        // Far from a transition, the three agree and the answer is the one candidate.
+        if before == after && here == before && offset(at: local - before) == before { return local - before }
         var best: Int64?
-        for candidate in Set([before, after, offset(at: local)]) {
+        for candidate in [before, after, here] {
             let t = local - candidate
             if offset(at: t) == candidate { best = min(best ?? t, t) }
         }
@@ -123,15 +126,16 @@ enum LocalDays {
 
     /// `YYYY-MM-DDTHH:MM` of a local time.
     static func localText(_ local: Int64) -> String {
-        let day = day(ofLocal: local)
-        let seconds = local - day * secondsPerDay
-        return dateString(day) + "T" + padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2)
+        var text = TextBuilder(capacity: 16)
+        text.appendLocalTime(local)
+        return text.string
     }
 
     /// `HH:MM` of a local time.
     static func clock(_ local: Int64) -> String {
-        let seconds = local - day(ofLocal: local) * secondsPerDay
-        return padded(seconds / 3600, 2) + ":" + padded((seconds % 3600) / 60, 2)
+        var text = TextBuilder(capacity: 5)
+        text.appendClock(local)
+        return text.string
     }
 
     /// `value` in decimal with leading zeros to `width` digits (String(format:) costs
@@ -140,5 +144,80 @@ enum LocalDays {
         let digits = String(value.magnitude)
         let zeros = String(repeating: "0", count: max(0, width - digits.count))
         return (value < 0 ? "-" : "") + zeros + digits
+    }
+}
+
+/// Builds text byte by byte: slot explanations are made for every slot of every `FindSlots`
+/// answer, and joining small strings (or `String(format:)`) cost more than finding the slots.
+struct TextBuilder {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    mutating func append(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    /// `value` in decimal, with leading zeros to `width` digits.
+    mutating func append(_ value: Int64, width: Int = 1) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for _ in count..<max(count, width) { bytes.append(UInt8(ascii: "0")) }
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+        }
+    }
+
+    /// One decimal, like `%.1f`, without a trailing `.0`.
+    mutating func appendTenths(_ value: Double) {
+        let tenths = Int64((value * 10).rounded())
+        if tenths % 10 == 0 {
+            append(tenths / 10)
+        } else {
+            if tenths < 0 { bytes.append(UInt8(ascii: "-")) }
+            append(Int64(tenths.magnitude / 10))
+            bytes.append(UInt8(ascii: "."))
+            append(Int64(tenths.magnitude % 10))
+        }
+    }
+
+    /// `HH:MM` of a local time.
+    mutating func appendClock(_ local: Int64) {
+        let seconds = local - LocalDays.day(ofLocal: local) * LocalDays.secondsPerDay
+        append(seconds / 3600, width: 2)
+        bytes.append(UInt8(ascii: ":"))
+        append((seconds % 3600) / 60, width: 2)
+    }
+
+    /// `HH:MM` of a count of minutes since midnight (24:00 for the end of a day).
+    mutating func appendMinutes(_ minutes: Int) {
+        append(Int64(minutes / 60), width: 2)
+        bytes.append(UInt8(ascii: ":"))
+        append(Int64(minutes % 60), width: 2)
+    }
+
+    /// `YYYY-MM-DDTHH:MM` of a local time.
+    mutating func appendLocalTime(_ local: Int64) {
+        let (year, month, day) = LocalDays.civil(LocalDays.day(ofLocal: local))
+        append(year, width: 4)
+        bytes.append(UInt8(ascii: "-"))
+        append(month, width: 2)
+        bytes.append(UInt8(ascii: "-"))
+        append(day, width: 2)
+        bytes.append(UInt8(ascii: "T"))
+        appendClock(local)
     }
 }
