@@ -22,6 +22,9 @@ public final class SQLiteDatabase: Sendable {
     public let path: String
     private let writer: SQLiteWorker
     private let readers: SQLiteWorker
+    /// Reader connections for `readNow`, each taken by one thread at a time.
+    private let inlineReaders: [InlineReader]
+    private let closed = Atomic(false)
     private let checkpointer: SQLiteCheckpointer?
     private let statistics = Mutex(Statistics())
     private let logger: Logger
@@ -48,8 +51,9 @@ public final class SQLiteDatabase: Sendable {
     ///     the writer then only copies what was appended meanwhile, so that the log can start
     ///     over. Without it the writer copies the whole log after the commit that filled it, and
     ///     the writes waiting behind that commit wait for the copy.
+    ///   - inlineReaders: reader connections for `readNow` (reads run on the caller's thread).
     public init(
-        path: String, migrations: [Migration], readers: Int = 2, maxBatch: Int = 512, secureDelete: Bool = false,
+        path: String, migrations: [Migration], readers: Int = 2, inlineReaders: Int = 0, maxBatch: Int = 512, secureDelete: Bool = false,
         writerCacheMiB: Int = 32, readerCacheMiB: Int = 8, checkpointPages: Int = 1000, backgroundCheckpoints: Bool = false,
         logger: Logger = Logger(label: "tandem.store")
     ) throws {
@@ -67,12 +71,13 @@ public final class SQLiteDatabase: Sendable {
             PRAGMA journal_size_limit=\(64 << 20);
             """)
         try Self.migrate(writerConnection, migrations, logger: logger)
-        var readerConnections: [SQLiteConnection] = []
-        for _ in 0..<max(readers, 1) {
+        func reader() throws -> SQLiteConnection {
             let connection = try SQLiteConnection(path: path, readOnly: true)
             try connection.executeScript("PRAGMA query_only=ON; PRAGMA cache_size=-\(readerCacheMiB * 1024);")
-            readerConnections.append(connection)
+            return connection
         }
+        let readerConnections = try (0..<max(readers, 1)).map { _ in try reader() }
+        self.inlineReaders = try (0..<max(inlineReaders, 0)).map { _ in InlineReader(try reader()) }
         self.writer = SQLiteWorker(name: "sqlite-writer", connections: [writerConnection], mode: .groupCommit(maxBatch: maxBatch))
         if backgroundCheckpoints {
             writerConnection.recordWALPages()
@@ -198,6 +203,23 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
+    /// Runs `body` at once on the calling thread, in one read transaction, on an inline reader
+    /// connection — or returns nil, running nothing, when every one is in use (or there are
+    /// none); the caller then uses `read`. For short indexed reads on a thread that answers
+    /// calls: the call goes on without waiting for a reader thread and then for its own thread
+    /// to take it back (two thread switches, and a place at the back of that thread's queue).
+    /// A read never waits for the writer (WAL).
+    public func readNow<T>(_ body: (SQLiteConnection) throws -> T) throws -> T? {
+        guard !closed.load(ordering: .relaxed) else { return nil }
+        for reader in inlineReaders where reader.lock.try() {
+            defer { reader.lock.unlock() }
+            try reader.connection.executeScript("BEGIN DEFERRED")
+            defer { try? reader.connection.executeScript("COMMIT") }
+            return try body(reader.connection)
+        }
+        return nil
+    }
+
     public var currentStatistics: Statistics { statistics.withLock { $0 } }
 
     /// Reads through a reader connection and writes through the writer (an empty group commit):
@@ -237,9 +259,21 @@ public final class SQLiteDatabase: Sendable {
 
     /// Finishes queued work and closes the connections.
     public func close() {
+        closed.store(true, ordering: .relaxed)
         writer.stop()
         readers.stop()
         checkpointer?.stop()
+    }
+}
+
+/// A reader connection for `SQLiteDatabase.readNow`, used by one thread at a time.
+private final class InlineReader: @unchecked Sendable {
+    // Safe: `connection` is only used by the thread holding `lock`.
+    let lock = NSLock()
+    let connection: SQLiteConnection
+
+    init(_ connection: SQLiteConnection) {
+        self.connection = connection
     }
 }
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TandemStore
+@testable import TandemStore
 
 private func temporaryPath() -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("tandem-store-\(UUID()).sqlite").path
@@ -50,6 +50,35 @@ struct SQLiteDatabaseTests {
             #expect(versions == Array(1...20).map(Int64.init))
             for database in opened { database.close() }
         }
+    }
+
+    @Test("readNow: reads on the caller's thread in one snapshot, or runs nothing and says so when no inline reader is free")
+    func readNowRunsInlineOrNotAtAll() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema, inlineReaders: 1)
+        _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('a', 1)") }
+        #expect(try database.readNow { try $0.query("SELECT amount FROM items WHERE name = 'a'")[0].int(0) } == 1)
+        // The body sees one snapshot: a write committed while it runs is not in its second look.
+        let (before, after) = try #require(try database.readNow { connection in
+            let before = try connection.query("SELECT count(*) FROM items")[0].int(0)
+            let writer = try SQLiteConnection(path: database.path, readOnly: false)
+            _ = try writer.execute("INSERT INTO items (name, amount) VALUES ('b', 2)")
+            return (before, try connection.query("SELECT count(*) FROM items")[0].int(0))
+        })
+        #expect(before == 1 && after == 1)
+        #expect(try database.readNow { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 2, "a new read sees it")
+        // The only inline reader is busy (the outer body holds it): the inner call runs nothing.
+        var innerRan = false
+        let inner: Int64?? = try database.readNow { _ in try database.readNow { _ in innerRan = true; return Int64(1) } }
+        #expect(inner == .some(.none) && !innerRan)
+        // An error inside is thrown to the caller, and the reader is free again afterwards.
+        #expect(throws: SQLiteError.self) { try database.readNow { try $0.query("SELECT nothing FROM nowhere") } }
+        #expect(try database.readNow { _ in 7 } == 7)
+        // Without inline readers, and once closed, nothing runs.
+        let plain = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
+        #expect(try plain.readNow { _ in 1 } == nil)
+        plain.close()
+        database.close()
+        #expect(try database.readNow { _ in 1 } == nil)
     }
 
     @Test func concurrentWritesAreCommittedInGroups() async throws {
