@@ -63,4 +63,6 @@ status=0
     --certificate certs/tandem-load.pem --key certs/tandem-load-key.pem --api-key "$(cat api-key)" "${extra[@]}" "$@" || status=$?
 echo "scheduling resident memory: $(awk '/VmRSS/ {print $2, $3}' /proc/"$(cat scheduling.pid)"/status 2>/dev/null || echo '?')"
 echo "database: $(du -sh data/scheduling 2>/dev/null | cut -f1)"
+# User and system CPU seconds of this scheduling process (set-up, run and verification).
+echo "scheduling CPU seconds: $(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' /proc/"$(cat scheduling.pid)"/stat 2>/dev/null || echo '?')"
 exit $status
