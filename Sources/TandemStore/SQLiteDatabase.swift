@@ -220,6 +220,13 @@ public final class SQLiteDatabase: Sendable {
         return nil
     }
 
+    /// A short indexed read: at once on the calling thread when an inline reader is free
+    /// (`readNow`), otherwise on a reader thread (`read`).
+    public func quickRead<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        if let value = try readNow(body) { return value }
+        return try await read(body)
+    }
+
     public var currentStatistics: Statistics { statistics.withLock { $0 } }
 
     /// Reads through a reader connection and writes through the writer (an empty group commit):

@@ -52,7 +52,7 @@ struct SQLiteDatabaseTests {
         }
     }
 
-    @Test("readNow: reads on the caller's thread in one snapshot, or runs nothing and says so when no inline reader is free")
+    @Test("readNow: reads on the caller's thread in one snapshot, or runs nothing and says so when no inline reader is free; quickRead falls back to a reader thread")
     func readNowRunsInlineOrNotAtAll() async throws {
         let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema, inlineReaders: 1)
         _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('a', 1)") }
@@ -76,6 +76,9 @@ struct SQLiteDatabaseTests {
         // Without inline readers, and once closed, nothing runs.
         let plain = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
         #expect(try plain.readNow { _ in 1 } == nil)
+        // quickRead reads either way: inline, or on a reader thread.
+        #expect(try await plain.quickRead { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 0)
+        #expect(try await database.quickRead { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 2)
         plain.close()
         database.close()
         #expect(try database.readNow { _ in 1 } == nil)

@@ -35,7 +35,7 @@ extension SchedulingStore {
     // MARK: Availability and pairs
 
     func availability(organisation: UUID, person: UUID) async throws -> Availability? {
-        try await database.read { connection in
+        try await database.quickRead { connection in
             guard let row = try connection.first("SELECT data, version, updated_at FROM availability WHERE org_id = ? AND person_id = ?", organisation, person),
                   let blob = row.blob(0) else { return nil }
             var availability = try CBORDecoder().decode(Availability.self, from: blob)
@@ -77,7 +77,7 @@ extension SchedulingStore {
     }
 
     func pair(organisation: UUID, match: UUID) async throws -> StoredPair? {
-        try await database.read { connection in
+        try await database.quickRead { connection in
             try connection.first(
                 "SELECT match_id, program_id, mentor_id, mentee_id, active, burden_mentor, burden_mentee FROM pairs WHERE org_id = ? AND match_id = ?",
                 organisation, match
@@ -115,7 +115,8 @@ extension SchedulingStore {
     /// What finding slots reads, in one snapshot: both people's meetings and the pair's burden.
     func slotInputs(organisation: UUID, match: UUID, mentor: UUID, mentee: UUID, from: Int64, to: Int64) async throws
         -> (mentorBusy: [Interval], menteeBusy: [Interval], burdenMentor: Double, burdenMentee: Double) {
-        @Sendable func inputs(_ connection: SQLiteConnection) throws -> (mentorBusy: [Interval], menteeBusy: [Interval], burdenMentor: Double, burdenMentee: Double) {
+        // Three indexed lookups.
+        try await database.quickRead { connection in
             let burden = try connection.first("SELECT burden_mentor, burden_mentee FROM pairs WHERE org_id = ? AND match_id = ?", organisation, match)
             return (
                 try Self.busy(connection, organisation: organisation, person: mentor, from: from, to: to),
@@ -123,9 +124,6 @@ extension SchedulingStore {
                 burden?.double(0) ?? 0, burden?.double(1) ?? 0
             )
         }
-        // Three indexed lookups: on the calling thread when an inline reader is free.
-        if let now = try database.readNow(inputs) { return now }
-        return try await database.read(inputs)
     }
 
     static func busy(_ connection: SQLiteConnection, organisation: UUID, person: UUID, from: Int64, to: Int64) throws -> [Interval] {
