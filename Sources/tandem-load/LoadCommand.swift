@@ -37,7 +37,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Closed loop: calls in flight.") var concurrency: Int?
     @Option(help: "Open loop: calls started per second (latency counted from each call's intended start).") var rate: Double?
     @Option(help: "Connections to each endpoint.") var connections = 1
-    @Option(help: "Event loop threads of the load generator.") var threads = 1
+    @Option(help: "Event loop threads of the load generator (default: one per connection, up to the number of cores; with fewer, one connection's answers wait behind another's).") var threads: Int?
     @Option(help: "Seconds to measure (after the warm-up).") var duration: Double?
     @Option(help: "Calls to measure, instead of --duration.") var requests: Int?
     @Option(help: "Seconds of warm-up, not measured.") var warmup = 3.0
@@ -66,7 +66,7 @@ struct LoadCommand: AsyncParsableCommand {
         if (killAfter == nil) != (killCommand == nil) || (killAfter != nil && restartCommand == nil) {
             throw ValidationError("--kill-after needs --kill-cmd and --restart-cmd")
         }
-        if connections < 1 || threads < 1 { throw ValidationError("--connections and --threads must be at least 1") }
+        if connections < 1 || (threads ?? 1) < 1 { throw ValidationError("--connections and --threads must be at least 1") }
         do {
             _ = try LoadPlan.parseMix(mix)
         } catch {
@@ -88,6 +88,7 @@ struct LoadCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("TLS files: \(error)")
         }
+        let threads = self.threads ?? min(connections, System.coreCount)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var configuration = ClientConfiguration()
         configuration.connectionsPerEndpoint = connections
