@@ -5,7 +5,11 @@
 #
 #   Benchmarks/gateway-load.sh [tandem-load options…]     e.g. --concurrency 64 --duration 20
 #
-# Environment: BIN (default .build/release), WORK (default a new temporary directory).
+# Environment: BIN (default .build/release), WORK (default a new temporary directory), ROUNDS,
+# PIN, GATEWAY_THREADS (below), TOGETHER=1: in each round the two paths run at the same time, each
+# with the options given (two load generators), so that both meet scheduling in the same state —
+# the same checkpoints, the same queue at the writer — and the difference between them is the
+# gateway's own; one after the other, scheduling's p99 moves by more than the gateway adds.
 set -euo pipefail
 BIN=${BIN:-$(pwd)/.build/release}
 . "$(dirname "$0")/lib/ports.sh"
@@ -78,9 +82,25 @@ gateway() {
 # weighs on both alike.
 options=("$@")
 setup=()
-for round in $(seq 1 "$rounds"); do
-    if (( round % 2 == 1 )); then direct "$round"; gateway "$round"; else gateway "$round"; direct "$round"; fi
-done
+if [[ "${TOGETHER:-0}" == 1 ]]; then
+    # The population first (with a second of load, not reported), then both paths at once.
+    (pin 0 "$BIN/tandem-load" --endpoint 127.0.0.1:27103 "${common[@]}" setup.json "${options[@]}" --duration 1 --warmup 0 --no-verify >/dev/null)
+    setup=(--skip-setup)
+    for round in $(seq 1 "$rounds"); do
+        echo "== round $round: direct and through the gateway at the same time"
+        before=$(cpu scheduling); gbefore=$(cpu gateway)
+        (pin 0 "$BIN/tandem-load" --endpoint 127.0.0.1:27103 "${setup[@]}" --operations-seed $((2 * round - 1)) "${common[@]}" "direct-$round.json" "${options[@]}") &
+        first=$!
+        (pin 0 "$BIN/tandem-load" --target gateway --endpoint 127.0.0.1:27100 "${setup[@]}" --operations-seed $((2 * round)) "${common[@]}" "gateway-$round.json" "${options[@]}") &
+        second=$!
+        wait $first; wait $second
+        echo "CPU seconds during the runs: scheduling $(awk "BEGIN {print $(cpu scheduling) - $before}"), gateway $(awk "BEGIN {print $(cpu gateway) - $gbefore}")"
+    done
+else
+    for round in $(seq 1 "$rounds"); do
+        if (( round % 2 == 1 )); then direct "$round"; gateway "$round"; else gateway "$round"; direct "$round"; fi
+    done
+fi
 ROUNDS=$rounds python3 - <<'PY'
 import json, os, statistics
 rounds = int(os.environ["ROUNDS"])
