@@ -73,6 +73,10 @@ struct GatewayCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var clientConfiguration = ClientConfiguration()
         clientConfiguration.connectionsPerEndpoint = max(2, threads)
+        // The services answer uncompressed: they share a network with the gateway, where zlib
+        // costs more time than the bytes it saves, and the gateway compresses once for its own
+        // clients (--compression-threshold) instead of inflating and deflating again.
+        clientConfiguration.acceptsCompressedResponses = false
         func client(_ endpoints: [Endpoint], _ name: String) throws -> RPCClient {
             try RPCClient(
                 endpoints: endpoints, tls: settings.clientTLS(serverName: name), configuration: clientConfiguration,

@@ -66,6 +66,41 @@ struct ConnectionStateTests {
         #expect(try Settings(decoding: frames[0].payload).maxConcurrentStreams == 7)
     }
 
+    @Test("a large answer is compressed only for a client that lists deflate")
+    func compressionFollowsTheClientsSettings() throws {
+        for accepts in [true, false] {
+            let harness = try Harness()
+            _ = try harness.written()
+            var payload = ByteBuffer()
+            Settings(maxConcurrentStreams: 0, compression: accepts ? ["deflate"] : []).encode(into: &payload)
+            try harness.receive([Frame(type: .settings, streamID: 0, payload: payload)], preface: true)
+            try harness.receive(try unaryCall("echo.Get", EchoMessage(text: String(repeating: "mentoring across time zones ", count: 100)), streamID: 1))
+            harness.loop.run()
+            let answer = try #require(try harness.written().first { $0.type == .message })
+            #expect(answer.flags.contains(.compressed) == accepts, "client lists deflate: \(accepts)")
+        }
+    }
+
+    @Test("a client configured not to accept compressed answers lists no compression in its SETTINGS")
+    func clientSettingsFollowItsConfiguration() throws {
+        for accepts in [true, false] {
+            var configuration = ClientConfiguration()
+            configuration.acceptsCompressedResponses = accepts
+            let loop = EmbeddedEventLoop()
+            let channel = EmbeddedChannel(loop: loop)
+            let handler = ClientConnectionHandler(readyPromise: loop.makePromise(), configuration: configuration, expectedServerName: nil, logger: Logger(label: "test"))
+            try channel.pipeline.syncOperations.addHandler(handler)
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: "tandem/1"))
+            var written = try #require(try channel.readOutbound(as: ByteBuffer.self))
+            #expect(written.readBytes(length: ConnectionPreface.bytes.count) == ConnectionPreface.bytes)
+            var decoder = FrameDecoder(maxFrameSize: 1 << 20)
+            guard case .frame(let settings)? = try decoder.next(&written) else { Issue.record("no SETTINGS frame"); continue }
+            #expect(try Settings(decoding: settings.payload).compression == (accepts ? ["deflate"] : []))
+            _ = try? channel.finish()
+        }
+    }
+
     @Test func handshakeTimesOutWithoutClientSettings() throws {
         let harness = try Harness(configure: { $0.handshakeTimeout = .seconds(10) })
         harness.loop.advanceTime(by: .seconds(9))

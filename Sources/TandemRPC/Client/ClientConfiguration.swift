@@ -56,6 +56,10 @@ public struct ClientConfiguration: Sendable {
     public var maxFrameSize: Int = WireDefaults.maxFrameSize
     /// Largest size a compressed response may expand to.
     public var maxDecompressedSize: Int = WireDefaults.maxDecompressedSize
+    /// Whether the server may compress responses (SETTINGS lists deflate). Off where the link is
+    /// faster than zlib, e.g. between the gateway and the services on one network: the server
+    /// then spends no CPU compressing, nor this side inflating.
+    public var acceptsCompressedResponses = true
     /// Requests of at least this many bytes are compressed when the server accepts deflate; 0 disables.
     public var compressionThreshold: Int = WireDefaults.compressionThreshold
     /// Time for TCP, TLS and the SETTINGS exchange.

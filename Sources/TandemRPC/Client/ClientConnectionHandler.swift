@@ -52,7 +52,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         self.readyPromise = readyPromise
         self.expectedServerName = expectedServerName
         self.settings = Settings(
-            maxFrameSize: UInt32(configuration.maxFrameSize), maxConcurrentStreams: 0, compression: ["deflate"],
+            maxFrameSize: UInt32(configuration.maxFrameSize), maxConcurrentStreams: 0,
+            compression: configuration.acceptsCompressedResponses ? ["deflate"] : [],
             maxDecompressedSize: UInt32(configuration.maxDecompressedSize), agent: configuration.agent
         )
         self.codec = MessageCodec(
