@@ -135,9 +135,9 @@ public final class MatchingServer: Sendable {
     /// erasures the page held.
     @discardableResult
     public func syncErasures(_ source: any ErasureFeed) async throws -> Int {
-        let cursor = try await store.database.feedCursor(Self.erasureFeed)
-        let page = try await source.erasures(after: cursor, limit: Self.feedPage)
-        guard !page.erasures.isEmpty || page.last != cursor else { return 0 }
+        guard let page = try await store.database.nextFeedPage(Self.erasureFeed, count: \.erasures.count, last: \.last, fetch: {
+            try await source.erasures(after: $0, limit: Self.feedPage)
+        }) else { return 0 }
         let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())
         if !page.erasures.isEmpty { await store.database.truncateLogAfterErasure() }
         for (organisation, program) in result.programs { invalidate(organisation: organisation, program: program) }

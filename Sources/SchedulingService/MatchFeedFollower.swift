@@ -31,9 +31,9 @@ extension SchedulingServer {
     /// Applies one page of the feed; returns how many changes it held.
     @discardableResult
     public func syncMatches(_ source: any MatchChangeFeed) async throws -> Int {
-        let cursor = try await store.database.feedCursor(Self.matchFeed)
-        let page = try await source.matchChanges(after: cursor, limit: Self.feedPage)
-        guard !page.changes.isEmpty || page.last != cursor else { return 0 }
+        guard let page = try await store.database.nextFeedPage(Self.matchFeed, count: \.changes.count, last: \.last, fetch: {
+            try await source.matchChanges(after: $0, limit: Self.feedPage)
+        }) else { return 0 }
         let changed = try await store.applyMatchChanges(page, feed: Self.matchFeed, now: configuration.now())
         for (organisation, match) in changed { pairCache.remove(PairKey(organisation: organisation, id: match)) }
         return page.changes.count
@@ -43,9 +43,9 @@ extension SchedulingServer {
     /// many it held.
     @discardableResult
     public func syncErasures(_ source: any ErasureFeed) async throws -> Int {
-        let cursor = try await store.database.feedCursor(Self.erasureFeed)
-        let page = try await source.erasures(after: cursor, limit: Self.feedPage)
-        guard !page.erasures.isEmpty || page.last != cursor else { return 0 }
+        guard let page = try await store.database.nextFeedPage(Self.erasureFeed, count: \.erasures.count, last: \.last, fetch: {
+            try await source.erasures(after: $0, limit: Self.feedPage)
+        }) else { return 0 }
         let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())
         if !page.erasures.isEmpty { await store.database.truncateLogAfterErasure() }
         for (organisation, match) in result.pairs { pairCache.remove(PairKey(organisation: organisation, id: match)) }

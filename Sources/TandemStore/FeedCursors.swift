@@ -20,4 +20,14 @@ extension SQLiteDatabase {
     public func feedCursor(_ feed: String) async throws -> Int {
         try await read { try FeedCursors.position($0, feed: feed) }
     }
+
+    /// The page of `feed` after its stored position (`fetch` asks the other service for it), or
+    /// nil when there is nothing to apply: no item, and a `last` position equal to the stored one.
+    public func nextFeedPage<Page>(
+        _ feed: String, count: KeyPath<Page, Int>, last: KeyPath<Page, Int>, fetch: (Int) async throws -> Page
+    ) async throws -> Page? {
+        let cursor = try await feedCursor(feed)
+        let page = try await fetch(cursor)
+        return page[keyPath: count] > 0 || page[keyPath: last] != cursor ? page : nil
+    }
 }
