@@ -110,6 +110,24 @@ struct SlotFinderTests {
         #expect(starts(busy) == ["2026-01-12 09:00", "2026-01-12 10:00", "2026-01-12 11:00", "2026-01-12 15:00", "2026-01-12 16:00"])
     }
 
+    @Test("text built byte by byte: padded numbers, tenths, clocks and local times")
+    func text() {
+        #expect(LocalDays.padded(0, 2) == "00" && LocalDays.padded(7, 4) == "0007" && LocalDays.padded(12_345, 2) == "12345")
+        #expect(LocalDays.padded(-5, 3) == "-005" && LocalDays.padded(Int64.min, 1) == "-9223372036854775808")
+        var tenths = TextBuilder(capacity: 32)
+        for value in [0, 2, 0.25, 1.04, -0.5, -1.0, 12] {
+            tenths.appendTenths(value)
+            tenths.append(" ")
+        }
+        #expect(tenths.string == "0 2 0.3 1 -0.5 -1 12 ")
+        #expect(LocalDays.localText(utc("1969-12-31 23:59")) == "1969-12-31T23:59" && LocalDays.dateString(0) == "1970-01-01")
+        var clock = TextBuilder(capacity: 16)
+        clock.appendMinutes(1440)
+        clock.append(" ")
+        clock.appendClock(utc("2026-03-10 07:05"))
+        #expect(clock.string == "24:00 07:05")
+    }
+
     @Test("outside working hours: only when accepted, scored by distance, night and day off, and explained")
     func inconvenience() {
         // New York and Sydney share no working hours; both accept evenings and mornings.

@@ -338,18 +338,16 @@ struct SlotFinder {
             text.appendTenths(mentee.burden + b.score)
         }
         // ". Mentor HH:MM–HH:MM ZONE, mentee HH:MM–HH:MM ZONE."
-        text.append(". Mentor ")
-        text.appendClock(a.localStart)
-        text.append("–")
-        text.appendClock(a.localEnd)
-        text.append(" ")
-        text.append(mentor.calendar.zone.identifier)
-        text.append(", mentee ")
-        text.appendClock(b.localStart)
-        text.append("–")
-        text.appendClock(b.localEnd)
-        text.append(" ")
-        text.append(mentee.calendar.zone.identifier)
+        func appendLocalTimes(_ who: String, _ start: Int64, _ end: Int64, _ zone: TimeZone) {
+            text.append(who)
+            text.appendClock(start)
+            text.append("–")
+            text.appendClock(end)
+            text.append(" ")
+            text.append(zone.identifier)
+        }
+        appendLocalTimes(". Mentor ", a.localStart, a.localEnd, mentor.calendar.zone)
+        appendLocalTimes(", mentee ", b.localStart, b.localEnd, mentee.calendar.zone)
         text.append(".")
         let explanation = text.string
         return Slot(

@@ -86,8 +86,9 @@ enum LocalDays {
 
     /// `YYYY-MM-DD` of a day number (proleptic Gregorian).
     static func dateString(_ day: Int64) -> String {
-        let (year, month, dayOfMonth) = civil(day)
-        return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(dayOfMonth, 2)
+        var text = TextBuilder(capacity: 10)
+        text.appendDate(day)
+        return text.string
     }
 
     /// The day number of `YYYY-MM-DD`, if it is a real date.
@@ -139,11 +140,11 @@ enum LocalDays {
     }
 
     /// `value` in decimal with leading zeros to `width` digits (String(format:) costs
-    /// microseconds per call through Foundation; slot explanations need thousands per call).
+    /// microseconds per call through Foundation).
     static func padded(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value.magnitude)
-        let zeros = String(repeating: "0", count: max(0, width - digits.count))
-        return (value < 0 ? "-" : "") + zeros + digits
+        var text = TextBuilder(capacity: width + 1)
+        text.append(value, width: width)
+        return text.string
     }
 }
 
@@ -165,20 +166,15 @@ struct TextBuilder {
     /// `value` in decimal, with leading zeros to `width` digits.
     mutating func append(_ value: Int64, width: Int = 1) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        // Digits last first, zeros up to the width, then the whole run reversed.
+        let start = bytes.count
         var magnitude = value.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            for _ in count..<max(count, width) { bytes.append(UInt8(ascii: "0")) }
-            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
-        }
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        while bytes.count - start < width { bytes.append(UInt8(ascii: "0")) }
+        bytes[start...].reverse()
     }
 
     /// One decimal, like `%.1f`, without a trailing `.0`.
@@ -209,14 +205,19 @@ struct TextBuilder {
         append(Int64(minutes % 60), width: 2)
     }
 
-    /// `YYYY-MM-DDTHH:MM` of a local time.
-    mutating func appendLocalTime(_ local: Int64) {
-        let (year, month, day) = LocalDays.civil(LocalDays.day(ofLocal: local))
+    /// `YYYY-MM-DD` of a day number.
+    mutating func appendDate(_ day: Int64) {
+        let (year, month, dayOfMonth) = LocalDays.civil(day)
         append(year, width: 4)
         bytes.append(UInt8(ascii: "-"))
         append(month, width: 2)
         bytes.append(UInt8(ascii: "-"))
-        append(day, width: 2)
+        append(dayOfMonth, width: 2)
+    }
+
+    /// `YYYY-MM-DDTHH:MM` of a local time.
+    mutating func appendLocalTime(_ local: Int64) {
+        appendDate(LocalDays.day(ofLocal: local))
         bytes.append(UInt8(ascii: "T"))
         appendClock(local)
     }
