@@ -213,8 +213,9 @@ public final class SQLiteDatabase: Sendable {
         guard !closed.load(ordering: .relaxed) else { return nil }
         for reader in inlineReaders where reader.lock.try() {
             defer { reader.lock.unlock() }
-            try reader.connection.executeScript("BEGIN DEFERRED")
-            defer { try? reader.connection.executeScript("COMMIT") }
+            // Prepared once per connection (`execute`), not parsed each time: this runs per call.
+            _ = try reader.connection.execute("BEGIN DEFERRED")
+            defer { _ = try? reader.connection.execute("COMMIT") }
             return try body(reader.connection)
         }
         return nil
