@@ -1,5 +1,5 @@
 import Foundation
-import TandemLoad
+@testable import TandemLoad
 import TandemProtocols
 import TandemRPC
 import TandemTestSupport
@@ -80,6 +80,16 @@ struct LoadToolTests {
             #expect(!verification.passed)
             #expect(verification.missingBookings == 1 && verification.cancellationsNotApplied == 1 && verification.doubleBookings == 0)
         }
+    }
+
+    @Test("a FindSlots answer is checked as a slot list without building its slots; another message is an error")
+    func slotListChecked() throws {
+        let view = SlotView(personID: UUID(), timeZone: "Asia/Kolkata", localStart: "2026-12-01T09:30", localEnd: "2026-12-01T10:00", inconvenience: 0, reasons: ["within working hours"])
+        let slot = Slot(start: Date(timeIntervalSince1970: 1_800_000_000), end: Date(timeIntervalSince1970: 1_800_001_800), score: 0, participants: [view, view], explanation: "Within both participants' working hours")
+        let answer = try CBOREncoder().encode(SlotList(slots: [slot, slot], candidates: 7, burden: [0, 1.5]))
+        _ = try CBORDecoder().decode(SlotListChecked.self, from: answer)
+        #expect(throws: (any Error).self) { try CBORDecoder().decode(SlotListChecked.self, from: try CBOREncoder().encode(FindSlotsRequest(matchID: UUID(), durationMinutes: 30, from: Date(), to: Date()))) }
+        #expect(throws: (any Error).self) { try CBOREncoder().encode(try CBORDecoder().decode(SlotListChecked.self, from: answer)) }
     }
 
     @Test("mix parsing")
