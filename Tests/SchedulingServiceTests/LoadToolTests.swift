@@ -108,6 +108,8 @@ struct LoadToolTests {
             (["--kill-after", "5"], "--kill-after needs --kill-cmd and --restart-cmd"),
             (["--people", "1"], "--people must be at least 2"),
             (["--target", "nowhere", "--token", "t"], "nowhere"),
+            (["--threads", "0"], "--connections and --threads must be at least 1"),
+            (["--connections", "0"], "--connections and --threads must be at least 1"),
         ] as [([String], String)] {
             let result = try ServiceProcess.run("tandem-load", arguments)
             #expect(result.status == 64, "\(arguments): \(result.output)")
