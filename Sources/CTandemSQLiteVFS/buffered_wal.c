@@ -8,11 +8,19 @@
 // commit in the shared-memory index, so no reader — in this process or another — can look for a
 // frame that is still in the buffer. Every other file, and every other method, goes straight to
 // the default VFS.
+//
+// A writer may also leave the log's sync of a commit to another thread (tandem_vfs_defer_log_syncs):
+// the frames are written when SQLite syncs, the sync itself is done by the caller with a descriptor
+// of its own (tandem_vfs_take_deferred_sync), and the caller answers the commit's writers only
+// after that. The writer can meanwhile run the next transaction. Readers then see a commit before
+// it is durable, but no one is told it succeeded before it is.
 #include "tandem_vfs.h"
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { BUFFER_CAPACITY = 2 << 20, MAX_WRITE = 124 << 10 };
 
@@ -23,6 +31,10 @@ typedef struct {
     unsigned char *buffer;   // pending bytes (allocated at the first write)
     sqlite3_int64 start;     // file offset of buffer[0]
     int used;
+    int deferSyncs;          // syncs of this log are left to the caller (set by the writer around a commit)
+    int syncDeferred;        // a sync was left to the caller since it last asked
+    int synced;              // synced once: the first sync also makes a new file's name durable, so it is never left
+    int syncFd;              // the log opened again, for syncing on another thread (-1 if that failed)
     tandem_vfs_counters counters;
 } BufferedFile;
 
@@ -48,6 +60,8 @@ static int bufferedClose(sqlite3_file *handle) {
     BufferedFile *file = (BufferedFile *)handle;
     int rc = flush(file);
     int closed = file->real->pMethods->xClose(file->real);
+    if (file->syncFd >= 0) close(file->syncFd);
+    file->syncFd = -1;
     free(file->buffer);
     file->buffer = NULL;
     return rc != SQLITE_OK ? rc : closed;
@@ -93,7 +107,15 @@ static int bufferedTruncate(sqlite3_file *handle, sqlite3_int64 size) {
 static int bufferedSync(sqlite3_file *handle, int flags) {
     BufferedFile *file = (BufferedFile *)handle;
     int rc = flush(file);
-    return rc != SQLITE_OK ? rc : file->real->pMethods->xSync(file->real, flags);
+    if (rc != SQLITE_OK) return rc;
+    if (file->deferSyncs && file->synced && file->syncFd >= 0) {
+        file->syncDeferred = 1;
+        file->counters.deferredSyncs += 1;
+        return SQLITE_OK;
+    }
+    rc = file->real->pMethods->xSync(file->real, flags);
+    if (rc == SQLITE_OK) file->synced = 1;
+    return rc;
 }
 
 static int bufferedFileSize(sqlite3_file *handle, sqlite3_int64 *size) {
@@ -149,6 +171,8 @@ static int tandemOpen(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *han
         return SQLITE_CANTOPEN;
     }
     file->isLog = (flags & SQLITE_OPEN_WAL) != 0 && (flags & SQLITE_OPEN_READONLY) == 0;
+    // Read-only is enough: fdatasync of any descriptor writes back the file's data.
+    file->syncFd = file->isLog && name != NULL ? open(name, O_RDONLY | O_CLOEXEC) : -1;
     file->base.pMethods = &bufferedMethods;
     return SQLITE_OK;
 }
@@ -205,11 +229,36 @@ int tandem_vfs_register(void) {
     return registered;
 }
 
-int tandem_vfs_log_counters(sqlite3 *db, tandem_vfs_counters *counters) {
+static BufferedFile *logOf(sqlite3 *db) {
     sqlite3_file *log = NULL;
-    int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
-    if (rc != SQLITE_OK) return rc;
-    if (log == NULL || log->pMethods != &bufferedMethods) return SQLITE_NOTFOUND;
-    *counters = ((BufferedFile *)log)->counters;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log) != SQLITE_OK) return NULL;
+    if (log == NULL || log->pMethods != &bufferedMethods) return NULL;
+    return (BufferedFile *)log;
+}
+
+int tandem_vfs_log_counters(sqlite3 *db, tandem_vfs_counters *counters) {
+    BufferedFile *log = logOf(db);
+    if (log == NULL) return SQLITE_NOTFOUND;
+    *counters = log->counters;
     return SQLITE_OK;
+}
+
+int tandem_vfs_defer_log_syncs(sqlite3 *db, int on) {
+    BufferedFile *log = logOf(db);
+    if (log == NULL) return SQLITE_NOTFOUND;
+    log->deferSyncs = on;
+    return SQLITE_OK;
+}
+
+int tandem_vfs_take_deferred_sync(sqlite3 *db) {
+    BufferedFile *log = logOf(db);
+    if (log == NULL || !log->syncDeferred) return -1;
+    log->syncDeferred = 0;
+    int fd = fcntl(log->syncFd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        // No descriptor to hand over: sync here, as SQLite would have.
+        if (log->real->pMethods->xSync(log->real, SQLITE_SYNC_NORMAL) != SQLITE_OK) return -2;
+        return -1;
+    }
+    return fd;
 }

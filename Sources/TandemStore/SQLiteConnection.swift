@@ -130,6 +130,30 @@ public final class SQLiteConnection {
         return (counters.logWrites, counters.systemWrites)
     }
 
+    /// Syncs of the write-ahead log left to another thread since the connection opened it.
+    var deferredLogSyncs: UInt64 {
+        var counters = tandem_vfs_counters()
+        guard tandem_vfs_log_counters(handle, &counters) == SQLITE_OK else { return 0 }
+        return counters.deferredSyncs
+    }
+
+    /// While `on`, a commit writes its log frames but leaves the sync to the caller
+    /// (`takeDeferredLogSync`). False when the log is not open through the "tandem" VFS: syncs
+    /// then happen in the commit, as usual.
+    func deferLogSyncs(_ on: Bool) -> Bool {
+        tandem_vfs_defer_log_syncs(handle, on ? 1 : 0) == SQLITE_OK
+    }
+
+    /// After a commit with syncs deferred: a descriptor of the log to `fdatasync` (and close)
+    /// before the commit's writers are answered, or nil when the commit left no sync.
+    func takeDeferredLogSync() throws -> Int32? {
+        switch tandem_vfs_take_deferred_sync(handle) {
+        case -2: throw SQLiteError(code: 1034 /* SQLITE_IOERR_FSYNC */, message: "cannot sync the write-ahead log", sql: nil)
+        case let descriptor where descriptor >= 0: return descriptor
+        default: return nil
+        }
+    }
+
     init(path: String, readOnly: Bool) throws {
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX

@@ -26,6 +26,7 @@ public final class SQLiteDatabase: Sendable {
     private let inlineReaders: [InlineReader]
     private let closed = Atomic(false)
     private let checkpointer: SQLiteCheckpointer?
+    private let syncer: SQLiteLogSyncer?
     private let statistics = Mutex(Statistics())
     private let logger: Logger
 
@@ -51,14 +52,20 @@ public final class SQLiteDatabase: Sendable {
     ///     the writer then only copies what was appended meanwhile, so that the log can start
     ///     over. Without it the writer copies the whole log after the commit that filled it, and
     ///     the writes waiting behind that commit wait for the copy.
+    ///   - pipelinedSyncs: sync the log of each group commit on a thread of its own while the
+    ///     writer runs the next group (needs `backgroundCheckpoints`). A write still returns only
+    ///     once it is durable; readers may see a group's changes up to one sync before that.
     ///   - inlineReaders: reader connections for `readNow` (reads run on the caller's thread).
     public init(
         path: String, migrations: [Migration], readers: Int = 2, inlineReaders: Int = 0, maxBatch: Int = 512, secureDelete: Bool = false,
         writerCacheMiB: Int = 32, readerCacheMiB: Int = 8, checkpointPages: Int = 1000, backgroundCheckpoints: Bool = false,
-        logger: Logger = Logger(label: "tandem.store")
+        pipelinedSyncs: Bool = false, logger: Logger = Logger(label: "tandem.store")
     ) throws {
+        precondition(!pipelinedSyncs || backgroundCheckpoints, "pipelined syncs need background checkpoints (no checkpoint inside a commit)")
         self.path = path
         self.logger = logger
+        // The metrics' "database" dimension.
+        let database = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let writerConnection = try SQLiteConnection(path: path, readOnly: false)
         try Self.enableWAL(writerConnection)
         try writerConnection.executeScript("""
@@ -80,9 +87,24 @@ public final class SQLiteDatabase: Sendable {
         self.inlineReaders = try (0..<max(inlineReaders, 0)).map { _ in InlineReader(try reader()) }
         self.writer = SQLiteWorker(name: "sqlite-writer", connections: [writerConnection], mode: .groupCommit(maxBatch: maxBatch))
         if backgroundCheckpoints {
+            // Automatic checkpoints are off from here (the checkpointer and the writer's own
+            // copy below sync the log before they copy it), so commits may leave their sync to
+            // a thread of their own.
             writerConnection.recordWALPages()
+            let syncer = pipelinedSyncs ? SQLiteLogSyncer(logger: logger) : nil
+            self.syncer = syncer
+            self.writer.syncer = syncer
             let checkpointer = SQLiteCheckpointer(connection: try SQLiteConnection(path: path, readOnly: false), logger: logger)
+            let backgroundTimer = Metrics.Timer(
+                label: "tandem_store_checkpoint_duration",
+                dimensions: [("database", database), ("by", "background")]
+            )
+            checkpointer.onPass = { backgroundTimer.recordNanoseconds(Int64(clamping: $0)) }
             self.checkpointer = checkpointer
+            let writerCheckpointTimer = Metrics.Timer(
+                label: "tandem_store_checkpoint_duration",
+                dimensions: [("database", database), ("by", "writer")]
+            )
             self.writer.afterCommit = { connection in
                 guard connection.walPages >= checkpointPages else { return }
                 switch checkpointer.poll() {
@@ -92,6 +114,8 @@ public final class SQLiteDatabase: Sendable {
                     if copiedSinceWriterCheckpoint {
                         // Most of the log is in the database file: copy the rest here, so the
                         // next write transaction starts the log over.
+                        let started = DispatchTime.now().uptimeNanoseconds
+                        defer { writerCheckpointTimer.recordNanoseconds(Int64(clamping: DispatchTime.now().uptimeNanoseconds &- started)) }
                         do {
                             try connection.executeScript("PRAGMA wal_checkpoint(PASSIVE)")
                         } catch {
@@ -105,10 +129,10 @@ public final class SQLiteDatabase: Sendable {
             }
         } else {
             self.checkpointer = nil
+            self.syncer = nil
         }
         self.readers = SQLiteWorker(name: "sqlite-reader", connections: readerConnections, mode: .read)
         // For operators (swift-metrics): how long group commits take and how many writes each carries.
-        let database = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let commitTimer = Metrics.Timer(label: "tandem_store_commit_duration", dimensions: [("database", database)])
         let batchSize = Recorder(label: "tandem_store_batch_size", dimensions: [("database", database)])
         let writeCounter = Counter(label: "tandem_store_writes_total", dimensions: [("database", database)])
@@ -129,6 +153,11 @@ public final class SQLiteDatabase: Sendable {
                 stats.largestBatch = max(stats.largestBatch, size)
                 stats.commitNanoseconds += nanoseconds
             }
+        }
+        if let syncer {
+            let syncTimer = Metrics.Timer(label: "tandem_store_sync_duration", dimensions: [("database", database)])
+            syncer.onSync = { nanoseconds, _ in syncTimer.recordNanoseconds(Int64(clamping: nanoseconds)) }
+            syncer.start()
         }
         self.writer.start()
         self.readers.start()
@@ -269,6 +298,7 @@ public final class SQLiteDatabase: Sendable {
     public func close() {
         closed.store(true, ordering: .relaxed)
         writer.stop()
+        syncer?.stop()
         readers.stop()
         checkpointer?.stop()
     }
@@ -303,6 +333,8 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     private var finished = false
     private let connection: SQLiteConnection
     private let logger: Logger
+    /// Called after each pass with its duration (nanoseconds), on the checkpoint thread.
+    var onPass: (@Sendable (UInt64) -> Void)?
 
     init(connection: SQLiteConnection, logger: Logger) {
         self.connection = connection
@@ -355,11 +387,13 @@ final class SQLiteCheckpointer: @unchecked Sendable {
             requested = false
             running = true
             condition.unlock()
+            let started = DispatchTime.now().uptimeNanoseconds
             do {
                 try connection.executeScript("PRAGMA wal_checkpoint(PASSIVE)")
             } catch {
                 logger.warning("background checkpoint failed", metadata: ["error": "\(error)"])
             }
+            onPass?(DispatchTime.now().uptimeNanoseconds &- started)
             condition.lock()
             running = false
             copied = true
@@ -398,8 +432,13 @@ final class SQLiteWorker: @unchecked Sendable {
     var onBatch: (@Sendable (Int, UInt64) -> Void)?
     /// Called as each job starts, with how long it waited in the queue (nanoseconds).
     var onStart: (@Sendable (UInt64) -> Void)?
-    /// Runs on the writer thread after each transaction, once its writers have been answered.
+    /// Runs on the writer thread after each transaction, once its writers have been answered
+    /// (or handed to `syncer`).
     var afterCommit: ((SQLiteConnection) -> Void)?
+    /// Syncs the log and answers the writers of each group commit, while the writer goes on
+    /// with the next. Only with automatic checkpoints off: a checkpoint in a commit must sync the
+    /// log itself before it copies frames into the database file.
+    var syncer: SQLiteLogSyncer?
 
     init(name: String, connections: [SQLiteConnection], mode: Mode) {
         self.name = name
@@ -476,6 +515,10 @@ final class SQLiteWorker: @unchecked Sendable {
     private func commit(_ jobs: [SQLiteJob], on connection: SQLiteConnection) {
         let started = DispatchTime.now().uptimeNanoseconds
         if let onStart { for job in jobs { onStart(started &- job.queued) } }
+        if let failed = syncer?.failed {
+            for job in jobs { job.fail(failed) }
+            return
+        }
         do {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
@@ -502,14 +545,28 @@ final class SQLiteWorker: @unchecked Sendable {
             }
         }
         var outcome: Result<Void, any Error> = .success(())
+        let deferring = syncer != nil && connection.deferLogSyncs(true)
         do {
             try connection.execute("COMMIT")
         } catch {
             try? connection.executeScript("ROLLBACK")
             outcome = .failure(error)
         }
+        var descriptor: Int32?
+        if deferring {
+            _ = connection.deferLogSyncs(false)
+            do {
+                descriptor = try connection.takeDeferredLogSync()
+            } catch {
+                outcome = .failure(error)
+            }
+        }
         onBatch?(jobs.count, DispatchTime.now().uptimeNanoseconds - started)
-        for complete in completions { complete(outcome) }
+        if let syncer {
+            syncer.enqueue(.init(descriptor: descriptor, completions: completions, outcome: outcome))
+        } else {
+            for complete in completions { complete(outcome) }
+        }
         afterCommit?(connection)
     }
 }

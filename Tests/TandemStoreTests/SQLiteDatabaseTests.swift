@@ -150,10 +150,10 @@ struct SQLiteDatabaseTests {
         #expect(try await reopened.read { try $0.query("SELECT sum(length(note)) FROM items")[0].int(0) } == Int64(expected))
     }
 
-    @Test("background checkpoints copy the log into the database file and the log starts over, with readers busy")
-    func backgroundCheckpointsKeepTheLogShort() async throws {
+    @Test("background checkpoints copy the log into the database file and the log starts over, with readers busy (syncs in the commit or pipelined)", arguments: [false, true])
+    func backgroundCheckpointsKeepTheLogShort(pipelinedSyncs: Bool) async throws {
         let path = temporaryPath()
-        let database = try SQLiteDatabase(path: path, migrations: schema, checkpointPages: 64, backgroundCheckpoints: true)
+        let database = try SQLiteDatabase(path: path, migrations: schema, checkpointPages: 64, backgroundCheckpoints: true, pipelinedSyncs: pipelinedSyncs)
         let filler = String(repeating: "x", count: 2000)
         // 4,000 rows of ~2 KB (about 2,000 pages of log in all), written 8 at a time while
         // readers keep reading.
@@ -182,11 +182,42 @@ struct SQLiteDatabaseTests {
         #expect(try await reading.value > 0)
         // Without the log starting over it would pass 8 MB; it stays within a few checkpoints' worth.
         #expect(largestLog < 4 << 20, "log grew to \(largestLog) bytes")
+        // Pipelined, the commits left their syncs to the sync thread (all but a new log's first).
+        let deferred = try await database.write { $0.deferredLogSyncs }
+        if pipelinedSyncs { #expect(deferred > 400, "\(deferred) syncs left to the sync thread") } else { #expect(deferred == 0) }
         #expect(try await database.read { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 4000)
         database.close()
         let reopened = try SQLiteDatabase(path: path, migrations: schema)
         defer { reopened.close() }
         #expect(try await reopened.read { try $0.query("SELECT count(*), sum(length(note)) FROM items")[0].int(1) } == 4000 * 2000)
+        #expect(try await reopened.read { try $0.query("PRAGMA integrity_check")[0].text(0) } == "ok")
+    }
+
+    @Test("the sync thread answers groups in commit order, a group that left no sync after the sync before it; a failed sync fails its group and every later one, and stays")
+    func logSyncerOrderAndFailure() async throws {
+        let path = temporaryPath()
+        FileManager.default.createFile(atPath: path, contents: Data("log".utf8))
+        let syncer = SQLiteLogSyncer(logger: .init(label: "test"))
+        syncer.start()
+        let answers = Answers()
+        func group(_ name: String, descriptor: Int32?, outcome: Result<Void, any Error> = .success(())) -> SQLiteLogSyncer.Group {
+            .init(descriptor: descriptor, completions: [{ result in answers.append(name, result) }], outcome: outcome)
+        }
+        struct CommitFailed: Error {}
+        syncer.enqueue(group("synced", descriptor: open(path, O_RDONLY)))
+        syncer.enqueue(group("read only", descriptor: nil))
+        syncer.enqueue(group("rolled back", descriptor: nil, outcome: .failure(CommitFailed())))
+        // A failed sync fails every group it was to cover: let these be answered first.
+        for _ in 0..<500 where answers.all.count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        // A descriptor that is not open: fdatasync fails (EBADF), as on a disk error.
+        syncer.enqueue(group("failed", descriptor: 1_000_000))
+        syncer.enqueue(group("after the failure", descriptor: nil))
+        syncer.stop()
+        let results = answers.all
+        #expect(results.map(\.0) == ["synced", "read only", "rolled back", "failed", "after the failure"])
+        #expect(results.map(\.1) == [true, true, false, false, false])
+        // The writer refuses every write once the sync thread has failed.
+        #expect(String(describing: syncer.failed.map { "\($0)" } ?? "none").contains("cannot sync the write-ahead log"))
     }
 
     @Test func aFailingWriteRollsBackOnlyItself() async throws {
@@ -274,4 +305,18 @@ struct SQLiteDatabaseTests {
     @Test func anUnwritablePathIsAClearError() {
         #expect(throws: SQLiteError.self) { try SQLiteDatabase(path: "/nonexistent/dir/db.sqlite", migrations: schema) }
     }
+}
+
+/// What the sync thread answered, in order (written from that thread, read after it stopped).
+private final class Answers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var answers: [(String, Bool)] = []
+
+    func append(_ name: String, _ result: Result<Void, any Error>) {
+        lock.withLock {
+            if case .success = result { answers.append((name, true)) } else { answers.append((name, false)) }
+        }
+    }
+
+    var all: [(String, Bool)] { lock.withLock { answers } }
 }

@@ -8,8 +8,9 @@
 /// Registers the "tandem" VFS (not as the default): the operating system's default VFS with the
 /// write-ahead log's writes gathered in memory and written in a few large writes when SQLite
 /// syncs, reads, resizes or closes the log — instead of two calls per page (a frame header and the
-/// page). Nothing is acknowledged differently: SQLite's sync of the log still comes after every
-/// byte of the transaction is written, and readers only see frames once the log was synced.
+/// page). SQLite's sync of the log still comes after every byte of the transaction is written,
+/// and readers only see frames once they are written; unless a writer leaves its syncs to another
+/// thread (below), they are also synced by then.
 /// Returns an SQLite result code; safe to call more than once.
 int tandem_vfs_register(void);
 
@@ -18,6 +19,7 @@ int tandem_vfs_register(void);
 typedef struct {
     uint64_t logWrites;
     uint64_t systemWrites;
+    uint64_t deferredSyncs;
 } tandem_vfs_counters;
 
 typedef struct sqlite3 sqlite3;
@@ -26,5 +28,18 @@ typedef struct sqlite3 sqlite3;
 /// Returns SQLITE_OK, or SQLITE_NOTFOUND when the log is not open or not through this VFS. Call it
 /// on the thread that uses the connection.
 int tandem_vfs_log_counters(sqlite3 *db, tandem_vfs_counters *counters);
+
+/// While `on`, SQLite's syncs of `db`'s write-ahead log write the gathered frames but leave the
+/// sync itself to the caller, who must sync (tandem_vfs_take_deferred_sync) before telling anyone
+/// that a transaction committed. The first sync of a log file is never left (it also makes the
+/// file's name durable). Returns SQLITE_OK, or SQLITE_NOTFOUND when the log is not open or not
+/// through this VFS (syncs then happen as usual). Call it on the thread that uses the connection.
+int tandem_vfs_defer_log_syncs(sqlite3 *db, int on);
+
+/// After a commit with syncs left to the caller: a new descriptor of the log (the caller syncs it
+/// with fdatasync, on any thread, then closes it) when a sync was left since the last call; -1
+/// when none was (or it could not hand one over and synced here instead); -2 when that sync
+/// failed. Call it on the thread that uses the connection.
+int tandem_vfs_take_deferred_sync(sqlite3 *db);
 
 #endif
