@@ -44,6 +44,10 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
         .target(
+            name: "CTandemDeflate",
+            dependencies: ["CTandemZlib"]
+        ),
+        .target(
             name: "TandemRandom",
             swiftSettings: swiftSettings
         ),
@@ -51,6 +55,7 @@ let package = Package(
             name: "TandemWire",
             dependencies: [
                 "CTandemZlib",
+                "CTandemDeflate",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

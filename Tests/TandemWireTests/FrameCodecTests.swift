@@ -149,6 +149,45 @@ struct DeflateTests {
         }
     }
 
+    @Test("the fast encoder's output is zlib data any inflate reads back exactly: every size, random, repetitive and long-distance input")
+    func fastEncoderRoundTrips() throws {
+        var generator = SplitMix64(seed: 42)
+        func random(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) } }
+        var inputs: [[UInt8]] = [[], [7], [1, 2, 3], Array("abcabcabcabc".utf8), [UInt8](repeating: 0x78, count: 100_000)]
+        for size in [4, 5, 255, 256, 257, 1_024, 4_097, 32_768, 32_769, 70_000] {
+            inputs.append(random(size))
+            // Pieces copied from up to 200 bytes back, among random bytes.
+            var copied = random(min(size, 200))
+            while copied.count < size {
+                let back = 1 + Int(generator.next() % UInt64(min(200, copied.count)))
+                let length = 1 + Int(generator.next() % 300)
+                for _ in 0..<length where copied.count < size { copied.append(copied[copied.count - back]) }
+                copied.append(contentsOf: random(Int(generator.next() % 4)).prefix(size - copied.count))
+            }
+            inputs.append(copied)
+        }
+        // Repeats exactly 32 KiB back (deflate's longest distance) and 32 KiB + 1 back (too far).
+        let block = random(32_768)
+        inputs.append(block + block + random(10))
+        inputs.append(block + [0] + block)
+        for input in inputs {
+            var compressed = ByteBuffer()
+            input.withUnsafeBytes { Deflate.compressFast($0, into: &compressed) }
+            let cmf = compressed.getInteger(at: 0, as: UInt8.self)!, flg = compressed.getInteger(at: 1, as: UInt8.self)!
+            #expect(cmf & 0x0F == 8 && (UInt16(cmf) << 8 | UInt16(flg)) % 31 == 0, "size \(input.count)")
+            // The window named is the smallest that holds the input (256 bytes to 32 KiB).
+            #expect(Int(cmf >> 4) == max(0, min(7, Int(Deflate.windowBits(forSize: max(input.count, 1))) - 8)) || input.count <= 256, "size \(input.count)")
+            #expect(try Deflate.decompress(compressed, limit: 1 << 20) == ByteBuffer(bytes: input), "size \(input.count)")
+        }
+        // A slot list's worth of repetitive CBOR text compresses about as well as with zlib.
+        let text = ByteBuffer(string: String(repeating: "{localStart: 2026-12-01T09:00, reasons: [within working hours]} ", count: 60))
+        var fast = ByteBuffer(), zlib = ByteBuffer()
+        Deflate.compressFast(text, into: &fast)
+        try Deflate.compress(text, into: &zlib, level: 1)
+        #expect(fast.readableBytes < text.readableBytes / 10)
+        #expect(fast.readableBytes <= zlib.readableBytes * 2)
+    }
+
     @Test func decompressionBombStopsAtTheLimit() throws {
         // 64 MiB of zeros compress to ~64 KiB; the limit stops inflation at 1 MiB.
         let zeros = ByteBuffer(repeating: 0, count: 64 << 20)
