@@ -558,6 +558,7 @@ let package = Package(
             name: "TandemProtocolsTests",
             dependencies: [
                 "TandemWire",
+                "TandemRandom",
                 "TandemProtocols",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -166,15 +166,25 @@ struct TextBuilder {
     /// `value` in decimal, with leading zeros to `width` digits.
     mutating func append(_ value: Int64, width: Int = 1) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        // Digits last first, zeros up to the width, then the whole run reversed.
-        let start = bytes.count
         var magnitude = value.magnitude
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        while bytes.count - start < width { bytes.append(UInt8(ascii: "0")) }
-        bytes[start...].reverse()
+        var digits = 1
+        var scale: UInt64 = 10
+        while digits < 19 && magnitude >= scale {
+            digits += 1
+            scale &*= 10
+        }
+        // Zeros for the whole run, then the digits written in place from the last one (no
+        // reversal: reversing a slice of the array copied it).
+        let count = Swift.max(width, digits)
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            var index = buffer.count - 1
+            repeat {
+                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                index -= 1
+            } while magnitude > 0
+        }
     }
 
     /// One decimal, like `%.1f`, without a trailing `.0`.

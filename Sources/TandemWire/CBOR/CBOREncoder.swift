@@ -34,13 +34,27 @@ public struct CBOREncoder: Sendable {
         try withEncodedBytes(value) { _ = buffer.writeBytes($0) }
     }
 
+    /// Encodes `value` through `Encodable` only, ignoring `CBORDirectEncodable` conformances: the
+    /// bytes a direct encoding must reproduce (for tests).
+    public func encodeWithoutDirectEncodings<T: Encodable>(_ value: T) throws -> [UInt8] {
+        try withEncodedBytes(value, directEncodings: false) { Array($0) }
+    }
+
     /// Encodes `value` and passes the bytes, valid only inside `body`, to `body`.
     public func withEncodedBytes<T: Encodable, R>(
         _ value: T,
         _ body: (UnsafeRawBufferPointer) throws -> R
     ) throws -> R {
+        try withEncodedBytes(value, directEncodings: true, body)
+    }
+
+    func withEncodedBytes<T: Encodable, R>(
+        _ value: T,
+        directEncodings: Bool,
+        _ body: (UnsafeRawBufferPointer) throws -> R
+    ) throws -> R {
         if let raw = value as? CBORRawMessage { return try raw.bytes.withUnsafeBytes(body) }
-        let state = CBOREncodingState(userInfo: userInfo)
+        let state = CBOREncodingState(userInfo: userInfo, directEncodings: directEncodings)
         do {
             try state.encodeRoot(value)
         } catch is CBOREncodingState.NeedsTree {
@@ -133,9 +147,13 @@ final class CBOREncodingState: Encoder {
     private let hot: UnsafeMutablePointer<Hot>
     let writer: CBORWriter
     let userInfoStorage: [CodingUserInfoKey: any Sendable]
+    /// Whether `CBORDirectEncodable` types write themselves (false: their `Encodable` form, to
+    /// compare the two).
+    let directEncodings: Bool
 
-    init(userInfo: [CodingUserInfoKey: any Sendable]) {
+    init(userInfo: [CodingUserInfoKey: any Sendable], directEncodings: Bool = true) {
         self.userInfoStorage = userInfo
+        self.directEncodings = directEncodings
         hot = .allocate(capacity: 1)
         hot.initialize(to: Hot(bytes: CBORWriter.Storage(capacity: 256)))
         let bytesOffset = MemoryLayout<Hot>.offset(of: \Hot.bytes)!
@@ -283,18 +301,11 @@ final class CBOREncodingState: Encoder {
     }
 
     func encodeDate(_ date: Date) {
-        writer.writeHead(.tag, CBORTag.epochDateTime)
-        let seconds = date.timeIntervalSince1970
-        if seconds.rounded() == seconds, abs(seconds) < 9e15 {
-            writer.writeInt(Int64(seconds))
-        } else {
-            writer.writeDouble(seconds)
-        }
+        writer.writeDate(date)
     }
 
     func encodeUUID(_ uuid: UUID) {
-        writer.writeHead(.tag, CBORTag.uuid)
-        withUnsafeBytes(of: uuid.uuid) { writer.writeBytes($0) }
+        writer.writeUUID(uuid)
     }
 
     @inline(__always)

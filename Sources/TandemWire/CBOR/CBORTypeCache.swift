@@ -15,7 +15,10 @@ enum CBORTypeCache {
 
     @inline(__always)
     static func specialEncodable<T>(_ type: T.Type) -> (any CBORSpecialEncodable.Type)? {
-        encodables.lookup(type) { $0 as? any CBORSpecialEncodable.Type }
+        encodables.lookup(type) { type in
+            if let special = type as? any CBORSpecialEncodable.Type { return special }
+            return (type as? any CBORDirectEncodable.Type).map(directEncodingAdapter(for:))
+        }
     }
 
     @inline(__always)
