@@ -433,7 +433,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemStoreTests",
-            dependencies: ["TandemStore"],
+            dependencies: ["TandemStore", "TandemRandom"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

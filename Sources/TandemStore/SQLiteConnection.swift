@@ -113,12 +113,14 @@ public final class SQLiteConnection {
     let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
 
-    /// Process-wide SQLite settings, applied once before the first connection opens; the VFS
+    /// Process-wide SQLite settings, applied once before the first connection opens (no memory
+    /// statistics; the page cache whose truncation does not walk the whole cache); the VFS
     /// every connection uses ("tandem": the default one with the write-ahead log's writes
     /// gathered into a few large writes per sync), or nil for SQLite's default if it could not be
     /// registered.
     private static let vfs: String? = {
         _ = tandem_sqlite_configure()
+        _ = tandem_page_cache_install()
         return tandem_vfs_register() == SQLITE_OK ? TANDEM_VFS_NAME : nil
     }()
 
@@ -128,6 +130,15 @@ public final class SQLiteConnection {
         var counters = tandem_vfs_counters()
         guard tandem_vfs_log_counters(handle, &counters) == SQLITE_OK else { return (0, 0) }
         return (counters.logWrites, counters.systemWrites)
+    }
+
+    /// Page-cache truncations in this process: those that discarded only the pages past the
+    /// database's end, and those that went to SQLite's default cache (see page_cache.c).
+    static var pageCacheTruncations: (fast: UInt64, full: UInt64) {
+        _ = vfs
+        var fast: UInt64 = 0, full: UInt64 = 0
+        tandem_page_cache_counters(&fast, &full)
+        return (fast, full)
     }
 
     /// Syncs of the write-ahead log left to another thread since the connection opened it.

@@ -1,4 +1,5 @@
 import Foundation
+import TandemRandom
 import Testing
 @testable import TandemStore
 
@@ -218,6 +219,57 @@ struct SQLiteDatabaseTests {
         #expect(results.map(\.1) == [true, true, false, false, false])
         // The writer refuses every write once the sync thread has failed.
         #expect(String(describing: syncer.failed.map { "\($0)" } ?? "none").contains("cannot sync the write-ahead log"))
+    }
+
+    @Test("the page cache: commits truncate it without walking it, and a small cache under growth, failed writes and rollbacks keeps every row right")
+    func pageCacheTruncationKeepsTheDataRight() async throws {
+        let path = temporaryPath()
+        // A 1 MiB writer cache (256 pages) under a table that grows to thousands of pages: pages
+        // are evicted and fetched again all the time.
+        let database = try SQLiteDatabase(path: path, migrations: schema, writerCacheMiB: 1)
+        let before = SQLiteConnection.pageCacheTruncations
+        var generator = SplitMix64(seed: 99)
+        var expected: [String: Int] = [:]
+        for round in 0..<60 {
+            let rows = (0..<40).map { index in ("r\(round)-\(index)-\(generator.next() % 1_000_000)", Int(generator.next() % 500)) }
+            // Every fifth write fails after inserting: its savepoint rolls back, the others stay.
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for (offset, row) in rows.enumerated() {
+                    let fails = offset % 5 == 0
+                    group.addTask {
+                        do {
+                            try await database.write { connection in
+                                try connection.execute("INSERT INTO items (name, amount, note) VALUES (?, ?, ?)", row.0, row.1, String(repeating: "n", count: 300 + row.1))
+                                if fails { throw CancellationError() }
+                            }
+                            return true
+                        } catch is CancellationError {
+                            return false
+                        }
+                    }
+                }
+                for try await _ in group {}
+            }
+            for (offset, row) in rows.enumerated() where offset % 5 != 0 { expected[row.0] = row.1 }
+            if round % 10 == 9 {
+                // A batch of deletes, in one write.
+                let gone = Array(expected.keys.sorted().prefix(50))
+                try await database.write { connection in
+                    for name in gone { try connection.execute("DELETE FROM items WHERE name = ?", name) }
+                }
+                for name in gone { expected[name] = nil }
+            }
+        }
+        let stored = try await database.read { try $0.query("SELECT name, amount FROM items") }
+        #expect(stored.count == expected.count)
+        #expect(Dictionary(uniqueKeysWithValues: stored.map { ($0.text(0) ?? "", Int($0.int(1) ?? -1)) }) == expected)
+        #expect(try await database.read { try $0.query("PRAGMA integrity_check")[0].text(0) } == "ok")
+        let after = SQLiteConnection.pageCacheTruncations
+        #expect(after.fast > before.fast, "commits truncated the cache without walking it")
+        database.close()
+        let reopened = try SQLiteDatabase(path: path, migrations: schema)
+        defer { reopened.close() }
+        #expect(try await reopened.read { try $0.query("SELECT count(*), sum(amount) FROM items")[0].int(1) } == Int64(expected.values.reduce(0, +)))
     }
 
     @Test func aFailingWriteRollsBackOnlyItself() async throws {

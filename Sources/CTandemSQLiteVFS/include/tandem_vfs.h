@@ -42,4 +42,14 @@ int tandem_vfs_defer_log_syncs(sqlite3 *db, int on);
 /// failed. Call it on the thread that uses the connection.
 int tandem_vfs_take_deferred_sync(sqlite3 *db);
 
+/// Installs SQLite's default page cache wrapped so that truncating it at the end of a
+/// transaction discards the few pages past the database's end instead of walking the whole cache
+/// (page_cache.c). Call before SQLite initialises (before the first connection opens); returns
+/// an SQLite result code (SQLITE_MISUSE when SQLite is already initialised: nothing changes).
+int tandem_page_cache_install(void);
+
+/// Truncations of every page cache since the process started: those that discarded the tracked
+/// pages only, and those handed to the default cache (for tests).
+void tandem_page_cache_counters(unsigned long long *fast, unsigned long long *full);
+
 #endif
