@@ -232,6 +232,23 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
+    /// `read`, answered only once every commit it saw is durable: with pipelined syncs a reader
+    /// can see a group commit up to one sync before its writers are answered. For what leaves the
+    /// service as a record others keep (change feeds): after a power loss the service could
+    /// otherwise have lost a change that a follower already holds. Without pipelined syncs it is
+    /// `read`.
+    public func durableRead<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        guard let syncer else { return try await read(body) }
+        let writer = self.writer
+        let (value, ticket) = try await read { connection in
+            // Counted after the body's reads fixed the snapshot: every group it saw is counted.
+            let value = try body(connection)
+            return (value, writer.commitTicket.load(ordering: .sequentiallyConsistent))
+        }
+        await syncer.waitUntilDurable(ticket)
+        return value
+    }
+
     /// Runs `body` at once on the calling thread, in one read transaction, on an inline reader
     /// connection — or returns nil, running nothing, when every one is in use (or there are
     /// none); the caller then uses `read`. For short indexed reads on a thread that answers
@@ -439,6 +456,9 @@ final class SQLiteWorker: @unchecked Sendable {
     /// with the next. Only with automatic checkpoints off: a checkpoint in a commit must sync the
     /// log itself before it copies frames into the database file.
     var syncer: SQLiteLogSyncer?
+    /// Group commits begun (counted before each COMMIT, so that a read that sees a group's
+    /// changes reads a count that includes it).
+    let commitTicket = Atomic<UInt64>(0)
 
     init(name: String, connections: [SQLiteConnection], mode: Mode) {
         self.name = name
@@ -546,6 +566,7 @@ final class SQLiteWorker: @unchecked Sendable {
         }
         var outcome: Result<Void, any Error> = .success(())
         let deferring = syncer != nil && connection.deferLogSyncs(true)
+        let ticket = commitTicket.add(1, ordering: .sequentiallyConsistent).newValue
         do {
             try connection.execute("COMMIT")
         } catch {
@@ -563,7 +584,7 @@ final class SQLiteWorker: @unchecked Sendable {
         }
         onBatch?(jobs.count, DispatchTime.now().uptimeNanoseconds - started)
         if let syncer {
-            syncer.enqueue(.init(descriptor: descriptor, completions: completions, outcome: outcome))
+            syncer.enqueue(.init(descriptor: descriptor, completions: completions, outcome: outcome, ticket: ticket))
         } else {
             for complete in completions { complete(outcome) }
         }

@@ -28,6 +28,8 @@ final class SQLiteLogSyncer: @unchecked Sendable {
         var descriptor: Int32?
         var completions: [@Sendable (Result<Void, any Error>) -> Void]
         var outcome: Result<Void, any Error>
+        /// The group's place in commit order (`SQLiteWorker.commitTicket` when it committed).
+        var ticket: UInt64 = 0
     }
 
     private let condition = NSCondition()
@@ -35,6 +37,10 @@ final class SQLiteLogSyncer: @unchecked Sendable {
     private var stopping = false
     private var finished = false
     private var failure: (any Error)?
+    /// The highest ticket whose group has been answered (its frames synced, or failed).
+    private var durableTicket: UInt64 = 0
+    /// Readers waiting for a ticket to be durable.
+    private var waiters: [(ticket: UInt64, resume: CheckedContinuation<Void, Never>)] = []
     private let logger: Logger
     /// Called after each sync with its duration (nanoseconds) and the groups it answered.
     var onSync: (@Sendable (UInt64, Int) -> Void)?
@@ -54,6 +60,30 @@ final class SQLiteLogSyncer: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return failure
+    }
+
+    /// Returns once every group up to `ticket` has been answered: what a read saw of them is
+    /// durable (or their writers were told they failed).
+    func waitUntilDurable(_ ticket: UInt64) async {
+        if isDurable(ticket) { return }
+        await withCheckedContinuation { continuation in
+            if !wait(for: ticket, continuation) { continuation.resume() }
+        }
+    }
+
+    private func isDurable(_ ticket: UInt64) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return durableTicket >= ticket || finished
+    }
+
+    /// Registers a waiter; false when `ticket` is already durable (the caller resumes it).
+    private func wait(for ticket: UInt64, _ continuation: CheckedContinuation<Void, Never>) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if durableTicket >= ticket || finished { return false }
+        waiters.append((ticket, continuation))
+        return true
     }
 
     func enqueue(_ group: Group) {
@@ -78,8 +108,11 @@ final class SQLiteLogSyncer: @unchecked Sendable {
             while queue.isEmpty && !stopping { condition.wait() }
             if queue.isEmpty {
                 finished = true
+                let waiting = waiters
+                waiters.removeAll()
                 condition.broadcast()
                 condition.unlock()
+                for waiter in waiting { waiter.resume.resume() }
                 return
             }
             let groups = queue
@@ -106,7 +139,22 @@ final class SQLiteLogSyncer: @unchecked Sendable {
                 if let error, case .success = group.outcome { outcome = .failure(error) } else { outcome = group.outcome }
                 for complete in group.completions { complete(outcome) }
             }
+            resumeWaiters(upTo: groups.map(\.ticket).max() ?? 0)
         }
+    }
+
+    private func resumeWaiters(upTo ticket: UInt64) {
+        condition.lock()
+        durableTicket = max(durableTicket, ticket)
+        let durable = durableTicket
+        var ready: [CheckedContinuation<Void, Never>] = []
+        waiters.removeAll { waiter in
+            guard waiter.ticket <= durable else { return false }
+            ready.append(waiter.resume)
+            return true
+        }
+        condition.unlock()
+        for continuation in ready { continuation.resume() }
     }
 
     /// Syncs each distinct file among `descriptors` once (they are normally all the same log).

@@ -221,6 +221,36 @@ struct SQLiteDatabaseTests {
         #expect(String(describing: syncer.failed.map { "\($0)" } ?? "none").contains("cannot sync the write-ahead log"))
     }
 
+    @Test("a durable read answers only after the groups it may have seen are answered; with pipelined syncs it reads what was written")
+    func durableReadsWaitForTheSync() async throws {
+        let syncer = SQLiteLogSyncer(logger: .init(label: "test"))
+        syncer.start()
+        let answers = Answers()
+        // A reader that saw group 2 waits for it; group 1 alone does not release it.
+        let reader = Task {
+            await syncer.waitUntilDurable(2)
+            answers.append("read", .success(()))
+        }
+        syncer.enqueue(.init(descriptor: nil, completions: [{ answers.append("group 1", $0) }], outcome: .success(()), ticket: 1))
+        for _ in 0..<500 where answers.all.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        syncer.enqueue(.init(descriptor: nil, completions: [{ answers.append("group 2", $0) }], outcome: .success(()), ticket: 2))
+        await reader.value
+        #expect(answers.all.map(\.0) == ["group 1", "group 2", "read"])
+        // Already durable: no wait.
+        await syncer.waitUntilDurable(1)
+        syncer.stop()
+
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema, checkpointPages: 64, backgroundCheckpoints: true, pipelinedSyncs: true)
+        defer { database.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask { _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES (?, ?)", "item-\(index)", index) } }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await database.durableRead { try $0.query("SELECT count(*) FROM items")[0].int(0) } == 200)
+    }
+
     @Test("the page cache: commits truncate it without walking it, and a small cache under growth, failed writes and rollbacks keeps every row right")
     func pageCacheTruncationKeepsTheDataRight() async throws {
         let path = temporaryPath()

@@ -398,9 +398,10 @@ extension SchedulingStore {
 extension SchedulingStore {
     // MARK: Change feed
 
-    /// Meetings changed after `sequence`, in change order, with their organisation.
+    /// Meetings changed after `sequence`, in change order, with their organisation — durable
+    /// changes only: a follower must never hold a change the service could lose.
     func meetingChanges(after sequence: Int, limit: Int) async throws -> [MeetingChange] {
-        try await database.read { connection in
+        try await database.durableRead { connection in
             try connection.query(
                 "SELECT \(Self.meetingColumns), change_seq, org_id FROM meetings WHERE change_seq > ? ORDER BY change_seq LIMIT ?", sequence, limit
             ).map { row in
