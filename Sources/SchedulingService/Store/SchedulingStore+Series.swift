@@ -147,7 +147,8 @@ extension SchedulingStore {
     /// Reminders of the organisation due at `now` (and not more than `lookback` seconds
     /// before), whose meeting has not started and that nobody acknowledged; earliest first.
     func dueReminders(organisation: UUID, now: Int64, lookback: Int64, limit: Int) async throws -> [DueReminder] {
-        try await database.read { connection in
+        // Durable meetings only: a notification sent is not taken back.
+        try await database.durableRead { connection in
             var due: [DueReminder] = []
             for kind in ReminderKind.allCases {
                 // Due when start - lead <= now, i.e. start <= now + lead; dropped once the meeting
