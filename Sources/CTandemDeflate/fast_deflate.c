@@ -1,5 +1,6 @@
 // A small, fast deflate encoder for RPC messages (see tandem_deflate.h).
 #include "tandem_deflate.h"
+#include <pthread.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -38,8 +39,7 @@ static void buildTables(void) {
     }
     for (int symbol = 0; symbol < 30; symbol++) distanceCodes[symbol] = (Code){reverse((uint16_t)symbol, 5), 5};
     for (int symbol = 0; symbol < 29; symbol++) {
-        int end = symbol == 28 ? MAX_MATCH : lengthBase[symbol + 1] - 1;
-        if (symbol == 27) end = 257;  // 258 has a symbol of its own
+        int end = symbol == 28 ? MAX_MATCH : lengthBase[symbol + 1] - 1;  // 258 has a symbol of its own
         for (int length = lengthBase[symbol]; length <= end; length++) lengthSymbol[length] = (uint8_t)symbol;
     }
     // Distances 1...256 by (distance - 1), longer ones by (distance - 1) >> 7 (256 + index).
@@ -52,7 +52,6 @@ static void buildTables(void) {
     }
 }
 
-#include <pthread.h>
 static pthread_once_t tablesOnce = PTHREAD_ONCE_INIT;
 
 typedef struct {

@@ -95,16 +95,14 @@ public final class SQLiteDatabase: Sendable {
             self.syncer = syncer
             self.writer.syncer = syncer
             let checkpointer = SQLiteCheckpointer(connection: try SQLiteConnection(path: path, readOnly: false), logger: logger)
-            let backgroundTimer = Metrics.Timer(
-                label: "tandem_store_checkpoint_duration",
-                dimensions: [("database", database), ("by", "background")]
-            )
+            // How long each copy of the log takes, by the checkpointer and by the writer.
+            func checkpointTimer(by: String) -> Metrics.Timer {
+                Metrics.Timer(label: "tandem_store_checkpoint_duration", dimensions: [("database", database), ("by", by)])
+            }
+            let backgroundTimer = checkpointTimer(by: "background")
             checkpointer.onPass = { backgroundTimer.recordNanoseconds(Int64(clamping: $0)) }
             self.checkpointer = checkpointer
-            let writerCheckpointTimer = Metrics.Timer(
-                label: "tandem_store_checkpoint_duration",
-                dimensions: [("database", database), ("by", "writer")]
-            )
+            let writerCheckpointTimer = checkpointTimer(by: "writer")
             self.writer.afterCommit = { connection in
                 guard connection.walPages >= checkpointPages else { return }
                 switch checkpointer.poll() {
@@ -156,7 +154,7 @@ public final class SQLiteDatabase: Sendable {
         }
         if let syncer {
             let syncTimer = Metrics.Timer(label: "tandem_store_sync_duration", dimensions: [("database", database)])
-            syncer.onSync = { nanoseconds, _ in syncTimer.recordNanoseconds(Int64(clamping: nanoseconds)) }
+            syncer.onSync = { nanoseconds in syncTimer.recordNanoseconds(Int64(clamping: nanoseconds)) }
             syncer.start()
         }
         self.writer.start()
@@ -332,9 +330,42 @@ private final class InlineReader: @unchecked Sendable {
     }
 }
 
+/// A thread of its own, woken through `condition`, that ends when `stop()` is called once it has
+/// finished what it was given: the base of the checkpointer and the log syncer.
+class SQLiteBackgroundThread: @unchecked Sendable {
+    // Safe: `stopping` and `finished` are only touched under `condition`.
+    let condition = NSCondition()
+    var stopping = false
+    /// Set by `run()`, under `condition` (with a broadcast), as it returns.
+    var finished = false
+    private let name: String
+
+    init(name: String) {
+        self.name = name
+    }
+
+    func start() {
+        let thread = Thread { [self] in self.run() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// The thread's body.
+    func run() {}
+
+    /// Asks the thread to end and waits until it has.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+}
+
 /// Copies the write-ahead log into the database file when asked, on a thread of its own. A
 /// PASSIVE checkpoint never blocks the writer or the readers.
-final class SQLiteCheckpointer: @unchecked Sendable {
+final class SQLiteCheckpointer: SQLiteBackgroundThread, @unchecked Sendable {
     // Safe: the state is only touched under `condition`; the connection only on the thread.
     enum Poll {
         case running
@@ -342,12 +373,9 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         case idle(copiedSinceWriterCheckpoint: Bool)
     }
 
-    private let condition = NSCondition()
     private var requested = false
     private var running = false
     private var copied = false
-    private var stopping = false
-    private var finished = false
     private let connection: SQLiteConnection
     private let logger: Logger
     /// Called after each pass with its duration (nanoseconds), on the checkpoint thread.
@@ -356,12 +384,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     init(connection: SQLiteConnection, logger: Logger) {
         self.connection = connection
         self.logger = logger
-    }
-
-    func start() {
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "sqlite-checkpoint"
-        thread.start()
+        super.init(name: "sqlite-checkpoint")
     }
 
     func poll() -> Poll {
@@ -383,15 +406,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         condition.unlock()
     }
 
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
-
-    private func loop() {
+    override func run() {
         while true {
             condition.lock()
             while !requested && !stopping { condition.wait() }

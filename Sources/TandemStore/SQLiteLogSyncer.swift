@@ -21,7 +21,7 @@ import Logging
 /// may have dropped the pages it could not write, so what is in the log is no longer known
 /// (PostgreSQL stops for the same reason). The process must be restarted; SQLite then recovers
 /// from what the log holds.
-final class SQLiteLogSyncer: @unchecked Sendable {
+final class SQLiteLogSyncer: SQLiteBackgroundThread, @unchecked Sendable {
     // Safe: the state is only touched under `condition`.
     struct Group {
         /// A descriptor of the log to sync (closed once synced), or nil.
@@ -32,27 +32,19 @@ final class SQLiteLogSyncer: @unchecked Sendable {
         var ticket: UInt64 = 0
     }
 
-    private let condition = NSCondition()
     private var queue: [Group] = []
-    private var stopping = false
-    private var finished = false
     private var failure: (any Error)?
     /// The highest ticket whose group has been answered (its frames synced, or failed).
     private var durableTicket: UInt64 = 0
     /// Readers waiting for a ticket to be durable.
     private var waiters: [(ticket: UInt64, resume: CheckedContinuation<Void, Never>)] = []
     private let logger: Logger
-    /// Called after each sync with its duration (nanoseconds) and the groups it answered.
-    var onSync: (@Sendable (UInt64, Int) -> Void)?
+    /// Called after each sync with its duration (nanoseconds).
+    var onSync: (@Sendable (UInt64) -> Void)?
 
     init(logger: Logger) {
         self.logger = logger
-    }
-
-    func start() {
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "sqlite-sync"
-        thread.start()
+        super.init(name: "sqlite-sync")
     }
 
     /// The error of a failed sync, after which no write may be acknowledged.
@@ -65,16 +57,9 @@ final class SQLiteLogSyncer: @unchecked Sendable {
     /// Returns once every group up to `ticket` has been answered: what a read saw of them is
     /// durable (or their writers were told they failed).
     func waitUntilDurable(_ ticket: UInt64) async {
-        if isDurable(ticket) { return }
         await withCheckedContinuation { continuation in
             if !wait(for: ticket, continuation) { continuation.resume() }
         }
-    }
-
-    private func isDurable(_ ticket: UInt64) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return durableTicket >= ticket || finished
     }
 
     /// Registers a waiter; false when `ticket` is already durable (the caller resumes it).
@@ -93,16 +78,8 @@ final class SQLiteLogSyncer: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Answers the groups handed over so far and ends the thread.
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
-
-    private func loop() {
+    /// Answers the groups handed over so far (`stop()` waits for them), then ends.
+    override func run() {
         while true {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
@@ -126,7 +103,7 @@ final class SQLiteLogSyncer: @unchecked Sendable {
                 let started = DispatchTime.now().uptimeNanoseconds
                 if error == nil { error = Self.sync(descriptors) }
                 for descriptor in descriptors { close(descriptor) }
-                onSync?(DispatchTime.now().uptimeNanoseconds &- started, groups.count)
+                onSync?(DispatchTime.now().uptimeNanoseconds &- started)
                 if let error, earlier == nil {
                     logger.critical("the write-ahead log could not be synced: no more writes are accepted; restart the service", metadata: ["error": "\(error)"])
                     condition.lock()

@@ -221,6 +221,35 @@ struct SQLiteDatabaseTests {
         #expect(String(describing: syncer.failed.map { "\($0)" } ?? "none").contains("cannot sync the write-ahead log"))
     }
 
+    @Test("after a failed sync the writer runs no more writes: each fails with the sync's error and changes nothing")
+    func aFailedSyncStopsTheWriter() async throws {
+        let connection = try SQLiteConnection(path: temporaryPath(), readOnly: false)
+        try connection.executeScript("PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER)")
+        let syncer = SQLiteLogSyncer(logger: .init(label: "test"))
+        syncer.start()
+        // A descriptor that is not open: fdatasync fails (EBADF), as on a disk error.
+        syncer.enqueue(.init(descriptor: 1_000_000, completions: [], outcome: .success(()), ticket: 1))
+        for _ in 0..<500 where syncer.failed == nil { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(syncer.failed != nil)
+        let worker = SQLiteWorker(name: "test-writer", connections: [connection], mode: .groupCommit(maxBatch: 8))
+        worker.syncer = syncer
+        worker.start()
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, any Error>, Never>) in
+            worker.enqueue(SQLiteJob(run: { connection in
+                let inserted = (try? connection.execute("INSERT INTO t (x) VALUES (1)")) != nil
+                return (inserted, { continuation.resume(returning: $0) })
+            }, fail: { continuation.resume(returning: .failure($0)) }))
+        }
+        worker.stop()
+        syncer.stop()
+        guard case .failure(let error) = outcome else {
+            Issue.record("a write was acknowledged after the log could not be synced")
+            return
+        }
+        #expect("\(error)".contains("cannot sync the write-ahead log"))
+        #expect(try connection.query("SELECT count(*) FROM t")[0].int(0) == 0)
+    }
+
     @Test("a durable read answers only after the groups it may have seen are answered; with pipelined syncs it reads what was written")
     func durableReadsWaitForTheSync() async throws {
         let syncer = SQLiteLogSyncer(logger: .init(label: "test"))

@@ -27,7 +27,7 @@ final class SchedulingStore: Sendable {
         // copy: with the log's writes gathered (the "tandem" VFS), 16,384 pages copied in the
         // background gave 7% more bookings/s than 8,192 copied by the writer (BENCHMARKS.md). Each
         // group commit's sync runs on a thread of its own while the writer runs the next group
-        // (pipelined syncs: about 10% more bookings/s; a booking is still answered only once durable).
+        // (pipelined syncs: about 6% more bookings/s; a booking is still answered only once durable).
         database = try SQLiteDatabase(
             path: path, migrations: Self.migrations, readers: 2, inlineReaders: 2, maxBatch: 256, checkpointPages: 16384, backgroundCheckpoints: true,
             pipelinedSyncs: true, logger: logger

@@ -29,7 +29,6 @@ public struct CBORDirectWriter {
     /// An integer key of a map (a `CodingKey`'s `intValue`), or any integer.
     public func write(_ value: Int) { writer.writeInt(Int64(value)) }
     public func write(_ value: Double) { writer.writeDouble(value) }
-    public func write(_ value: Bool) { writer.writeByte(value ? CBORSimple.true : CBORSimple.false) }
     public func write(_ value: String) { writer.writeText(value) }
     /// Tag 1 and whole seconds as an integer, or a float when there is a fraction.
     public func write(_ value: Date) { writer.writeDate(value) }
