@@ -39,7 +39,7 @@ struct ErasureProcessTests {
                 // Until feedback has copied the match from the feed, the match is NOT_FOUND.
                 #expect(try await eventually(timeout: .seconds(30)) {
                     (try? await feedbackClient.call(Feedback.submitSurvey, answers, options: cluster.bearer(token))) != nil
-                })
+                }, "\(cluster.feedback.output.suffix(600))")
                 mentees.append(mentee.id)
             }
             _ = try await feedbackClient.call(Feedback.setSettings, FeedbackSettings(k: 3), options: asAdmin)

@@ -6,25 +6,9 @@ import Testing
 
 /// A base port for a dev cluster: it and the next four are free, and so are their admin ports
 /// (1000 above).
+/// A base port with the next four and their admin ports (1000 above) free, for `tandem dev up`.
 func freeBasePort() throws -> Int {
-    func free(_ port: Int) -> Bool {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
-    }
-    for _ in 0..<200 {
-        // Below the kernel's ephemeral range (32768–60999), where outgoing connections and
-        // other tests' port-0 listeners come and go.
-        let base = Int.random(in: 10000...31000)
-        if (0..<5).allSatisfy({ free(base + $0) && free(base + 1000 + $0) }) { return base }
-    }
-    throw HTTPTestError("no free range of ports")
+    try freePorts(offsets: Array(0..<5) + Array(1000..<1005))
 }
 
 func temporaryDirectory() throws -> String {

@@ -1,6 +1,5 @@
 public import Foundation
-import NIOCore
-import NIOPosix
+import Synchronization
 
 /// A Tandem executable run as a real process, with its output captured, for end-to-end tests.
 public final class ServiceProcess: @unchecked Sendable {
@@ -74,12 +73,46 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 }
 
-/// A loopback TCP port that nobody listens on right now.
+/// Ports `freePort` has handed out in this test process: never handed out twice, so tests running
+/// in parallel cannot be given one another's port.
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+/// A loopback TCP port that nobody listens on right now, for a process that a test starts later.
+///
+/// It comes from below the kernel's ephemeral range (32768–60999 on Linux): a port from there
+/// (what binding port 0 gives) can be taken by another test's port-0 listener or an outgoing
+/// connection between this check and the process's own bind — the process then fails to start
+/// while the test talks to somebody else's server.
 public func freePort() throws -> Int {
-    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
-    let port = channel.localAddress!.port!
-    try channel.close().wait()
-    return port
+    try freePorts(offsets: [0])
+}
+
+/// A base port such that `base + offset` is free (as in `freePort`) for every one of `offsets`.
+public func freePorts(offsets: [Int]) throws -> Int {
+    func bindable(_ port: Int) -> Bool {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+    let span = (offsets.max() ?? 0)
+    for _ in 0..<500 {
+        let base = Int.random(in: 10000...(32000 - span))
+        let ports = offsets.map { base + $0 }
+        let taken = handedOutPorts.withLock { handedOut in
+            guard ports.allSatisfy({ !handedOut.contains($0) }) else { return false }
+            handedOut.formUnion(ports)
+            return true
+        }
+        guard taken else { continue }
+        if ports.allSatisfy(bindable) { return base }
+    }
+    throw HTTPTestError("no free loopback ports below the ephemeral range")
 }
 
 /// Waits until something accepts connections on loopback `port` (at most 10 s).
