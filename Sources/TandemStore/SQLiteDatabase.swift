@@ -47,7 +47,8 @@ public final class SQLiteDatabase: Sendable {
     ///     not in it are read from the operating system's cache with a system call each.
     ///   - checkpointPages: log size (pages) at which the log is copied into the database file.
     ///     Larger means fewer copies of pages written again and again (faster writes under
-    ///     load) and a longer log.
+    ///     load) and a longer log. With background checkpoints the log may grow to four times
+    ///     this while the copies catch up with the writes (`CheckpointPolicy`).
     ///   - backgroundCheckpoints: copy the log on a thread of its own while the writer goes on;
     ///     the writer then only copies what was appended meanwhile, so that the log can start
     ///     over. Without it the writer copies the whole log after the commit that filled it, and
@@ -103,15 +104,18 @@ public final class SQLiteDatabase: Sendable {
             checkpointer.onPass = { backgroundTimer.recordNanoseconds(Int64(clamping: $0)) }
             self.checkpointer = checkpointer
             let writerCheckpointTimer = checkpointTimer(by: "writer")
+            let policy = CheckpointPolicy(checkpointPages: checkpointPages)
             self.writer.afterCommit = { connection in
-                guard connection.walPages >= checkpointPages else { return }
+                let logPages = connection.walPages
+                guard logPages >= checkpointPages else { return }
                 switch checkpointer.poll() {
                 case .running:
                     break
                 case .idle(let copiedSinceWriterCheckpoint):
-                    if copiedSinceWriterCheckpoint {
-                        // Most of the log is in the database file: copy the rest here, so the
-                        // next write transaction starts the log over.
+                    if copiedSinceWriterCheckpoint && policy.writerShouldCopy(logPages: logPages) {
+                        // Nearly all of the log is in the database file: copy the rest here (the
+                        // writes behind this commit wait for it), so that the next write
+                        // transaction starts the log over.
                         let started = DispatchTime.now().uptimeNanoseconds
                         defer { writerCheckpointTimer.recordNanoseconds(Int64(clamping: DispatchTime.now().uptimeNanoseconds &- started)) }
                         do {
@@ -121,6 +125,7 @@ public final class SQLiteDatabase: Sendable {
                         }
                         checkpointer.writerCheckpointed()
                     } else {
+                        policy.passRequested(logPages: logPages)
                         checkpointer.request()
                     }
                 }
@@ -360,6 +365,37 @@ class SQLiteBackgroundThread: @unchecked Sendable {
         condition.broadcast()
         while !finished { condition.wait() }
         condition.unlock()
+    }
+}
+
+/// When the writer copies the end of the log itself (so that the log can start over) instead of
+/// asking the checkpointer for one more pass. Used only on the writer thread.
+///
+/// The writer's copy makes the writes behind it wait, and it takes about as long as syncing the
+/// pages appended to the log during the checkpointer's last pass. Under a steady stream of writes
+/// each pass copies what was appended during the one before, so passes grow shorter — the more so
+/// as pages written again and again are copied once — until one leaves little behind: only then
+/// does the writer copy the rest. A log that keeps growing (writes faster than the disk takes
+/// the passes) is copied by the writer at four times `checkpointPages`, whatever is left.
+final class CheckpointPolicy {
+    /// The writer copies the rest once the last pass left at most this many pages behind.
+    static let smallRemainder = 256
+    let largestLog: Int
+    /// The log's size when the last pass was asked for.
+    private var pagesAtRequest = 0
+
+    init(checkpointPages: Int) {
+        largestLog = checkpointPages * 4
+    }
+
+    func passRequested(logPages: Int) {
+        pagesAtRequest = logPages
+    }
+
+    /// After a pass: whether the writer copies the rest now (what was appended since the pass
+    /// began, at most `logPages - pagesAtRequest`).
+    func writerShouldCopy(logPages: Int) -> Bool {
+        logPages - pagesAtRequest <= Self.smallRemainder || logPages >= largestLog
     }
 }
 

@@ -194,6 +194,24 @@ struct SQLiteDatabaseTests {
         #expect(try await reopened.read { try $0.query("PRAGMA integrity_check")[0].text(0) } == "ok")
     }
 
+    @Test("the writer copies the end of the log itself only once a background pass left little behind, or once the log is four times the checkpoint size")
+    func checkpointPolicy() {
+        let policy = CheckpointPolicy(checkpointPages: 1000)
+        #expect(policy.largestLog == 4000)
+        policy.passRequested(logPages: 1000)
+        // 1,500 pages appended while the pass ran: one more pass.
+        #expect(!policy.writerShouldCopy(logPages: 2500))
+        policy.passRequested(logPages: 2500)
+        #expect(!policy.writerShouldCopy(logPages: 2500 + CheckpointPolicy.smallRemainder + 1))
+        policy.passRequested(logPages: 2800)
+        // Little appended meanwhile: the writer's copy is short.
+        #expect(policy.writerShouldCopy(logPages: 2800 + CheckpointPolicy.smallRemainder))
+        // Writes outrunning the passes: the writer copies at the cap, whatever is left.
+        policy.passRequested(logPages: 3000)
+        #expect(!policy.writerShouldCopy(logPages: 3999))
+        #expect(policy.writerShouldCopy(logPages: 4000))
+    }
+
     @Test("the sync thread answers groups in commit order, a group that left no sync after the sync before it; a failed sync fails its group and every later one, and stays")
     func logSyncerOrderAndFailure() async throws {
         let path = temporaryPath()
