@@ -38,8 +38,11 @@ public struct AuthenticatedCaller: Sendable, Hashable {
     /// Whether a service account's scopes allow `method` (`service.Method` or `service.*`).
     public func scopeAllows(_ method: String) -> Bool {
         guard isService else { return true }
-        let service = method.split(separator: ".").first.map(String.init) ?? method
-        return scopes.contains(method) || scopes.contains(service + ".*")
+        // Compared in place: this runs on every call of a service account.
+        let service = method.utf8.firstIndex(of: UInt8(ascii: ".")).map { method.utf8[..<$0] } ?? method.utf8[...]
+        return scopes.contains { scope in
+            scope == method || (scope.utf8.count == service.count + 2 && scope.hasSuffix(".*") && scope.utf8.prefix(service.count).elementsEqual(service))
+        }
     }
 
     /// PERMISSION_DENIED unless the caller administers the organisation.

@@ -237,4 +237,21 @@ struct AuthenticationTests {
             _ = try await identity.signIn("kept@acme.example", "a password that lasts")
         }
     }
+
+    @Test("a service account's scopes: an exact method or its service's wildcard; people are not limited by scopes")
+    func scopes() {
+        func caller(_ scopes: [String], service: Bool = true) -> AuthenticatedCaller {
+            AuthenticatedCaller(subject: UUID(), organisationID: UUID(), isService: service, roles: [], programs: [], scopes: scopes, expiresAt: Date())
+        }
+        #expect(caller(["identity.*"]).scopeAllows("identity.ListPeople"))
+        #expect(!caller(["identity.*"]).scopeAllows("scheduling.BookMeeting"))
+        #expect(!caller(["identity.*"]).scopeAllows("identityx.ListPeople"))
+        #expect(!caller(["identit.*"]).scopeAllows("identity.ListPeople"))
+        #expect(!caller(["identity.List*"]).scopeAllows("identity.ListPeople"))
+        #expect(caller(["x", "identity.GetPerson"]).scopeAllows("identity.GetPerson"))
+        #expect(!caller(["identity.GetPerson"]).scopeAllows("identity.ListPeople"))
+        #expect(caller(["health.*"]).scopeAllows("health"), "a method without a dot is its own service")
+        #expect(!caller([]).scopeAllows("identity.GetPerson"))
+        #expect(caller([], service: false).scopeAllows("identity.GetPerson"))
+    }
 }

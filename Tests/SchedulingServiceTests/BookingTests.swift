@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TandemProtocols
 import TandemRPC
 import TandemTestSupport
@@ -78,6 +79,25 @@ struct BookingTests {
             await expectRPCError(.failedPrecondition) { _ = try await cluster.call(Scheduling.bookMeeting, request, token: mentee.token) }
             #expect(first.videoURL.hasPrefix("https://video.example/room/") && first.videoURL.count > "https://video.example/room/".count + 20)
         }
+    }
+
+    @Test("video links: the template's every {room} gets the same new room id of 26 unambiguous characters; no two links alike")
+    func videoLinks() throws {
+        var configuration = SchedulingConfiguration()
+        configuration.videoURLTemplate = "https://video.example/{room}/join?room={room}&v=1"
+        let directory = FileManager.default.temporaryDirectory.appending(path: "tandem-video-\(UUID().uuidString)").path
+        let server = try SchedulingServer.open(dataDirectory: directory, configuration: configuration, logger: Logger(label: "test"))
+        defer { server.close() }
+        var seen = Set<String>()
+        for _ in 0..<200 {
+            let link = server.videoURL()
+            let parts = link.split(separator: "/")
+            let room = String(parts[2])
+            #expect(link == "https://video.example/\(room)/join?room=\(room)&v=1")
+            #expect(room.count == 26 && room.allSatisfy { "abcdefghijkmnpqrstuvwxyz23456789".contains($0) })
+            seen.insert(room)
+        }
+        #expect(seen.count == 200)
     }
 
     @Test("bad requests are INVALID_ARGUMENT naming each field, and nothing is booked")

@@ -204,12 +204,10 @@ extension SchedulingServer {
 
         let stored = try await authorizedPair(request.matchID, caller)
         let pair = stored.pair
-        guard let mentorAvailability = try await availability(organisation: caller.organisationID, person: pair.mentorID),
-              let mentorCalendar = PersonCalendar(mentorAvailability) else {
+        guard let mentorCalendar = try await calendar(organisation: caller.organisationID, person: pair.mentorID) else {
             throw RPCError.failedPrecondition(type: "availability", subject: "person/" + pair.mentorID.uuidString.lowercased(), "the mentor has not set their availability")
         }
-        guard let menteeAvailability = try await availability(organisation: caller.organisationID, person: pair.menteeID),
-              let menteeCalendar = PersonCalendar(menteeAvailability) else {
+        guard let menteeCalendar = try await calendar(organisation: caller.organisationID, person: pair.menteeID) else {
             throw RPCError.failedPrecondition(type: "availability", subject: "person/" + pair.menteeID.uuidString.lowercased(), "the mentee has not set their availability")
         }
         let now = Int64(configuration.now().timeIntervalSince1970)
@@ -232,8 +230,7 @@ extension SchedulingServer {
     /// Each participant's inconvenience for `[start, end)` (0 for someone without availability).
     func inconvenience(_ pair: Pair, organisation: UUID, start: Int64, end: Int64) async throws -> (Double, Double) {
         func score(_ person: UUID) async throws -> Double {
-            guard let availability = try await availability(organisation: organisation, person: person),
-                  let calendar = PersonCalendar(availability) else { return 0 }
+            guard let calendar = try await calendar(organisation: organisation, person: person) else { return 0 }
             let offsets = ZoneOffsets(zone: calendar.zone, from: start - 86_400, to: end + 86_400)
             return calendar.score(start: start, end: end, offsets: offsets)
         }
