@@ -1,6 +1,7 @@
 public import Logging
 import Metrics
 import Synchronization
+import CTandemSQLiteVFS
 import Foundation
 
 /// A schema change applied once, in order, at start-up.
@@ -337,6 +338,12 @@ private final class InlineReader: @unchecked Sendable {
 
 /// A thread of its own, woken through `condition`, that ends when `stop()` is called once it has
 /// finished what it was given: the base of the checkpointer and the log syncer.
+/// Gives the calling thread `name` in the operating system too (as `top -H`, `perf` and
+/// `/proc/<pid>/task/*/comm` show it; Foundation's `Thread.name` does not reach it on Linux).
+func nameCurrentThread(_ name: String) {
+    tandem_name_current_thread(name)
+}
+
 class SQLiteBackgroundThread: @unchecked Sendable {
     // Safe: `stopping` and `finished` are only touched under `condition`.
     let condition = NSCondition()
@@ -350,7 +357,10 @@ class SQLiteBackgroundThread: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in self.run() }
+        let thread = Thread { [self] in
+            nameCurrentThread(name)
+            self.run()
+        }
         thread.name = name
         thread.start()
     }
@@ -519,8 +529,12 @@ final class SQLiteWorker: @unchecked Sendable {
 
     func start() {
         for index in connections.indices {
-            let thread = Thread { [self] in self.loop(self.connections[index]) }
-            thread.name = "\(name)-\(index)"
+            let threadName = "\(name)-\(index)"
+            let thread = Thread { [self] in
+                nameCurrentThread(threadName)
+                self.loop(self.connections[index])
+            }
+            thread.name = threadName
             threads.append(thread)
             thread.start()
         }

@@ -194,6 +194,26 @@ struct SQLiteDatabaseTests {
         #expect(try await reopened.read { try $0.query("PRAGMA integrity_check")[0].text(0) } == "ok")
     }
 
+    #if os(Linux)
+    @Test("the store's threads carry their names in the operating system (top -H, perf)")
+    func threadNames() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema, backgroundCheckpoints: true, pipelinedSyncs: true)
+        defer { database.close() }
+        // Every thread has started once each has run something (the writer, a reader); the
+        // background threads name themselves as they start.
+        _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('a', 1)") }
+        _ = try await database.read { try $0.query("SELECT count(*) FROM items") }
+        var names: Set<String> = []
+        for _ in 0..<100 {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            names = Set(tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .newlines) })
+            if names.isSuperset(of: ["sqlite-writer-0", "sqlite-reader-0", "sqlite-checkpoi", "sqlite-sync"]) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(names.isSuperset(of: ["sqlite-writer-0", "sqlite-reader-0", "sqlite-checkpoi", "sqlite-sync"]), "\(names.sorted())")
+    }
+    #endif
+
     @Test("the writer copies the end of the log itself only once a background pass left little behind, or once the log is four times the checkpoint size")
     func checkpointPolicy() {
         let policy = CheckpointPolicy(checkpointPages: 1000)

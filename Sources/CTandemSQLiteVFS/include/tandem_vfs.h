@@ -52,4 +52,8 @@ int tandem_page_cache_install(void);
 /// pages only, and those handed to the default cache (for tests).
 void tandem_page_cache_counters(unsigned long long *fast, unsigned long long *full);
 
+/// Names the calling thread for the operating system (`top -H`, `perf`,
+/// /proc/<pid>/task/<tid>/comm); Linux keeps the first 15 bytes. Does nothing elsewhere.
+void tandem_name_current_thread(const char *name);
+
 #endif
