@@ -186,6 +186,103 @@ struct ConnectionStateTests {
         #expect(try Trailers(decoding: frames[0].payload).code == .deadlineExceeded)
     }
 
+    @Test("one timer for the connection: calls with different deadlines each end at their own, in any order; others are untouched")
+    func deadlinesOfManyCallsShareOneTimer() throws {
+        let harness = try Harness()
+        try harness.clientSettings()
+        _ = try harness.written()
+        // Opened in the order 3 s, 1 s, 2 s; a call without a deadline; a call that ends first.
+        for (streamID, seconds) in [(1, 3), (3, 1), (5, 2)] as [(UInt32, UInt64)] {
+            try harness.receive(try unaryCall("echo.Get", EchoMessage(delayMilliseconds: 10_000), streamID: streamID, timeoutMicroseconds: seconds * 1_000_000))
+        }
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(delayMilliseconds: 10_000), streamID: 7))
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(text: "quick"), streamID: 9, timeoutMicroseconds: 500_000))
+        func endedStreams() throws -> [UInt32] {
+            try harness.written().filter { frame in
+                guard frame.type == .trailers else { return false }
+                return try Trailers(decoding: frame.payload).code == .deadlineExceeded
+            }.map(\.streamID)
+        }
+        #expect(try endedStreams() == [])
+        harness.loop.advanceTime(by: .milliseconds(999))
+        #expect(try endedStreams() == [])
+        harness.loop.advanceTime(by: .milliseconds(1))
+        #expect(try endedStreams() == [3])
+        harness.loop.advanceTime(by: .seconds(1))
+        #expect(try endedStreams() == [5])
+        harness.loop.advanceTime(by: .seconds(1))
+        #expect(try endedStreams() == [1])
+        // A call opened later with an earlier deadline than any left is not held up by them.
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(delayMilliseconds: 10_000), streamID: 11, timeoutMicroseconds: 4_000_000))
+        try harness.receive(try unaryCall("echo.Get", EchoMessage(delayMilliseconds: 10_000), streamID: 13, timeoutMicroseconds: 1_000_000))
+        harness.loop.advanceTime(by: .seconds(1))
+        #expect(try endedStreams() == [13])
+        harness.loop.advanceTime(by: .seconds(3))
+        #expect(try endedStreams() == [11])
+        harness.loop.advanceTime(by: .seconds(60))
+        #expect(try endedStreams() == [], "the call without a deadline (7) is never ended by the timer")
+    }
+
+    @Test("the client's one deadline timer cancels each call at its own deadline (CANCEL to the server, DEADLINE_EXCEEDED to the caller), even when the server says nothing")
+    func clientDeadlinesShareOneTimer() throws {
+        final class Sink: ClientStreamSink {
+            var deadline: NIODeadline?
+            var error: RPCError?
+            var trailers: Trailers?
+            func receivedHeaders(_ metadata: Metadata) {}
+            func receivedMessage(_ payload: ByteBuffer) {}
+            func finished(trailers: Trailers?, error: RPCError?) {
+                self.trailers = trailers
+                self.error = error
+            }
+        }
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        let handler = ClientConnectionHandler(readyPromise: loop.makePromise(), configuration: ClientConfiguration(), expectedServerName: nil, logger: Logger(label: "test"))
+        try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(FrameDecoder(maxFrameSize: 1 << 20)), handler])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: "tandem/1"))
+        var settings = ByteBuffer()
+        Settings(maxConcurrentStreams: 100).encode(into: &settings)
+        var inbound = ByteBuffer()
+        inbound.writeFrame(Frame(type: .settings, streamID: 0, payload: settings))
+        try channel.writeInbound(inbound)
+        #expect(handler.isUsable)
+        // The client's preface and SETTINGS first, then frames only.
+        var decoder = FrameDecoder(maxFrameSize: 1 << 24, expectPreface: true)
+        func cancelsWritten() throws -> [UInt32] {
+            var frames: [Frame] = []
+            while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+                while case .frame(let frame)? = try decoder.next(&buffer) { frames.append(frame) }
+            }
+            return frames.filter { $0.type == .cancel }.map(\.streamID)
+        }
+        // Deadlines in 3 s, 1 s and 2 s; one call without.
+        var sinks: [UInt32: Sink] = [:]
+        for seconds in [3, 1, 2, nil] as [Int64?] {
+            let sink = Sink()
+            let streamID = try handler.openStream(
+                RequestHeaders(method: "echo.Get"), messages: nil, endStream: true, sink: sink, deadline: seconds.map { loop.now + .seconds($0) }
+            )
+            sinks[streamID] = sink
+        }
+        let ids = sinks.keys.sorted()
+        _ = try cancelsWritten()
+        loop.advanceTime(by: .seconds(1))
+        #expect(try cancelsWritten() == [ids[1]])
+        #expect(sinks[ids[1]]?.error?.code == .deadlineExceeded)
+        #expect(sinks[ids[0]]?.error == nil && sinks[ids[2]]?.error == nil)
+        loop.advanceTime(by: .seconds(1))
+        #expect(try cancelsWritten() == [ids[2]])
+        loop.advanceTime(by: .seconds(1))
+        #expect(try cancelsWritten() == [ids[0]])
+        #expect(sinks[ids[0]]?.error?.code == .deadlineExceeded)
+        loop.advanceTime(by: .seconds(60))
+        #expect(try cancelsWritten() == [])
+        #expect(sinks[ids[3]]?.error == nil, "the call without a deadline is still open")
+        _ = try? channel.finish()
+    }
+
     @Test func drainWithNoCallsClosesAndRefusesNewStreams() throws {
         let harness = try Harness()
         try harness.clientSettings()

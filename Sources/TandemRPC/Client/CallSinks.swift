@@ -23,7 +23,7 @@ final class SingleResponseSink: ClientStreamSink {
     private var response: ByteBuffer?
     private var messages = 0
     private var initialMetadata = Metadata()
-    var deadlineTimer: Scheduled<Void>?
+    var deadline: NIODeadline?
 
     init(_ waiter: Waiter) {
         self.waiter = waiter
@@ -39,7 +39,6 @@ final class SingleResponseSink: ClientStreamSink {
     }
 
     func finished(trailers: Trailers?, error: RPCError?) {
-        deadlineTimer?.cancel()
         guard let waiter else { return }
         self.waiter = nil
         if let error {
@@ -67,7 +66,7 @@ struct ClientResponse: Sendable {
 final class StreamingResponseSink: ClientStreamSink {
     private let continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
     let metadata: ResponseMetadataBox
-    var deadlineTimer: Scheduled<Void>?
+    var deadline: NIODeadline?
 
     init(_ continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation, metadata: ResponseMetadataBox) {
         self.continuation = continuation
@@ -83,7 +82,6 @@ final class StreamingResponseSink: ClientStreamSink {
     }
 
     func finished(trailers: Trailers?, error: RPCError?) {
-        deadlineTimer?.cancel()
         if let trailers { metadata.merge(trailers.metadata) }
         if let failure = error ?? trailers?.error {
             continuation.finish(throwing: failure)

@@ -6,6 +6,8 @@ import TandemWire
 
 /// Receives one client call's response frames. Called on the connection's event loop.
 protocol ClientStreamSink: AnyObject {
+    /// When the call must be over (the connection then cancels it with DEADLINE_EXCEEDED).
+    var deadline: NIODeadline? { get set }
     func receivedHeaders(_ metadata: Metadata)
     func receivedMessage(_ payload: ByteBuffer)
     /// The call is over: TRAILERS arrived (`trailers`), or it failed locally (`error`).
@@ -33,6 +35,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private(set) var state: State = .connecting
     private var context: ChannelHandlerContext?
     private var streams: [UInt32: any ClientStreamSink] = [:]
+    /// Fires by the earliest deadline of the open streams.
+    private var deadlineTimer = DeadlineTimer()
     private var nextStreamID: UInt32 = 1
     private(set) var codec: MessageCodec
     private var outbound = ByteBuffer()
@@ -104,6 +108,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
+        deadlineTimer.cancel()
         let waiters = writabilityWaiters
         writabilityWaiters.removeAll()
         for waiter in waiters { waiter.fail(RPCError(code: .unavailable, message: "connection closed")) }
@@ -212,11 +217,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     // MARK: Calls
 
     /// Starts a call: HEADERS, then the messages already encoded in `messages` (MESSAGE frames).
-    func openStream(_ headers: RequestHeaders, messages: ByteBuffer?, endStream: Bool, sink: any ClientStreamSink) throws(RPCError) -> UInt32 {
+    func openStream(
+        _ headers: RequestHeaders, messages: ByteBuffer?, endStream: Bool, sink: any ClientStreamSink, deadline: NIODeadline?
+    ) throws(RPCError) -> UInt32 {
         guard isUsable else { throw RPCError.notSent }
         let streamID = nextStreamID
         nextStreamID += 1
         streams[streamID] = sink
+        if let deadline, let context {
+            sink.deadline = deadline
+            deadlineTimer.arm(by: deadline, on: context.eventLoop) { [weak self] in self?.deadlinesDue() }
+        }
         let flags: FrameFlags = endStream && messages == nil ? .endStream : []
         outbound.writeFrame(type: .headers, flags: flags, streamID: streamID) { headers.encode(into: &$0) }
         if var messages {
@@ -258,6 +269,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         guard streams[streamID] != nil else { return }
         outbound.writeFrame(Frame(type: .message, flags: .endStream, streamID: streamID))
         scheduleFlush()
+    }
+
+    /// The deadline timer fired: cancels the calls that are due, and arms it for the next one.
+    private func deadlinesDue() {
+        guard let context else { return }
+        deadlineTimer.fired()
+        let (due, next) = DeadlineTimer.due(streams.lazy.map { ($0.key, $0.value.deadline) }, now: context.eventLoop.now)
+        for streamID in due { cancel(streamID, error: RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
+        if let next {
+            deadlineTimer.arm(by: next, on: context.eventLoop) { [weak self] in self?.deadlinesDue() }
+        }
     }
 
     /// Abandons a call: CANCEL to the server, `error` to the call.

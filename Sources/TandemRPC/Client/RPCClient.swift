@@ -170,14 +170,9 @@ public final class RPCClient: Service, Sendable {
                 let start: @Sendable () -> Void = {
                     let sink = SingleResponseSink(.continuation(continuation))
                     do {
-                        let streamID = try handler.value.openStream(headers, messages: frames, endStream: endStream, sink: sink)
+                        let streamID = try handler.value.openStream(headers, messages: frames, endStream: endStream, sink: sink, deadline: deadline)
                         guard cancellation.started(streamID) else {
                             return handler.value.cancel(streamID, error: RPCError(code: .cancelled, message: "call was cancelled"))
-                        }
-                        if let deadline {
-                            sink.deadlineTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-                                handler.value.cancel(streamID, error: RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
-                            }
                         }
                     } catch {
                         continuation.resume(throwing: error)
@@ -203,13 +198,7 @@ public final class RPCClient: Service, Sendable {
         let promise = eventLoop.makePromise(of: ClientResponse.self)
         let streamID: UInt32 = try await eventLoop.submit {
             let sink = SingleResponseSink(.promise(promise))
-            let streamID = try handler.value.openStream(headers, messages: nil, endStream: false, sink: sink)
-            if let deadline {
-                sink.deadlineTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-                    handler.value.cancel(streamID, error: RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
-                }
-            }
-            return streamID
+            return try handler.value.openStream(headers, messages: nil, endStream: false, sink: sink, deadline: deadline)
         }.get()
         let cancel: @Sendable () -> Void = {
             eventLoop.execute { handler.value.cancel(streamID, error: RPCError(code: .cancelled, message: "call was cancelled")) }
@@ -302,13 +291,7 @@ public final class RPCClient: Service, Sendable {
         let eventLoop = connection.eventLoop
         let streamID: UInt32 = try await eventLoop.submit {
             let sink = StreamingResponseSink(continuation, metadata: metadata)
-            let streamID = try handler.value.openStream(headers, messages: frames, endStream: endStream, sink: sink)
-            if let deadline {
-                sink.deadlineTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-                    handler.value.cancel(streamID, error: RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
-                }
-            }
-            return streamID
+            return try handler.value.openStream(headers, messages: frames, endStream: endStream, sink: sink, deadline: deadline)
         }.get()
         let stream = RPCResponseStream<Output>(messages: messages, codec: connection.codec, metadataBox: metadata)
         let cancel: @Sendable () -> Void = {

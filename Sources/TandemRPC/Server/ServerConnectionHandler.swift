@@ -60,7 +60,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let headers: RequestHeaders
         var call: ServerCall?
         var task: Task<Void, Never>?
-        var deadlineTimer: Scheduled<Void>?
+        /// When the call must be over (its client's timeout), if it has one.
+        var deadline: NIODeadline?
         /// Request messages received (unary and server streaming take exactly one).
         var request: ByteBuffer?
         var requestCount = 0
@@ -96,6 +97,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The TLS handshake completed (failures before it count as handshake failures).
     private var tlsEstablished = false
     private var idleTimer: Scheduled<Void>?
+    /// Fires by the earliest deadline of the open streams.
+    private var deadlineTimer = DeadlineTimer()
     private var keepaliveTimer: Scheduled<Void>?
     private var nextPingPayload: UInt64 = 1
     private var closing = false
@@ -142,8 +145,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         state.closed()
         cancelTimers()
+        deadlineTimer.cancel()
         for (_, stream) in streams {
-            stream.deadlineTimer?.cancel()
             stream.call?.inbound?.continuation.finish(throwing: RPCError(code: .cancelled, message: "connection closed"))
             stream.task?.cancel()
         }
@@ -326,11 +329,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         let stream = Stream(handler: handler, headers: headers)
         streams[streamID] = stream
-        if let timeout = headers.timeoutMicroseconds {
-            let amount = TimeAmount.microseconds(Int64(clamping: timeout))
-            stream.deadlineTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: amount) { [weak self] in
-                self?.deadlineExpired(streamID)
-            }
+        if let timeout = headers.timeoutMicroseconds, let context {
+            // The event loop's clock (a test's embedded loop has its own).
+            let deadline = context.eventLoop.now + .microseconds(Int64(clamping: timeout))
+            stream.deadline = deadline
+            armDeadlineTimer(by: deadline)
         }
         switch handler.descriptor.kind {
         case .clientStreaming, .bidirectionalStreaming:
@@ -497,6 +500,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         closeStream(streamID)
     }
 
+    private func armDeadlineTimer(by deadline: NIODeadline) {
+        guard let context else { return }
+        deadlineTimer.arm(by: deadline, on: context.eventLoop) { [weak self] in self?.deadlinesDue() }
+    }
+
+    /// The deadline timer fired: ends the streams that are due, and arms it for the next one.
+    private func deadlinesDue() {
+        guard let context else { return }
+        deadlineTimer.fired()
+        let (due, next) = DeadlineTimer.due(streams.lazy.map { ($0.key, $0.value.deadline) }, now: context.eventLoop.now)
+        for streamID in due { deadlineExpired(streamID) }
+        if let next { armDeadlineTimer(by: next) }
+    }
+
     private func deadlineExpired(_ streamID: UInt32) {
         guard let stream = streams[streamID] else { return }
         writeTrailers(streamID, Trailers(code: .deadlineExceeded, message: "deadline exceeded"))
@@ -516,7 +533,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func closeStream(_ streamID: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
-        stream.deadlineTimer?.cancel()
         stream.call?.inbound?.continuation.finish(throwing: RPCError(code: .cancelled, message: "call ended"))
         handleCloseAction(state.streamClosed())
     }
