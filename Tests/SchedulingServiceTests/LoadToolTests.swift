@@ -92,6 +92,19 @@ struct LoadToolTests {
         #expect(throws: (any Error).self) { try CBOREncoder().encode(try CBORDecoder().decode(SlotListChecked.self, from: answer)) }
     }
 
+    @Test("a booking's or cancellation's answer is read for the meeting's id, times and status only; another message is an error")
+    func meetingChecked() throws {
+        let meeting = Meeting(
+            id: UUID(), matchID: UUID(), programID: UUID(), participantIDs: [UUID(), UUID()], start: Date(timeIntervalSince1970: 1_800_000_000),
+            end: Date(timeIntervalSince1970: 1_800_001_800), timeZone: "Europe/London", status: .cancelled, agenda: "goals", videoURL: "https://v.example/r",
+            seriesID: UUID(), occurrence: 2, sequence: 3, cancelReason: "load test", version: 4, createdAt: Date(), updatedAt: Date()
+        )
+        let checked = try CBORDecoder().decode(MeetingChecked.self, from: try CBOREncoder().encode(meeting))
+        #expect(checked.id == meeting.id && checked.start == meeting.start && checked.end == meeting.end && checked.status == .cancelled)
+        #expect(throws: (any Error).self) { try CBORDecoder().decode(MeetingChecked.self, from: try CBOREncoder().encode(MeetingRef(meetingID: UUID()))) }
+        #expect(throws: (any Error).self) { try CBOREncoder().encode(checked) }
+    }
+
     @Test("mix parsing")
     func mix() throws {
         #expect(try LoadPlan.parseMix("book=70, find=20,cancel=10") == [.book: 70, .find: 20, .cancel: 10])
