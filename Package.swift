@@ -557,6 +557,7 @@ let package = Package(
         .testTarget(
             name: "TandemProtocolsTests",
             dependencies: [
+                "TandemTestSupport",
                 "TandemWire",
                 "TandemRandom",
                 "TandemProtocols",

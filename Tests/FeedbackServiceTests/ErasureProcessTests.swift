@@ -57,16 +57,16 @@ struct ErasureProcessTests {
 
             // Feedback down during the erasure: it catches up from its cursor when it is back.
             cluster.feedback.send(SIGTERM)
-            #expect(cluster.feedback.waitForExit(seconds: 30) == 0, "\(cluster.feedback.output.suffix(600))")
+            #expect(await cluster.feedback.waitForExit(seconds: 30) == 0, "\(cluster.feedback.output.suffix(600))")
             _ = try await identityClient.call(Identity.erasePerson, PersonRef(personID: mentees[1]), options: asAdmin)
-            try cluster.restartFeedback()
+            try await cluster.restartFeedback()
             #expect(try await eventually(timeout: .seconds(30)) { await respondents() == 3 }, "\(cluster.feedback.output.suffix(600))")
             #expect(try await eventually(timeout: .seconds(30)) {
                 (try? httpGet(port: adminPort, path: "/metrics").body.contains(#"tandem_feedback_feed_cursor{feed="erasures"} 2"#)) == true
             })
 
             cluster.feedback.send(SIGTERM)
-            #expect(cluster.feedback.waitForExit(seconds: 30) == 0)
+            #expect(await cluster.feedback.waitForExit(seconds: 30) == 0)
         }
     }
 }

@@ -50,9 +50,9 @@ final class FeedbackProcesses: @unchecked Sendable {
     var asAdmin: CallOptions { bearer(admin.accessToken) }
 
     /// Starts feedback again with the same data directory and flags (after it exited).
-    func restartFeedback() throws {
+    func restartFeedback() async throws {
         feedback = try ServiceProcess("tandem-feedback", feedbackArguments)
-        #expect(waitForPort(feedbackPort))
+        #expect(await waitForPort(feedbackPort))
     }
 }
 
@@ -61,7 +61,7 @@ final class FeedbackProcesses: @unchecked Sendable {
 func withFeedbackProcesses(scheduling withScheduling: Bool, _ body: (FeedbackProcesses) async throws -> Void) async throws {
     let directory = temporaryDirectory()
     let deployment = try ProcessDeployment(directory: directory, services: ["identity", "feedback"] + (withScheduling ? ["scheduling"] : []))
-    let bootstrap = try deployment.bootstrapIdentity()
+    let bootstrap = try await deployment.bootstrapIdentity()
     #expect(bootstrap.status == 0, "\(bootstrap.output)")
     let identityPort = try freePort(), schedulingPort = try freePort(), feedbackPort = try freePort(), adminPort = try freePort()
     let identity = try ServiceProcess("tandem-identity", deployment.tls("identity") + ["--port", "\(identityPort)", "--admin-port", "0", "--scrypt-log-n", "10"])
@@ -72,7 +72,8 @@ func withFeedbackProcesses(scheduling withScheduling: Bool, _ body: (FeedbackPro
         ])
         : nil
     defer { scheduling?.send(SIGKILL) }
-    #expect(waitForPort(identityPort) && (scheduling == nil || waitForPort(schedulingPort)))
+    #expect(await waitForPort(identityPort))
+    if scheduling != nil { #expect(await waitForPort(schedulingPort)) }
 
     let matching = FakeMatching()
     let verifier = TokenVerifier { throw RPCError(code: .unavailable, message: "no tokens here") }
@@ -85,7 +86,7 @@ func withFeedbackProcesses(scheduling withScheduling: Bool, _ body: (FeedbackPro
             "--scheduling", "127.0.0.1:\(schedulingPort)", "--matching", "127.0.0.1:\(matchingEndpoint.port)", "--sync-seconds", "1",
         ]
         let feedback = try ServiceProcess("tandem-feedback", feedbackArguments)
-        #expect(waitForPort(feedbackPort))
+        #expect(await waitForPort(feedbackPort))
         let identityClient = try makeClient([Endpoint(host: "127.0.0.1", port: identityPort)], serverName: "identity")
         defer { identityClient.close() }
         let schedulingClient = withScheduling ? try makeClient([Endpoint(host: "127.0.0.1", port: schedulingPort)], serverName: "scheduling") : nil
@@ -107,8 +108,8 @@ func withFeedbackProcesses(scheduling withScheduling: Bool, _ body: (FeedbackPro
     }
     if let scheduling {
         scheduling.send(SIGTERM)
-        #expect(scheduling.waitForExit(seconds: 30) == 0)
+        #expect(await scheduling.waitForExit(seconds: 30) == 0)
     }
     identity.send(SIGTERM)
-    #expect(identity.waitForExit(seconds: 30) == 0)
+    #expect(await identity.waitForExit(seconds: 30) == 0)
 }

@@ -12,7 +12,7 @@ import Testing
 @Suite("tandem-feedback executable")
 struct FeedbackProcessTests {
     @Test("bad configuration fails at start-up with one clear line")
-    func configuration() throws {
+    func configuration() async throws {
         let directory = temporaryDirectory()
         try TestPKI.shared.writeFiles(for: ["feedback"], into: URL(fileURLWithPath: directory))
         let tls = ["--certificate", directory + "/feedback.pem", "--key", directory + "/feedback-key.pem", "--ca", directory + "/ca.pem", "--data-dir", directory + "/data"]
@@ -21,14 +21,14 @@ struct FeedbackProcessTests {
             (tls, ["TANDEM_MATCHING": "x"], "--matching 'x' is not HOST:PORT"),
             (tls + ["--sync-seconds", "0"], [:], "must be 1–3600"),
         ] {
-            let result = try ServiceProcess.run("tandem-feedback", arguments, environment: environment)
+            let result = try await ServiceProcess.run("tandem-feedback", arguments, environment: environment)
             #expect(result.status != 0 && result.output.contains(expected), "\(arguments): \(result.output)")
         }
         let path = directory + "/feedback.conf"
         try "sync-seconds = 2\nfrobnicate = 1\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let file = try ServiceProcess.run("tandem-feedback", tls + ["--config", path])
+        let file = try await ServiceProcess.run("tandem-feedback", tls + ["--config", path])
         #expect(file.status != 0 && file.output.contains("feedback.conf:2: unknown setting 'frobnicate'"), "\(file.output)")
-        let version = try ServiceProcess.run("tandem-feedback", ["--version"])
+        let version = try await ServiceProcess.run("tandem-feedback", ["--version"])
         #expect(version.status == 0 && version.output.contains("wire protocol 1"))
     }
 
@@ -70,10 +70,10 @@ struct FeedbackProcessTests {
                 ), options: cluster.bearer(menteeToken))
             }
             cluster.feedback.send(SIGKILL)
-            #expect(cluster.feedback.waitForExit(seconds: 10) != 0)
+            #expect(await cluster.feedback.waitForExit(seconds: 10) != 0)
             #expect(matching.signals.isEmpty)
             matching.setDown(false)
-            try cluster.restartFeedback()
+            try await cluster.restartFeedback()
             let again = try await eventuallyCall {
                 try await feedbackClient.call(Feedback.getSessionFeedback, SessionFeedbackRef(meetingID: meeting.id), options: cluster.bearer(menteeToken))
             }
@@ -95,7 +95,7 @@ struct FeedbackProcessTests {
             #expect(metrics.body.contains(#"tandem_feedback_feed_cursor{feed="meetings"}"#))
 
             cluster.feedback.send(SIGTERM)
-            #expect(cluster.feedback.waitForExit(seconds: 30) == 0, "\(cluster.feedback.output.suffix(600))")
+            #expect(await cluster.feedback.waitForExit(seconds: 30) == 0, "\(cluster.feedback.output.suffix(600))")
         }
     }
 }

@@ -20,7 +20,7 @@ struct GatewayProcessTests {
         func tls(_ name: String) -> [String] {
             deployment.tls(name) + ["--admin-port", "0", "--log-level", "debug", "--log-format", "json"]
         }
-        let bootstrap = try deployment.bootstrapIdentity()
+        let bootstrap = try await deployment.bootstrapIdentity()
         #expect(bootstrap.status == 0, "\(bootstrap.output)")
         let ports = (identity: try freePort(), matching: try freePort(), schedulingA: try freePort(), schedulingB: try freePort(), feedback: try freePort(), gateway: try freePort())
         let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(ports.identity)", "--scrypt-log-n", "10"])
@@ -38,14 +38,17 @@ struct GatewayProcessTests {
             "--matching", "127.0.0.1:\(ports.matching)", "--scheduling", "127.0.0.1:\(ports.schedulingA)", "--scheduling", "127.0.0.1:\(ports.schedulingB)",
         ])
         defer { feedback.send(SIGKILL) }
-        #expect(waitForPort(ports.identity) && waitForPort(ports.matching) && waitForPort(ports.schedulingA) && waitForPort(ports.schedulingB))
-        #expect(waitForPort(ports.feedback))
+        #expect(await waitForPort(ports.identity))
+        #expect(await waitForPort(ports.matching))
+        #expect(await waitForPort(ports.schedulingA))
+        #expect(await waitForPort(ports.schedulingB))
+        #expect(await waitForPort(ports.feedback))
         let gateway = try ServiceProcess("tandem-gateway", tls("gateway") + [
             "--port", "\(ports.gateway)", "--identity", "127.0.0.1:\(ports.identity)", "--matching", "127.0.0.1:\(ports.matching)",
             "--scheduling", "127.0.0.1:\(ports.schedulingA),127.0.0.1:\(ports.schedulingB)", "--feedback", "127.0.0.1:\(ports.feedback)",
         ])
         defer { gateway.send(SIGKILL) }
-        #expect(waitForPort(ports.gateway))
+        #expect(await waitForPort(ports.gateway))
 
         let client = try GatewayCluster.client(Endpoint(host: "127.0.0.1", port: ports.gateway))
         defer { client.close() }
@@ -84,18 +87,12 @@ struct GatewayProcessTests {
         #expect(try await eventually(timeout: .seconds(20)) { (try? await call(Scheduling.getPair, PairRef(matchID: match.id), token: mentee.token))?.active == true })
 
         // The Python client, from the spec alone.
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = [
+        let python = try await runProgram("/usr/bin/env", [
             "python3", Self.root.appending(path: "Tests/python/gateway_client.py").path, "127.0.0.1", "\(ports.gateway)", "\(directory)/ca.pem",
             "acme", "mentee@acme.example", password, program.id.uuidString.lowercased(), match.id.uuidString.lowercased(),
-        ]
-        let pipe = Pipe()
-        python.standardOutput = pipe
-        try python.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0, "the Python client failed: \(String(decoding: output, as: UTF8.self))")
+        ])
+        let output = python.output
+        #expect(python.status == 0, "the Python client failed: \(String(decoding: output, as: UTF8.self)) \(String(decoding: python.errors, as: UTF8.self))")
         let report = try JSONSerialization.jsonObject(with: output) as? [String: Any] ?? [:]
         #expect(report["refusedWithoutToken"] as? Int == 16)
         // The mentor she has is not recommended again; the other one is.
@@ -117,27 +114,27 @@ struct GatewayProcessTests {
 
         // One scheduling instance dies: the other serves, through the same gateway.
         schedulingA.send(SIGKILL)
-        #expect(schedulingA.waitForExit(seconds: 10) != 0)
+        #expect(await schedulingA.waitForExit(seconds: 10) != 0)
         for _ in 0..<6 {
             #expect(try await call(Scheduling.getMeeting, MeetingRef(meetingID: meetingID), token: mentee.token).id == meetingID)
         }
         // Both die: UNAVAILABLE, faithfully; one comes back and serves again.
         schedulingB.send(SIGKILL)
-        #expect(schedulingB.waitForExit(seconds: 10) != 0)
+        #expect(await schedulingB.waitForExit(seconds: 10) != 0)
         await expectRPCError(.unavailable) { _ = try await call(Scheduling.getMeeting, MeetingRef(meetingID: meetingID), token: mentee.token) }
         schedulingA = try ServiceProcess("tandem-scheduling", schedulingArguments(ports.schedulingA))
-        #expect(waitForPort(ports.schedulingA))
+        #expect(await waitForPort(ports.schedulingA))
         _ = try await eventuallyCall { try await call(Scheduling.getMeeting, MeetingRef(meetingID: meetingID), token: mentee.token) }
 
         // Matching dies: the dashboard still answers, its matches part says UNAVAILABLE.
         matching.send(SIGKILL)
-        #expect(matching.waitForExit(seconds: 10) != 0)
+        #expect(await matching.waitForExit(seconds: 10) != 0)
         let dashboard = try await call(Gateway.dashboard, DashboardRequest(), token: mentee.token)
         // (Goals are read per active match: without matches, that part is UNAVAILABLE too.)
         #expect(dashboard.parts.map(\.code) == [0, Int(StatusCode.unavailable.rawValue), 0, 0, Int(StatusCode.unavailable.rawValue)], "\(dashboard.parts)")
         #expect(dashboard.person?.name == "Mentee" && dashboard.meetings.map(\.meeting.id) == [meetingID] && dashboard.matches.isEmpty)
         matching = try ServiceProcess("tandem-matching", tls("matching") + ["--port", "\(ports.matching)"] + upstream)
-        #expect(waitForPort(ports.matching))
+        #expect(await waitForPort(ports.matching))
         let recovered = try await eventuallyCall {
             let dashboard = try await call(Gateway.dashboard, DashboardRequest(), token: mentee.token)
             guard dashboard.parts.allSatisfy({ $0.code == 0 }) else { throw RPCError(code: .unavailable, message: "not yet") }
@@ -146,11 +143,11 @@ struct GatewayProcessTests {
         #expect(recovered.matches.map(\.partnerName) == ["Mentor"])
 
         gateway.send(SIGTERM)
-        #expect(gateway.waitForExit(seconds: 30) == 0, "\(gateway.output.suffix(600))")
+        #expect(await gateway.waitForExit(seconds: 30) == 0, "\(gateway.output.suffix(600))")
 
         // No secret in any log line of the whole run (debug level, every call logged).
         feedback.send(SIGTERM)
-        #expect(feedback.waitForExit(seconds: 30) == 0, "\(feedback.output.suffix(600))")
+        #expect(await feedback.waitForExit(seconds: 30) == 0, "\(feedback.output.suffix(600))")
         let logs = [identity, matching, schedulingA, schedulingB, feedback, gateway].map(\.output).joined(separator: "\n")
         #expect(logs.contains("call finished"), "the logs were written")
         for secret in [password, "bootstrap password", admin, mentee.token, mentor.token] {

@@ -9,8 +9,8 @@ import Testing
 @Suite("tandem-identity executable")
 struct ProcessTests {
     @Test("--version names the wire protocol; bad configuration fails at start-up with one clear line")
-    func configuration() throws {
-        let version = try ServiceProcess.run("tandem-identity", ["--version"])
+    func configuration() async throws {
+        let version = try await ServiceProcess.run("tandem-identity", ["--version"])
         #expect(version.status == 0)
         #expect(version.output.contains("wire protocol 1"))
 
@@ -32,7 +32,7 @@ struct ProcessTests {
             (tls, ["TANDEM_EXIT_WITH_PARENT": "maybe"], "TANDEM_EXIT_WITH_PARENT='maybe' must be 1 or 0"),
             (tls, ["TANDEM_COMPRESSION_THRESHOLD": "-1"], "TANDEM_COMPRESSION_THRESHOLD must be between 0 and 67108864, got -1"),
         ] as [([String], [String: String], String)] {
-            let result = try ServiceProcess.run("tandem-identity", arguments, environment: environment)
+            let result = try await ServiceProcess.run("tandem-identity", arguments, environment: environment)
             #expect(result.status != 0, "\(arguments) \(environment)")
             #expect(result.output.contains(expected), "\(arguments): \(result.output)")
             #expect(!result.output.contains("listening"), "nothing is served")
@@ -41,8 +41,8 @@ struct ProcessTests {
         let port = try freePort()
         let first = try ServiceProcess("tandem-identity", tls + ["--port", "\(port)", "--admin-port", "0", "--scrypt-log-n", "10"])
         defer { first.send(SIGKILL) }
-        #expect(waitForPort(port))
-        let second = try ServiceProcess.run("tandem-identity", tls + ["--port", "\(port)", "--admin-port", "0"])
+        #expect(await waitForPort(port))
+        let second = try await ServiceProcess.run("tandem-identity", tls + ["--port", "\(port)", "--admin-port", "0"])
         #expect(second.status != 0)
         #expect(second.output.contains("cannot listen on 127.0.0.1:\(port)"), "\(second.output)")
     }
@@ -52,7 +52,7 @@ struct ProcessTests {
         let directory = temporaryDirectory()
         try TestPKI.shared.writeFiles(for: ["identity"], into: URL(fileURLWithPath: directory))
         let data = directory + "/data"
-        let bootstrap = try ServiceProcess.run(
+        let bootstrap = try await ServiceProcess.run(
             "tandem-identity",
             ["bootstrap", "--data-dir", data, "--organisation", "Acme", "--slug", "acme", "--admin-email", "admin@acme.example", "--admin-name", "Ada", "--scrypt-log-n", "10"],
             environment: ["TANDEM_ADMIN_PASSWORD": "bootstrap password"]
@@ -60,7 +60,7 @@ struct ProcessTests {
         #expect(bootstrap.status == 0, "\(bootstrap.output)")
         #expect(bootstrap.output.contains("organisation acme"))
         #expect(!bootstrap.output.contains("bootstrap password"))
-        let again = try ServiceProcess.run(
+        let again = try await ServiceProcess.run(
             "tandem-identity", ["bootstrap", "--data-dir", data, "--organisation", "Other", "--slug", "other", "--admin-email", "a@b.example", "--admin-name", "A"],
             environment: ["TANDEM_ADMIN_PASSWORD": "bootstrap password"]
         )
@@ -73,7 +73,7 @@ struct ProcessTests {
             "TANDEM_CA": directory + "/ca.pem", "TANDEM_SCRYPT_LOG_N": "10", "TANDEM_LOG_FORMAT": "json", "TANDEM_ADMIN_PORT": "0",
         ]
         var server = try ServiceProcess("tandem-identity", [], environment: environment)
-        #expect(waitForPort(port))
+        #expect(await waitForPort(port))
         let client = try makeClient([Endpoint(host: "127.0.0.1", port: port)], serverName: "identity")
         defer { client.close() }
         let admin = try await client.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: "bootstrap password"))
@@ -83,15 +83,15 @@ struct ProcessTests {
 
         // Crash right after the acknowledgement: the person must still be there.
         server.send(SIGKILL)
-        #expect(server.waitForExit() != 0)
+        #expect(await server.waitForExit() != 0)
         server = try ServiceProcess("tandem-identity", [], environment: environment)
-        #expect(waitForPort(port))
+        #expect(await waitForPort(port))
         let authorized = options
         let found = try await eventuallyCall { try await client.call(Identity.getPerson, PersonRef(personID: person.id), options: authorized) }
         #expect(found.email == "durable@acme.example", "acknowledged before kill -9, and the access token survived the restart")
 
         server.send(SIGTERM)
-        #expect(server.waitForExit(seconds: 30) == 0)
+        #expect(await server.waitForExit(seconds: 30) == 0)
         let log = server.output
         #expect(log.contains("\"message\":\"draining\""), "JSON logs: \(log.prefix(400))")
         #expect(!log.contains("bootstrap password") && !log.contains(admin.accessToken) && !log.contains(admin.refreshToken!), "no secret in the logs")

@@ -9,7 +9,7 @@ import Testing
 @Suite("tandem-matching executable")
 struct MatchingProcessTests {
     @Test("bad configuration fails at start-up with one clear line")
-    func configuration() throws {
+    func configuration() async throws {
         let directory = matchingTemporaryDirectory()
         try TestPKI.shared.writeFiles(for: ["matching"], into: URL(fileURLWithPath: directory))
         let tls = ["--certificate", directory + "/matching.pem", "--key", directory + "/matching-key.pem", "--ca", directory + "/ca.pem", "--data-dir", directory + "/data"]
@@ -18,7 +18,7 @@ struct MatchingProcessTests {
             (tls + ["--expiry-sweep-seconds", "0"], [:], "1–3600"),
             (tls, ["TANDEM_EXPIRY_SWEEP_SECONDS": "soon"], "'soon' must be a whole number"),
         ] as [([String], [String: String], String)] {
-            let result = try ServiceProcess.run("tandem-matching", arguments, environment: environment)
+            let result = try await ServiceProcess.run("tandem-matching", arguments, environment: environment)
             #expect(result.status != 0 && result.output.contains(expected), "\(arguments): \(result.output)")
         }
     }
@@ -28,7 +28,7 @@ struct MatchingProcessTests {
         let directory = matchingTemporaryDirectory()
         let deployment = try ProcessDeployment(directory: directory, services: ["identity", "matching"])
         let tls = deployment.tls
-        let bootstrap = try deployment.bootstrapIdentity()
+        let bootstrap = try await deployment.bootstrapIdentity()
         #expect(bootstrap.status == 0, "\(bootstrap.output)")
         let identityPort = try freePort()
         let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(identityPort)", "--admin-port", "0", "--scrypt-log-n", "10"])
@@ -38,7 +38,8 @@ struct MatchingProcessTests {
         let arguments = tls("matching") + ["--port", "\(matchingPort)", "--admin-port", "\(adminPort)", "--identity", "127.0.0.1:\(identityPort)"]
         var matching = try ServiceProcess("tandem-matching", arguments)
         defer { matching.send(SIGKILL) }
-        #expect(waitForPort(identityPort) && waitForPort(matchingPort))
+        #expect(await waitForPort(identityPort))
+        #expect(await waitForPort(matchingPort))
 
         let identityClient = try makeClient([Endpoint(host: "127.0.0.1", port: identityPort)], serverName: "identity")
         defer { identityClient.close() }
@@ -71,9 +72,9 @@ struct MatchingProcessTests {
 
         // Crash right after the acknowledgement: the proposal survives.
         matching.send(SIGKILL)
-        #expect(matching.waitForExit(seconds: 10) != 0)
+        #expect(await matching.waitForExit(seconds: 10) != 0)
         matching = try ServiceProcess("tandem-matching", arguments)
-        #expect(waitForPort(matchingPort))
+        #expect(await waitForPort(matchingPort))
         let found = try await eventuallyCall { try await matchingClient.call(Matching.getMatch, MatchRef(matchID: matchID), options: authorized) }
         #expect(found.status == .proposed && found.score == 100)
 
@@ -84,8 +85,8 @@ struct MatchingProcessTests {
         #expect(metrics.body.contains(#"tandem_store_commit_duration_count{database="matching"}"#) || metrics.body.contains("tandem_store_"))
 
         matching.send(SIGTERM)
-        #expect(matching.waitForExit(seconds: 30) == 0, "\(matching.output.suffix(600))")
+        #expect(await matching.waitForExit(seconds: 30) == 0, "\(matching.output.suffix(600))")
         identity.send(SIGTERM)
-        #expect(identity.waitForExit(seconds: 30) == 0)
+        #expect(await identity.waitForExit(seconds: 30) == 0)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TandemProtocols
+import TandemTestSupport
 import Testing
 
 @testable import SchedulingService
@@ -406,7 +407,7 @@ struct ICalendarTests {
 
     /// Python's `icalendar` parses the export (Tests/python/check_ics.py: strict, and checks every
     /// VTIMEZONE against the IANA database); the times it reads are the ones we meant.
-    @Test func pythonICalendarParsesTheExport() throws {
+    @Test func pythonICalendarParsesTheExport() async throws {
         let (series, meetings, originals) = Self.newYorkSeries()
         let kathmandu = CalendarSeries(
             id: Self.id(0xB2), timeZone: "Asia/Kathmandu", everyWeeks: 2, count: nil, until: Self.date("2026-05-01T00:00:00Z"),
@@ -434,19 +435,11 @@ struct ICalendarTests {
         try Data(ics.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, file.path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let json = output.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let result = try await runProgram("/usr/bin/env", ["python3", script.path, file.path])
+        let json = result.output
+        let message = String(decoding: result.errors, as: UTF8.self)
         try #require(
-            process.terminationStatus == 0,
+            result.status == 0,
             "python3 Tests/python/check_ics.py failed (needs python3 and `pip install icalendar`):\n\(message)\n\(ics)"
         )
         let parsed = try JSONDecoder().decode(ParsedCalendar.self, from: json)

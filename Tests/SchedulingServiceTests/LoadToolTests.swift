@@ -113,7 +113,7 @@ struct LoadToolTests {
     }
 
     @Test("bad options: one clear line and exit status 64, before anything is driven")
-    func badOptions() throws {
+    func badOptions() async throws {
         for (arguments, expected) in [
             (["--concurrency", "8", "--rate", "100"], "not both"),
             (["--duration", "5", "--requests", "10"], "not both"),
@@ -124,7 +124,7 @@ struct LoadToolTests {
             (["--threads", "0"], "--connections and --threads must be at least 1"),
             (["--connections", "0"], "--connections and --threads must be at least 1"),
         ] as [([String], String)] {
-            let result = try ServiceProcess.run("tandem-load", arguments)
+            let result = try await ServiceProcess.run("tandem-load", arguments)
             #expect(result.status == 64, "\(arguments): \(result.output)")
             #expect(result.output.contains(expected), "\(arguments): \(result.output)")
         }

@@ -9,7 +9,7 @@ import Testing
 @Suite("tandem-scheduling executable")
 struct SchedulingProcessTests {
     @Test("bad configuration fails at start-up with one clear line")
-    func configuration() throws {
+    func configuration() async throws {
         let directory = temporaryDirectory()
         try TestPKI.shared.writeFiles(for: ["scheduling"], into: URL(fileURLWithPath: directory))
         let tls = ["--certificate", directory + "/scheduling.pem", "--key", directory + "/scheduling-key.pem", "--ca", directory + "/ca.pem", "--data-dir", directory + "/data"]
@@ -24,7 +24,7 @@ struct SchedulingProcessTests {
             (tls + ["--admin-host", "nowhere"], [:], "--admin-host 'nowhere' is not an IP address"),
         ]
         for (arguments, environment, expected) in cases {
-            let result = try ServiceProcess.run("tandem-scheduling", arguments, environment: environment)
+            let result = try await ServiceProcess.run("tandem-scheduling", arguments, environment: environment)
             #expect(result.status != 0, "\(arguments) \(environment)")
             #expect(result.output.contains(expected), "\(arguments): \(result.output)")
             #expect(!result.output.contains("listening"), "nothing is served")
@@ -39,12 +39,12 @@ struct SchedulingProcessTests {
         ] {
             let path = directory + "/config.conf"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            let result = try ServiceProcess.run("tandem-scheduling", tls + ["--config", path])
+            let result = try await ServiceProcess.run("tandem-scheduling", tls + ["--config", path])
             #expect(result.status != 0 && result.output.contains(expected), "\(text): \(result.output)")
         }
-        let missing = try ServiceProcess.run("tandem-scheduling", tls + ["--config", directory + "/nowhere.conf"])
+        let missing = try await ServiceProcess.run("tandem-scheduling", tls + ["--config", directory + "/nowhere.conf"])
         #expect(missing.status != 0 && missing.output.contains("nowhere.conf: no such readable file"))
-        let version = try ServiceProcess.run("tandem-scheduling", ["--version"])
+        let version = try await ServiceProcess.run("tandem-scheduling", ["--version"])
         #expect(version.status == 0 && version.output.contains("wire protocol 1"))
     }
 
@@ -53,7 +53,7 @@ struct SchedulingProcessTests {
         let directory = temporaryDirectory()
         let deployment = try ProcessDeployment(directory: directory, services: ["identity", "scheduling"])
         let tls = deployment.tls
-        let bootstrap = try deployment.bootstrapIdentity()
+        let bootstrap = try await deployment.bootstrapIdentity()
         #expect(bootstrap.status == 0, "\(bootstrap.output)")
         let identityPort = try freePort()
         let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(identityPort)", "--admin-port", "0", "--scrypt-log-n", "10"])
@@ -74,7 +74,8 @@ struct SchedulingProcessTests {
         ]
         var scheduling = try ServiceProcess("tandem-scheduling", schedulingArguments)
         defer { scheduling.send(SIGKILL) }
-        #expect(waitForPort(identityPort) && waitForPort(schedulingPort))
+        #expect(await waitForPort(identityPort))
+        #expect(await waitForPort(schedulingPort))
 
         let identityClient = try makeClient([Endpoint(host: "127.0.0.1", port: identityPort)], serverName: "identity")
         defer { identityClient.close() }
@@ -105,9 +106,9 @@ struct SchedulingProcessTests {
 
         // Crash right after the acknowledgement: the booking, and its idempotency key, survive.
         scheduling.send(SIGKILL)
-        #expect(scheduling.waitForExit(seconds: 10) != 0)
+        #expect(await scheduling.waitForExit(seconds: 10) != 0)
         scheduling = try ServiceProcess("tandem-scheduling", schedulingArguments)
-        #expect(waitForPort(schedulingPort))
+        #expect(await waitForPort(schedulingPort))
         let found = try await eventuallyCall { try await schedulingClient.call(Scheduling.getMeeting, MeetingRef(meetingID: meeting.id), options: authorized) }
         #expect(found == meeting)
         #expect(try await schedulingClient.call(Scheduling.bookMeeting, request, options: bookingOptions) == meeting, "a retry after the crash is the same meeting")
@@ -147,8 +148,8 @@ struct SchedulingProcessTests {
             return ready.status == 503 && ready.body.contains("server: not serving")
         })
         stream.cancel()
-        #expect(scheduling.waitForExit(seconds: 30) == 0, "\(scheduling.output.suffix(600))")
+        #expect(await scheduling.waitForExit(seconds: 30) == 0, "\(scheduling.output.suffix(600))")
         identity.send(SIGTERM)
-        #expect(identity.waitForExit(seconds: 30) == 0)
+        #expect(await identity.waitForExit(seconds: 30) == 0)
     }
 }

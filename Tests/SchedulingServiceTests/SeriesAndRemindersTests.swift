@@ -7,23 +7,15 @@ import Testing
 @testable import SchedulingService
 
 /// Runs Tests/python/check_ics.py on `ics` (Python's `icalendar` must accept it).
-func parseWithPython(_ ics: String) throws -> ICalendarTests.ParsedCalendar {
+func parseWithPython(_ ics: String) async throws -> ICalendarTests.ParsedCalendar {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-\(UUID().uuidString).ics")
     try Data(ics.utf8).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", root.appendingPathComponent("Tests/python/check_ics.py").path, file.path]
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let json = output.fileHandleForReading.readDataToEndOfFile()
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "check_ics.py refused the export: \(message)\n\(ics)")
+    let result = try await runProgram("/usr/bin/env", ["python3", root.appendingPathComponent("Tests/python/check_ics.py").path, file.path])
+    let json = result.output
+    let message = String(decoding: result.errors, as: UTF8.self)
+    try #require(result.status == 0, "check_ics.py refused the export: \(message)\n\(ics)")
     return try JSONDecoder().decode(ICalendarTests.ParsedCalendar.self, from: json)
 }
 
@@ -70,7 +62,7 @@ struct SeriesAndRemindersTests {
 
             let calendar = try await cluster.call(Scheduling.exportCalendar, ExportCalendarRequest(personID: mentor.id), token: mentor.token)
             #expect(calendar.contentType.hasPrefix("text/calendar"))
-            let parsed = try parseWithPython(calendar.ics)
+            let parsed = try await parseWithPython(calendar.ics)
             let uid = series.id.uuidString.lowercased() + "@tandem"
             let master = try #require(parsed.events.first { $0.uid == uid && $0.recurrenceID == nil })
             #expect(master.rrule?.contains("COUNT=4") == true)
@@ -79,7 +71,7 @@ struct SeriesAndRemindersTests {
             let override = try #require(parsed.events.first { $0.uid == uid && $0.recurrenceID != nil })
             #expect(override.recurrenceID == "2027-03-15T13:00:00Z" && override.dtstart == "2027-03-15T14:00:00Z" && override.sequence == moved.sequence)
             // The cancelled one-off meeting is not in the mentor's calendar; it is in the mentee's, as cancelled.
-            let menteeCalendar = try parseWithPython(try await cluster.call(Scheduling.exportCalendar, ExportCalendarRequest(personID: mentee.id), token: mentee.token).ics)
+            let menteeCalendar = try await parseWithPython(try await cluster.call(Scheduling.exportCalendar, ExportCalendarRequest(personID: mentee.id), token: mentee.token).ics)
             #expect(menteeCalendar.events.first { $0.uid == blocker.id.uuidString.lowercased() + "@tandem" }?.status == "CANCELLED")
 
             // Cancel the rest of the series from the fourth occurrence on.

@@ -70,9 +70,10 @@ final class NamespaceNetwork {
     }
 
     /// Runs a built executable inside `host`'s namespace, to the end.
-    func run(on host: String, _ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    func run(on host: String, _ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }.merging(environment) { _, new in new }
-        return try Self.run(Self.ip!, ["netns", "exec", namespace(host), ServiceProcess.executable(executable)] + arguments, environment: base)
+        let arguments = ["netns", "exec", namespace(host), ServiceProcess.executable(executable)] + arguments
+        return try await offThePool { try Self.run(Self.ip!, arguments, environment: base) }
     }
 
     /// Starts a built executable inside `host`'s namespace (`ip netns exec` becomes the executable).
@@ -98,7 +99,7 @@ struct MultiHostTests {
         "each service on its own host with its own certificate; a gateway call end to end across them",
         .enabled(if: NamespaceNetwork.unavailableReason == nil, "needs root and `ip netns` (\(NamespaceNetwork.unavailableReason ?? ""))")
     )
-    func gatewayCallAcrossHosts() throws {
+    func gatewayCallAcrossHosts() async throws {
         var services = ["gateway", "identity", "matching", "scheduling"]
         if FileManager.default.isExecutableFile(atPath: ServiceProcess.executable("tandem-feedback")) { services.append("feedback") }
         let network = try NamespaceNetwork(hosts: services + ["client"])
@@ -110,27 +111,28 @@ struct MultiHostTests {
         func endpoint(_ host: String) -> String { "\(address(host)):\(ports[host]!)" }
 
         // A certificate per host: the service's name, its host name and its address.
-        let initialised = try ServiceProcess.run("tandem", ["certs", "init", "--dir", certificates])
+        let initialised = try await ServiceProcess.run("tandem", ["certs", "init", "--dir", certificates])
         try #require(initialised.status == 0, "\(initialised.output)")
         for service in services {
-            let issued = try ServiceProcess.run("tandem", ["certs", "issue", service, "--dns", "\(service).tandem.test", "--ip", address(service), "--dir", certificates])
+            let issued = try await ServiceProcess.run("tandem", ["certs", "issue", service, "--dns", "\(service).tandem.test", "--ip", address(service), "--dir", certificates])
             try #require(issued.status == 0, "\(issued.output)")
         }
-        let clientCertificate = try ServiceProcess.run("tandem", ["certs", "issue", "client", "--dns", "client.tandem.test", "--ip", address("client"), "--dir", certificates])
+        let clientCertificate = try await ServiceProcess.run("tandem", ["certs", "issue", "client", "--dns", "client.tandem.test", "--ip", address("client"), "--dir", certificates])
         try #require(clientCertificate.status == 0, "\(clientCertificate.output)")
         let password = "multi-host-password-\(UUID().uuidString.prefix(6))"
-        let bootstrap = try ServiceProcess.run(
+        let bootstrap = try await ServiceProcess.run(
             "tandem-identity",
             ["bootstrap", "--data-dir", directory + "/identity", "--organisation", "Multi", "--slug", "multi", "--admin-email", "admin@multi.test", "--admin-name", "Admin", "--scrypt-log-n", "10"],
             environment: ["TANDEM_ADMIN_PASSWORD": password]
         )
         try #require(bootstrap.status == 0, "\(bootstrap.output)")
 
-        let schedulingFollowsMatching = (try? ServiceProcess.run("tandem-scheduling", ["--help"]))?.output.contains("--matching") ?? false
-        let gatewayTakesFeedback = (try? ServiceProcess.run("tandem-gateway", ["--help"]))?.output.contains("--feedback") ?? false
+        let schedulingFollowsMatching = (try? await ServiceProcess.run("tandem-scheduling", ["--help"]))?.output.contains("--matching") ?? false
+        let gatewayTakesFeedback = (try? await ServiceProcess.run("tandem-gateway", ["--help"]))?.output.contains("--feedback") ?? false
         var processes: [Process] = []
         defer {
             for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            // On the way out (a defer cannot wait asynchronously): quick after SIGTERM.
             for process in processes { process.waitUntilExit() }
         }
         for service in services.reversed() {
@@ -153,25 +155,25 @@ struct MultiHostTests {
         var signIn: (status: Int32, output: String) = (1, "")
         let deadline = Date().addingTimeInterval(90)
         while Date() < deadline {
-            signIn = try network.run(
+            signIn = try await network.run(
                 on: "client", "tandem", ["sign-in", "--organisation", "multi", "--email", "admin@multi.test", "--deadline", "3"] + client,
                 environment: ["TANDEM_PASSWORD": password]
             )
             if signIn.status == 0 || processes.contains(where: { !$0.isRunning }) { break }
-            usleep(300_000)
+            try? await Task.sleep(for: .milliseconds(300))
         }
         try #require(signIn.status == 0, "sign-in across hosts: \(signIn.output)")
 
         var dashboard: (status: Int32, output: String) = (1, "")
         var parts: [[String: Any]] = []
         while Date() < deadline {
-            dashboard = try network.run(on: "client", "tandem", ["call", "gateway.Dashboard"] + client)
+            dashboard = try await network.run(on: "client", "tandem", ["call", "gateway.Dashboard"] + client)
             if dashboard.status == 0, let json = try? JSONSerialization.jsonObject(with: Data(dashboard.output.utf8)) as? [String: Any] {
                 parts = json["parts"] as? [[String: Any]] ?? []
                 // Each service verifies the token with identity's keys, fetched across hosts.
                 if parts.count >= 3 && parts.allSatisfy({ ($0["code"] as? Int) == 0 }) { break }
             }
-            usleep(300_000)
+            try? await Task.sleep(for: .milliseconds(300))
         }
         #expect(dashboard.status == 0, "\(dashboard.output)")
         #expect(dashboard.output.contains("admin@multi.test"), "the profile came from identity's host")
@@ -180,7 +182,7 @@ struct MultiHostTests {
         // Feedback, called directly from the client's host over mutual TLS, follows the other
         // hosts' feeds and verifies the token with identity's keys.
         if services.contains("feedback") {
-            let direct = try network.run(on: "client", "tandem", [
+            let direct = try await network.run(on: "client", "tandem", [
                 "call", "feedback.GetSettings", "--endpoint", endpoint("feedback"), "--ca", "\(certificates)/ca.pem",
                 "--certificate", "\(certificates)/client.pem", "--key", "\(certificates)/client-key.pem", "--state-dir", "\(directory)/client",
             ])
@@ -188,14 +190,14 @@ struct MultiHostTests {
         }
 
         // A service is not reachable by the wrong name: its certificate names its own host.
-        let wrongName = try network.run(
+        let wrongName = try await network.run(
             on: "client", "tandem", ["call", "health.Check", "--json", #"{"service": ""}"#, "--endpoint", endpoint("gateway"), "--server-name", "identity", "--ca", "\(certificates)/ca.pem", "--deadline", "3"]
         )
         #expect(wrongName.status != 0)
 
         for process in processes { kill(process.processIdentifier, SIGTERM) }
         for process in processes {
-            process.waitUntilExit()
+            await waitUntilExit(process)
             #expect(process.terminationStatus == 0, "a service exits 0 after SIGTERM")
         }
         withExtendedLifetime(network) {}  // the namespaces go only after the services

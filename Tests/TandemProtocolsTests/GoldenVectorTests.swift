@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+import TandemTestSupport
 import TandemWire
 
 /// Protocols/vectors/vectors.json holds the golden vectors; Protocols/vectors/README.md lists them.
@@ -45,18 +46,11 @@ struct GoldenVectorTests {
 
     /// Python's cbor2 (an independent CBOR implementation) decodes every vector to the same
     /// diagnostic notation, and a plain-Python frame reader agrees with the frame fields.
-    @Test func pythonCBOR2DecodesEveryVector() throws {
+    @Test func pythonCBOR2DecodesEveryVector() async throws {
         let script = protocolsDirectory.deletingLastPathComponent().appendingPathComponent("Tests/python/test_vectors.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, Self.jsonFile.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "python3 test_vectors.py failed (is cbor2 installed? pip install cbor2):\n\(text)")
+        let result = try await runProgram("/usr/bin/env", ["python3", script.path, Self.jsonFile.path], mergeErrors: true)
+        let text = String(decoding: result.output, as: UTF8.self)
+        #expect(result.status == 0, "python3 test_vectors.py failed (is cbor2 installed? pip install cbor2):\n\(text)")
         #expect(text.contains("vectors checked"), "\(text)")
     }
 

@@ -12,9 +12,10 @@ import Testing
 struct DrainTests {
     @Test func drainFinishesCallsInFlightAndRefusesNewOnes() async throws {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, tls: TestPKI.shared.serverTLS)
-        configuration.drainGracePeriod = .seconds(10)
-        let log = EventLog()
-        let server = RPCServer(configuration: configuration, services: [EchoService(), ProbeService(log: log)])
+        // Longer than any stall of a busy machine: the calls end when the test releases them.
+        configuration.drainGracePeriod = .seconds(120)
+        let held = HeldCalls()
+        let server = RPCServer(configuration: configuration, services: [EchoService(), held])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             let endpoint = Endpoint(host: "127.0.0.1", port: try await server.listeningAddress().port!)
@@ -23,15 +24,16 @@ struct DrainTests {
             let raw = try await RawConnection.connect(to: endpoint)
             defer { raw.close() }
             _ = try await raw.handshake()
-            // The raw connection has a call in flight too, so it stays open while draining. The
-            // calls last long enough (3 s) to still be in flight when the drain starts on a busy
-            // machine; a connection without calls would be closed at once.
-            try await raw.send(try unaryCall("probe.Wait", EchoMessage(text: "raw", delayMilliseconds: 3000), streamID: 1))
-            // Three slow calls in flight…
+            // The raw connection has a call in flight too, so it stays open while draining (a
+            // connection without calls would be closed at once). The server holds every call
+            // until the test releases it: no timing, however busy the machine.
+            try await raw.send(try unaryCall("held.Hold", EchoMessage(text: "raw"), streamID: 1))
+            // Three more calls in flight…
             let inFlight = (0..<3).map { index in
-                Task { try await client.call(Probe.wait, EchoMessage(text: "\(index)", delayMilliseconds: 3000)) }
+                Task { try await client.call(HeldCalls.hold, EchoMessage(text: "\(index)")) }
             }
-            #expect(try await eventually { (0..<3).allSatisfy { log.contains("started:\($0)") } && log.contains("started:raw") })
+            defer { held.release() }                            // also when an expectation fails
+            #expect(try await eventually { held.started == 4 })
             // …when the drain starts (as on SIGTERM).
             server.beginGracefulShutdown()
             #expect(server.health.status(of: "") == .notServing)
@@ -59,6 +61,7 @@ struct DrainTests {
             defer { late.close() }
             await expectRPCError(.unavailable) { _ = try await late.call(Echo.get, EchoMessage(text: "late")) }
             // The calls in flight complete.
+            held.release()
             for (index, call) in inFlight.enumerated() {
                 #expect(try await call.value.text == "\(index)")
             }

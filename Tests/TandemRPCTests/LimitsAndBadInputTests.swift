@@ -80,8 +80,8 @@ struct LimitsAndBadInputTests {
             let client = try makeClient([endpoint])
             defer { client.close() }
             _ = try await client.call(Echo.get, EchoMessage(text: "one"))
-            #expect(server.connectionCount == 1)
-            #expect(try await eventually { server.connectionCount == 0 })
+            // (Not sampled here: on a busy machine this task may next run after the idle timer.)
+            #expect(try await eventually { server.connectionCount == 0 }, "the idle connection was closed")
             #expect(try await client.call(Echo.get, EchoMessage(text: "two")).text == "two")
         }
     }
@@ -92,7 +92,9 @@ struct LimitsAndBadInputTests {
             let raw = try await RawConnection.connect(to: endpoint)
             let started = ContinuousClock.now
             try await raw.waitUntilClosed()
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // Well before the idle timeout (5 min) would have closed it; generous, for a busy
+            // machine can hold this task up for many seconds.
+            #expect(ContinuousClock.now - started < .seconds(60))
             try await stillServing(endpoint)
         }
     }

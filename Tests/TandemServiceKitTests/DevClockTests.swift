@@ -36,7 +36,7 @@ struct DevClockTests {
     }
 
     @Test("a change is seen within the re-read interval, and not before it")
-    func changedFile() throws {
+    func changedFile() async throws {
         let path = try clockPath()
         try write("3600", to: path)
         let cached = try DevClock(path: path, rereadInterval: .seconds(3600))
@@ -44,7 +44,7 @@ struct DevClockTests {
         try DevClock.writeOffset(7200, to: path)
         #expect(cached.offset == 3600, "an hour's re-read interval keeps the offset read at start")
         let deadline = Date().addingTimeInterval(10)
-        while following.offset != 7200 && Date() < deadline { usleep(20_000) }
+        while following.offset != 7200 && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         #expect(following.offset == 7200)
     }
 

@@ -1,6 +1,55 @@
 public import Foundation
 import Synchronization
 
+/// Runs blocking work — waiting for a process to exit — on a thread of its own, off Swift
+/// concurrency's cooperative pool. That pool has one thread per core and runs every test: two
+/// tests blocked in `waitUntilExit` or a polling sleep stall all the others (in CI, trivial tests
+/// took 16 s to run, and an idle-timeout test and a drain test failed because their connections
+/// outlived their timers meanwhile). Waits in tests are `async` for that reason.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.start()
+    }
+}
+
+/// Waits until `process` has exited, off the cooperative pool (`offThePool`).
+public func waitUntilExit(_ process: Process) async {
+    nonisolated(unsafe) let process = process
+    _ = try? await offThePool { process.waitUntilExit() }
+}
+
+/// Runs the program at `path` to the end, off the cooperative pool (`offThePool`): its exit
+/// status, standard output and standard error (or both in `output` with `mergeErrors`).
+public func runProgram(
+    _ path: String, _ arguments: [String], environment: [String: String]? = nil, mergeErrors: Bool = false
+) async throws -> (status: Int32, output: Data, errors: Data) {
+    try await offThePool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = mergeErrors ? output : errors
+        try process.run()
+        // Standard error is read on a thread of its own, so that neither pipe can fill up while
+        // the other is read.
+        nonisolated(unsafe) var errorData = Data()
+        let errorsRead = DispatchSemaphore(value: 0)
+        if !mergeErrors {
+            Thread {
+                errorData = errors.fileHandleForReading.readDataToEndOfFile()
+                errorsRead.signal()
+            }.start()
+        }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        if !mergeErrors { errorsRead.wait() }
+        process.waitUntilExit()
+        return (process.terminationStatus, outputData, errorData)
+    }
+}
+
 /// A Tandem executable run as a real process, with its output captured, for end-to-end tests.
 public final class ServiceProcess: @unchecked Sendable {
     // Safe: `process` is only started in init and then read; Process is thread-safe for these calls.
@@ -33,9 +82,9 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     /// Runs to the end; returns the exit status and everything it printed.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let process = try ServiceProcess(executable, arguments, environment: environment)
-        let status = process.waitForExit()
+        let status = await process.waitForExit()
         return (status, process.output)
     }
 
@@ -49,22 +98,32 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     @discardableResult
-    public func waitForExit() -> Int32 {
-        process.waitUntilExit()
+    public func waitForExit() async -> Int32 {
+        await waitUntilExit(process)
         return process.terminationStatus
     }
 
     /// Waits at most `seconds` for the process to exit; kills it (SIGKILL) and returns nil if it
     /// has not, so a hanging shutdown fails the test instead of hanging it.
-    public func waitForExit(seconds: Double) -> Int32? {
+    public func waitForExit(seconds: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         guard !process.isRunning else {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await waitUntilExit(process)
             return nil
         }
+        // Its termination handler may not have run yet.
+        await waitUntilExit(process)
         return process.terminationStatus
+    }
+
+    /// `waitForExit(seconds:)` for where no task can wait (a deinit): blocks its thread.
+    public func waitForExitBlocking(seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     deinit {
@@ -116,7 +175,7 @@ public func freePorts(offsets: [Int]) throws -> Int {
 }
 
 /// Waits until something accepts connections on loopback `port` (at most 10 s).
-public func waitForPort(_ port: Int) -> Bool {
+public func waitForPort(_ port: Int) async -> Bool {
     for _ in 0..<400 {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
@@ -128,7 +187,7 @@ public func waitForPort(_ port: Int) -> Bool {
         }
         close(socket)
         if connected == 0 { return true }
-        usleep(25_000)
+        try? await Task.sleep(for: .milliseconds(25))
     }
     return false
 }
@@ -186,8 +245,8 @@ public struct ProcessDeployment: Sendable {
 
     /// Runs `tandem-identity bootstrap`: organisation Acme (`acme`), admin `admin@acme.example`
     /// with `password`, fast password hashing.
-    public func bootstrapIdentity(password: String = "bootstrap password") throws -> (status: Int32, output: String) {
-        try ServiceProcess.run(
+    public func bootstrapIdentity(password: String = "bootstrap password") async throws -> (status: Int32, output: String) {
+        try await ServiceProcess.run(
             "tandem-identity",
             ["bootstrap", "--data-dir", directory + "/identity", "--organisation", "Acme", "--slug", "acme", "--admin-email", "admin@acme.example",
              "--admin-name", "Ada", "--scrypt-log-n", "10"],
