@@ -112,9 +112,10 @@ extension SchedulingStore {
                         try connection.execute("UPDATE pairs SET active = 0 WHERE org_id = ? AND match_id = ?", organisation, match)
                         pairs.append((organisation, match))
                     }
-                    let upcoming = try connection.query("""
-                        SELECT \(Self.meetingColumns) FROM meetings WHERE org_id = ? AND match_id = ? AND start >= ? AND status = 'scheduled'
-                        """, organisation, match, Int64(now.timeIntervalSince1970))
+                    let upcoming = try Self.matchMeetingRows(
+                        connection, organisation: organisation, match: match, conditions: " AND a.start >= ? AND m.status = 'scheduled'",
+                        values: [Int64(now.timeIntervalSince1970)]
+                    )
                     for meetingRow in upcoming {
                         try Self.cancelRow(
                             connection, organisation: organisation, meeting: try Self.meeting(meetingRow), row: meetingRow,

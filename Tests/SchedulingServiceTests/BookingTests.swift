@@ -81,6 +81,50 @@ struct BookingTests {
         }
     }
 
+    @Test("a pair's meetings page by page: only that pair's (the mentor has another mentee), in start order, cancelled ones on request, within from/to")
+    func pairMeetingsPageByPage() async throws {
+        try await withCluster { cluster in
+            let mentor = try await cluster.person("Ines", zone: "Europe/Lisbon")
+            let mentee = try await cluster.person("Tomas", zone: "Europe/Lisbon")
+            let other = try await cluster.person("Yara", zone: "Europe/Lisbon")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            let second = try await cluster.pair(mentor.id, other.id)
+            // Alternating between the two pairs over two weeks, booked out of order; every third of
+            // the first pair's cancelled.
+            var ours: [Meeting] = []
+            for index in [5, 0, 9, 2, 7, 4, 1, 8, 3, 6, 11, 10] {
+                let match = index % 2 == 0 ? pair.matchID : second.matchID
+                let meeting = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(
+                    matchID: match, start: monday(days: index, hours: 10), durationMinutes: 30, timeZone: "Europe/Lisbon"
+                ), token: cluster.admin.accessToken)
+                if match == pair.matchID { ours.append(meeting) }
+            }
+            ours.sort { $0.start < $1.start }
+            var cancelled: Set<UUID> = []
+            for meeting in ours.enumerated().filter({ $0.offset % 3 == 0 }).map(\.element) {
+                _ = try await cluster.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: meeting.id, reason: "moved"), token: mentee.token)
+                cancelled.insert(meeting.id)
+            }
+            func all(_ request: ListMeetingsRequest) async throws -> [Meeting] {
+                var request = request, meetings: [Meeting] = []
+                repeat {
+                    let page = try await cluster.call(Scheduling.listMeetings, request, token: mentee.token)
+                    #expect(page.meetings.count <= request.pageSize ?? 100)
+                    meetings += page.meetings
+                    request.pageToken = page.nextPageToken
+                } while request.pageToken != nil
+                return meetings
+            }
+            let everything = try await all(ListMeetingsRequest(matchID: pair.matchID, includeCancelled: true, pageSize: 2))
+            #expect(everything.map(\.id) == ours.map(\.id))
+            let active = try await all(ListMeetingsRequest(matchID: pair.matchID, pageSize: 2))
+            #expect(active.map(\.id) == ours.filter { !cancelled.contains($0.id) }.map(\.id))
+            let window = try await all(ListMeetingsRequest(matchID: pair.matchID, from: monday(days: 2, hours: 0), to: monday(days: 8, hours: 0), includeCancelled: true, pageSize: 1))
+            #expect(window.map(\.id) == ours.filter { $0.start >= monday(days: 2, hours: 0) && $0.start < monday(days: 8, hours: 0) }.map(\.id))
+            #expect(window.count == 3)
+        }
+    }
+
     @Test("video links: the template's every {room} gets the same new room id of 26 unambiguous characters; no two links alike")
     func videoLinks() throws {
         var configuration = SchedulingConfiguration()

@@ -335,6 +335,35 @@ extension SchedulingStore {
         organisation: UUID, person: UUID?, match: UUID?, programs: Set<UUID>? = nil, from: Int64?, to: Int64?, includeCancelled: Bool,
         after cursor: (Int64, UUID)?, limit: Int
     ) async throws -> [Meeting] {
+        if let match {
+            var conditions = ""
+            var values: [any SQLiteBindable] = []
+            if let person {
+                conditions += " AND (m.mentor_id = ? OR m.mentee_id = ?)"
+                values += [person, person]
+            }
+            if let from {
+                conditions += " AND a.start >= ?"
+                values.append(from)
+            }
+            if let to {
+                conditions += " AND a.start < ?"
+                values.append(to)
+            }
+            if !includeCancelled { conditions += " AND m.status != 'cancelled'" }
+            if let programs {
+                conditions += " AND m.program_id IN (\(programs.map { _ in "?" }.joined(separator: ", ")))"
+                values += programs.map { $0 as any SQLiteBindable }
+            }
+            if let cursor {
+                conditions += " AND (a.start, a.meeting_id) > (?, ?)"
+                values += [cursor.0, cursor.1]
+            }
+            let query = conditions, bound = BoundValues(values)
+            return try await database.read {
+                try Self.matchMeetingRows($0, organisation: organisation, match: match, conditions: query, values: bound.values, limit: limit + 1).map(Self.meeting)
+            }
+        }
         var sql = "SELECT \(Self.meetingColumns) FROM meetings WHERE org_id = ?"
         var values: [any SQLiteBindable] = [organisation]
         if let person {
