@@ -447,6 +447,7 @@ let package = Package(
         .target(
             name: "TandemTestSupport",
             dependencies: [
+                "CTandemSpawn",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
@@ -459,6 +460,7 @@ let package = Package(
             path: "Tests/TandemTestSupport",
             swiftSettings: swiftSettings
         ),
+        .target(name: "CTandemSpawn", path: "Tests/CTandemSpawn"),
         .testTarget(
             name: "IdentityServiceTests",
             dependencies: [

@@ -37,8 +37,8 @@ final class RunningCluster {
         state = try temporaryDirectory()
         base = try freeBasePort()
         process = try ServiceProcess("tandem", ["dev", "up", "--state-dir", state, "--base-port", String(base)])
-        let ready = await waitUntil(seconds: 120) { process.output.contains("press Ctrl-C to stop") || !process.process.isRunning }
-        guard ready, process.process.isRunning else { throw HTTPTestError("dev up did not come up:\n\(process.output)") }
+        let ready = await waitUntil(seconds: 120) { process.output.contains("press Ctrl-C to stop") || !process.isRunning }
+        guard ready, process.isRunning else { throw HTTPTestError("dev up did not come up:\n\(process.output)") }
     }
 
     var endpoint: String { "127.0.0.1:\(base)" }

@@ -1,4 +1,5 @@
 public import Foundation
+import CTandemSpawn
 import Synchronization
 
 /// Runs blocking work — waiting for a process to exit — on a thread of its own, off Swift
@@ -19,41 +20,98 @@ public func waitUntilExit(_ process: Process) async {
     _ = try? await offThePool { process.waitUntilExit() }
 }
 
+/// A child process started with `posix_spawn` (`tandem_spawn`), not Foundation's `Process`, whose
+/// `run()` on Linux can crash the parent (swift-corelibs-foundation#5472; it did in a CI run of
+/// these tests). Its exit status is collected once, by whichever caller sees it first.
+public final class ChildProcess: Sendable {
+    public let processIdentifier: Int32
+    /// The raw wait status, once collected.
+    private let status = Mutex<Int32?>(nil)
+
+    /// Starts the program at `path`; its standard output and error go to `outputFD` and
+    /// `errorFD` (the caller closes its own copies afterwards).
+    public init(path: String, arguments: [String], environment: [String: String], outputFD: Int32, errorFD: Int32) throws {
+        func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] { strings.map { strdup($0) } + [nil] }
+        let argv = cStrings([path] + arguments)
+        let envp = cStrings(environment.map { "\($0.key)=\($0.value)" })
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let result = tandem_spawn(path, argv, envp, outputFD, errorFD, &pid)
+        guard result == 0 else { throw HTTPTestError("cannot start \(path): \(String(cString: strerror(result)))") }
+        processIdentifier = pid
+    }
+
+    /// Collects the exit status if the process has ended (`block`: waits until it has).
+    private func collect(block: Bool) -> Int32? {
+        status.withLock { status in
+            if let status { return status }
+            var raw: Int32 = 0
+            let result = waitpid(processIdentifier, &raw, block ? 0 : WNOHANG)
+            if result == processIdentifier { status = raw }
+            return status
+        }
+    }
+
+    public var isRunning: Bool { collect(block: false) == nil }
+
+    /// The exit code, or the number of the signal that ended it. Only once it has ended.
+    public var terminationStatus: Int32 {
+        guard let raw = collect(block: false) else { preconditionFailure("process \(processIdentifier) is still running") }
+        return raw & 0x7f == 0 ? (raw >> 8) & 0xff : raw & 0x7f
+    }
+
+    /// Waits until it has ended, blocking the calling thread (polls: a blocking `waitpid` would
+    /// hold the lock that `isRunning` needs).
+    public func waitUntilExitBlocking() {
+        while collect(block: false) == nil { usleep(5_000) }
+    }
+
+    /// Waits until it has ended, off the cooperative pool.
+    public func waitUntilExit() async {
+        while collect(block: false) == nil { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+}
+
 /// Runs the program at `path` to the end, off the cooperative pool (`offThePool`): its exit
 /// status, standard output and standard error (or both in `output` with `mergeErrors`).
 public func runProgram(
     _ path: String, _ arguments: [String], environment: [String: String]? = nil, mergeErrors: Bool = false
 ) async throws -> (status: Int32, output: Data, errors: Data) {
     try await offThePool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = mergeErrors ? output : errors
-        try process.run()
+        var output: [Int32] = [0, 0], errors: [Int32] = [0, 0]
+        guard pipe(&output) == 0, pipe(&errors) == 0 else { throw HTTPTestError("pipe: \(String(cString: strerror(errno)))") }
+        let process: ChildProcess
+        do {
+            process = try ChildProcess(
+                path: path, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment,
+                outputFD: output[1], errorFD: mergeErrors ? output[1] : errors[1]
+            )
+        } catch {
+            for fd in output + errors { close(fd) }
+            throw error
+        }
+        close(output[1])
+        close(errors[1])
+        let outputReader = FileHandle(fileDescriptor: output[0], closeOnDealloc: true)
+        let errorReader = FileHandle(fileDescriptor: errors[0], closeOnDealloc: true)
         // Standard error is read on a thread of its own, so that neither pipe can fill up while
         // the other is read.
         nonisolated(unsafe) var errorData = Data()
         let errorsRead = DispatchSemaphore(value: 0)
-        if !mergeErrors {
-            Thread {
-                errorData = errors.fileHandleForReading.readDataToEndOfFile()
-                errorsRead.signal()
-            }.start()
-        }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        if !mergeErrors { errorsRead.wait() }
-        process.waitUntilExit()
+        Thread {
+            errorData = errorReader.readDataToEndOfFile()
+            errorsRead.signal()
+        }.start()
+        let outputData = outputReader.readDataToEndOfFile()
+        errorsRead.wait()
+        process.waitUntilExitBlocking()
         return (process.terminationStatus, outputData, errorData)
     }
 }
 
 /// A Tandem executable run as a real process, with its output captured, for end-to-end tests.
 public final class ServiceProcess: @unchecked Sendable {
-    // Safe: `process` is only started in init and then read; Process is thread-safe for these calls.
-    public let process: Process
+    public let process: ChildProcess
     public let outputPath: String
 
     /// The path of executable `name`, built next to the test bundle (`swift build --build-tests`
@@ -67,18 +125,13 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`; stdout and stderr go to one file.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable(executable))
-        process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }
         merged.merge(environment) { _, new in new }
-        process.environment = merged
         outputPath = FileManager.default.temporaryDirectory.appending(path: "tandem-process-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let fd = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw HTTPTestError("cannot create \(outputPath): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        process = try ChildProcess(path: Self.executable(executable), arguments: arguments, environment: merged, outputFD: fd, errorFD: fd)
     }
 
     /// Runs to the end; returns the exit status and everything it printed.
@@ -97,9 +150,11 @@ public final class ServiceProcess: @unchecked Sendable {
         kill(process.processIdentifier, signal)
     }
 
+    public var isRunning: Bool { process.isRunning }
+
     @discardableResult
     public func waitForExit() async -> Int32 {
-        await waitUntilExit(process)
+        await process.waitUntilExit()
         return process.terminationStatus
     }
 
@@ -110,11 +165,9 @@ public final class ServiceProcess: @unchecked Sendable {
         while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         guard !process.isRunning else {
             kill(process.processIdentifier, SIGKILL)
-            await waitUntilExit(process)
+            await process.waitUntilExit()
             return nil
         }
-        // Its termination handler may not have run yet.
-        await waitUntilExit(process)
         return process.terminationStatus
     }
 
@@ -123,11 +176,14 @@ public final class ServiceProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.waitUntilExitBlocking()
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExitBlocking()             // reaped: no zombie left behind
+        }
         try? FileManager.default.removeItem(atPath: outputPath)
     }
 }
