@@ -25,7 +25,9 @@ int tandem_spawn(const char *path, char *const argv[], char *const envp[], int o
     if (result == 0) result = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (result == 0) result = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
     if (result == 0) result = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+#if defined(__GLIBC__)
     if (result == 0) result = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
     if (result == 0) result = posix_spawn(pid, path, &actions, &attributes, argv, envp);
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
