@@ -49,7 +49,7 @@ extension SchedulingServer {
         let result = try await store.applyErasures(page, feed: Self.erasureFeed, now: configuration.now())
         if !page.erasures.isEmpty { await store.database.truncateLogAfterErasure() }
         for (organisation, match) in result.pairs { pairCache.remove(PairKey(organisation: organisation, id: match)) }
-        for erasure in page.erasures { availabilityCache.remove(PairKey(organisation: erasure.organisationID, id: erasure.personID)) }
+        for erasure in page.erasures { calendarCache.remove(PairKey(organisation: erasure.organisationID, id: erasure.personID)) }
         if result.cancelled > 0 { logger.notice("cancelled the upcoming meetings of people erased in identity", metadata: ["meetings": "\(result.cancelled)"]) }
         return page.erasures.count
     }

@@ -36,7 +36,7 @@ public final class SchedulingServer: Sendable {
     let configuration: SchedulingConfiguration
     let logger: Logger
     let pairCache: TTLCache<PairKey, StoredPair>
-    let availabilityCache: TTLCache<PairKey, PersonCalendar>
+    let calendarCache: TTLCache<PairKey, PersonCalendar>
     /// The video URL template split at each `{room}` (`String.replacing` took 2% of the CPU of a
     /// booking run).
     private let videoURLParts: [String]
@@ -59,7 +59,7 @@ public final class SchedulingServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.pairCache = TTLCache(seconds: configuration.cacheSeconds, limit: 200_000)
-        self.availabilityCache = TTLCache(seconds: configuration.cacheSeconds, limit: 200_000)
+        self.calendarCache = TTLCache(seconds: configuration.cacheSeconds, limit: 200_000)
         self.videoURLParts = configuration.videoURLTemplate.components(separatedBy: "{room}")
     }
 
@@ -108,10 +108,10 @@ public final class SchedulingServer: Sendable {
     /// its time zone is unknown here). Cached as built: building it takes longer than finding it.
     func calendar(organisation: UUID, person: UUID) async throws -> PersonCalendar? {
         let key = PairKey(organisation: organisation, id: person)
-        if let cached = availabilityCache.get(key, now: configuration.now()) { return cached }
+        if let cached = calendarCache.get(key, now: configuration.now()) { return cached }
         guard let availability = try await store.availability(organisation: organisation, person: person),
               let calendar = PersonCalendar(availability) else { return nil }
-        availabilityCache.set(key, calendar, now: configuration.now())
+        calendarCache.set(key, calendar, now: configuration.now())
         return calendar
     }
 

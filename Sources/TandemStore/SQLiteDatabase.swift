@@ -338,12 +338,6 @@ private final class InlineReader: @unchecked Sendable {
 
 /// A thread of its own, woken through `condition`, that ends when `stop()` is called once it has
 /// finished what it was given: the base of the checkpointer and the log syncer.
-/// Gives the calling thread `name` in the operating system too (as `top -H`, `perf` and
-/// `/proc/<pid>/task/*/comm` show it; Foundation's `Thread.name` does not reach it on Linux).
-func nameCurrentThread(_ name: String) {
-    tandem_name_current_thread(name)
-}
-
 class SQLiteBackgroundThread: @unchecked Sendable {
     // Safe: `stopping` and `finished` are only touched under `condition`.
     let condition = NSCondition()
@@ -358,7 +352,7 @@ class SQLiteBackgroundThread: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
-            nameCurrentThread(name)
+            tandem_name_current_thread(name)
             self.run()
         }
         thread.name = name
@@ -531,7 +525,7 @@ final class SQLiteWorker: @unchecked Sendable {
         for index in connections.indices {
             let threadName = "\(name)-\(index)"
             let thread = Thread { [self] in
-                nameCurrentThread(threadName)
+                tandem_name_current_thread(threadName)
                 self.loop(self.connections[index])
             }
             thread.name = threadName

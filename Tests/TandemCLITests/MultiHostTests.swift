@@ -56,17 +56,8 @@ final class NamespaceNetwork {
     }
 
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try runProgramBlocking(executable, arguments, environment: environment, mergeErrors: true)
+        return (result.status, String(decoding: result.output, as: UTF8.self))
     }
 
     /// Runs a built executable inside `host`'s namespace, to the end.
@@ -77,15 +68,13 @@ final class NamespaceNetwork {
     }
 
     /// Starts a built executable inside `host`'s namespace (`ip netns exec` becomes the executable).
-    func start(on host: String, _ executable: String, _ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.ip!)
-        process.arguments = ["netns", "exec", namespace(host), ServiceProcess.executable(executable)] + arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    func start(on host: String, _ executable: String, _ arguments: [String]) throws -> ChildProcess {
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(null) }
+        return try ChildProcess(
+            path: Self.ip!, arguments: ["netns", "exec", namespace(host), ServiceProcess.executable(executable)] + arguments,
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }, outputFD: null, errorFD: null
+        )
     }
 
     deinit {
@@ -129,11 +118,11 @@ struct MultiHostTests {
 
         let schedulingFollowsMatching = (try? await ServiceProcess.run("tandem-scheduling", ["--help"]))?.output.contains("--matching") ?? false
         let gatewayTakesFeedback = (try? await ServiceProcess.run("tandem-gateway", ["--help"]))?.output.contains("--feedback") ?? false
-        var processes: [Process] = []
+        var processes: [ChildProcess] = []
         defer {
             for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
             // On the way out (a defer cannot wait asynchronously): quick after SIGTERM.
-            for process in processes { process.waitUntilExit() }
+            for process in processes { process.waitUntilExitBlocking() }
         }
         for service in services.reversed() {
             var arguments = [
@@ -197,7 +186,7 @@ struct MultiHostTests {
 
         for process in processes { kill(process.processIdentifier, SIGTERM) }
         for process in processes {
-            await waitUntilExit(process)
+            await process.waitUntilExit()
             #expect(process.terminationStatus == 0, "a service exits 0 after SIGTERM")
         }
         withExtendedLifetime(network) {}  // the namespaces go only after the services

@@ -14,12 +14,6 @@ public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) 
     }
 }
 
-/// Waits until `process` has exited, off the cooperative pool (`offThePool`).
-public func waitUntilExit(_ process: Process) async {
-    nonisolated(unsafe) let process = process
-    _ = try? await offThePool { process.waitUntilExit() }
-}
-
 /// A child process started with `posix_spawn` (`tandem_spawn`), not Foundation's `Process`, whose
 /// `run()` on Linux can crash the parent (swift-corelibs-foundation#5472; it did in a CI run of
 /// these tests). Its exit status is collected once, by whichever caller sees it first.
@@ -77,36 +71,41 @@ public final class ChildProcess: Sendable {
 public func runProgram(
     _ path: String, _ arguments: [String], environment: [String: String]? = nil, mergeErrors: Bool = false
 ) async throws -> (status: Int32, output: Data, errors: Data) {
-    try await offThePool {
-        var output: [Int32] = [0, 0], errors: [Int32] = [0, 0]
-        guard pipe(&output) == 0, pipe(&errors) == 0 else { throw HTTPTestError("pipe: \(String(cString: strerror(errno)))") }
-        let process: ChildProcess
-        do {
-            process = try ChildProcess(
-                path: path, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment,
-                outputFD: output[1], errorFD: mergeErrors ? output[1] : errors[1]
-            )
-        } catch {
-            for fd in output + errors { close(fd) }
-            throw error
-        }
-        close(output[1])
-        close(errors[1])
-        let outputReader = FileHandle(fileDescriptor: output[0], closeOnDealloc: true)
-        let errorReader = FileHandle(fileDescriptor: errors[0], closeOnDealloc: true)
-        // Standard error is read on a thread of its own, so that neither pipe can fill up while
-        // the other is read.
-        nonisolated(unsafe) var errorData = Data()
-        let errorsRead = DispatchSemaphore(value: 0)
-        Thread {
-            errorData = errorReader.readDataToEndOfFile()
-            errorsRead.signal()
-        }.start()
-        let outputData = outputReader.readDataToEndOfFile()
-        errorsRead.wait()
-        process.waitUntilExitBlocking()
-        return (process.terminationStatus, outputData, errorData)
+    try await offThePool { try runProgramBlocking(path, arguments, environment: environment, mergeErrors: mergeErrors) }
+}
+
+/// `runProgram` for where no task can wait (an initializer, a deinit): blocks its thread.
+public func runProgramBlocking(
+    _ path: String, _ arguments: [String], environment: [String: String]? = nil, mergeErrors: Bool = false
+) throws -> (status: Int32, output: Data, errors: Data) {
+    var output: [Int32] = [0, 0], errors: [Int32] = [0, 0]
+    guard pipe(&output) == 0, pipe(&errors) == 0 else { throw HTTPTestError("pipe: \(String(cString: strerror(errno)))") }
+    let process: ChildProcess
+    do {
+        process = try ChildProcess(
+            path: path, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment,
+            outputFD: output[1], errorFD: mergeErrors ? output[1] : errors[1]
+        )
+    } catch {
+        for fd in output + errors { close(fd) }
+        throw error
     }
+    close(output[1])
+    close(errors[1])
+    let outputReader = FileHandle(fileDescriptor: output[0], closeOnDealloc: true)
+    let errorReader = FileHandle(fileDescriptor: errors[0], closeOnDealloc: true)
+    // Standard error is read on a thread of its own, so that neither pipe can fill up while
+    // the other is read.
+    nonisolated(unsafe) var errorData = Data()
+    let errorsRead = DispatchSemaphore(value: 0)
+    Thread {
+        errorData = errorReader.readDataToEndOfFile()
+        errorsRead.signal()
+    }.start()
+    let outputData = outputReader.readDataToEndOfFile()
+    errorsRead.wait()
+    process.waitUntilExitBlocking()
+    return (process.terminationStatus, outputData, errorData)
 }
 
 /// A Tandem executable run as a real process, with its output captured, for end-to-end tests.
@@ -207,13 +206,7 @@ public func freePorts(offsets: [Int]) throws -> Int {
     func bindable(_ port: Int) -> Bool {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        return withLoopbackAddress(port) { bind(socket, $0, $1) } == 0
     }
     let span = (offsets.max() ?? 0)
     for _ in 0..<500 {
@@ -230,17 +223,22 @@ public func freePorts(offsets: [Int]) throws -> Int {
     throw HTTPTestError("no free loopback ports below the ephemeral range")
 }
 
+/// Calls `body` with 127.0.0.1:`port` as a socket address and its length (for bind, connect).
+private func withLoopbackAddress(_ port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+}
+
 /// Waits until something accepts connections on loopback `port` (at most 10 s).
 public func waitForPort(_ port: Int) async -> Bool {
     for _ in 0..<400 {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let connected = withLoopbackAddress(port) { connect(socket, $0, $1) }
         close(socket)
         if connected == 0 { return true }
         try? await Task.sleep(for: .milliseconds(25))
@@ -252,15 +250,9 @@ public func waitForPort(_ port: Int) async -> Bool {
 public func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
     let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var timeout = timeval(tv_sec: 10, tv_usec: 0)
     setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
+    let connected = withLoopbackAddress(port) { connect(socket, $0, $1) }
     guard connected == 0 else { throw HTTPTestError("cannot connect to 127.0.0.1:\(port)") }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
     guard request.withUnsafeBytes({ send(socket, $0.baseAddress, $0.count, 0) }) == request.count else { throw HTTPTestError("send failed") }

@@ -146,7 +146,7 @@ extension SchedulingServer {
         }
         try SchedulingValidation.check(SchedulingValidation.availability(request))
         let stored = try await store.setAvailability(organisation: caller.organisationID, request, now: configuration.now())
-        availabilityCache.remove(PairKey(organisation: caller.organisationID, id: request.personID))
+        calendarCache.remove(PairKey(organisation: caller.organisationID, id: request.personID))
         return stored
     }
 

@@ -329,6 +329,39 @@ extension SchedulingStore {
         try await database.read { try Self.fetchMeeting($0, organisation: organisation, id: id) }
     }
 
+    /// The filters of `meetings` as SQL conditions (each starting with " AND"): the meeting's
+    /// columns prefixed with `meeting` (a table alias and a dot, or nothing), its start and id
+    /// named `start` and `id` (the attendance's in a join, which orders the rows).
+    static func meetingFilters(
+        person: UUID?, from: Int64?, to: Int64?, includeCancelled: Bool, programs: Set<UUID>?, after cursor: (Int64, UUID)?,
+        meeting: String, start: String, id: String
+    ) -> (sql: String, values: [any SQLiteBindable]) {
+        var sql = ""
+        var values: [any SQLiteBindable] = []
+        if let person {
+            sql += " AND (\(meeting)mentor_id = ? OR \(meeting)mentee_id = ?)"
+            values += [person, person]
+        }
+        if let from {
+            sql += " AND \(start) >= ?"
+            values.append(from)
+        }
+        if let to {
+            sql += " AND \(start) < ?"
+            values.append(to)
+        }
+        if !includeCancelled { sql += " AND \(meeting)status != 'cancelled'" }
+        if let programs {
+            sql += " AND \(meeting)program_id IN (\(programs.map { _ in "?" }.joined(separator: ", ")))"
+            values += programs.map { $0 as any SQLiteBindable }
+        }
+        if let cursor {
+            sql += " AND (\(start), \(id)) > (?, ?)"
+            values += [cursor.0, cursor.1]
+        }
+        return (sql, values)
+    }
+
     /// Meetings of a person or a pair by start, after `cursor` (start, id); `limit + 1` at most;
     /// only those of `programs` when given.
     func meetings(
@@ -336,67 +369,18 @@ extension SchedulingStore {
         after cursor: (Int64, UUID)?, limit: Int
     ) async throws -> [Meeting] {
         if let match {
-            var conditions = ""
-            var values: [any SQLiteBindable] = []
-            if let person {
-                conditions += " AND (m.mentor_id = ? OR m.mentee_id = ?)"
-                values += [person, person]
-            }
-            if let from {
-                conditions += " AND a.start >= ?"
-                values.append(from)
-            }
-            if let to {
-                conditions += " AND a.start < ?"
-                values.append(to)
-            }
-            if !includeCancelled { conditions += " AND m.status != 'cancelled'" }
-            if let programs {
-                conditions += " AND m.program_id IN (\(programs.map { _ in "?" }.joined(separator: ", ")))"
-                values += programs.map { $0 as any SQLiteBindable }
-            }
-            if let cursor {
-                conditions += " AND (a.start, a.meeting_id) > (?, ?)"
-                values += [cursor.0, cursor.1]
-            }
-            let query = conditions, bound = BoundValues(values)
+            let filters = Self.meetingFilters(
+                person: person, from: from, to: to, includeCancelled: includeCancelled, programs: programs, after: cursor,
+                meeting: "m.", start: "a.start", id: "a.meeting_id"
+            )
+            let conditions = filters.sql, bound = BoundValues(filters.values)
             return try await database.read {
-                try Self.matchMeetingRows($0, organisation: organisation, match: match, conditions: query, values: bound.values, limit: limit + 1).map(Self.meeting)
+                try Self.matchMeetingRows($0, organisation: organisation, match: match, conditions: conditions, values: bound.values, limit: limit + 1)
+                    .map(Self.meeting)
             }
         }
-        var sql = "SELECT \(Self.meetingColumns) FROM meetings WHERE org_id = ?"
-        var values: [any SQLiteBindable] = [organisation]
-        if let person {
-            sql += " AND (mentor_id = ? OR mentee_id = ?)"
-            values += [person, person]
-        }
-        if let match {
-            sql += " AND match_id = ?"
-            values.append(match)
-        }
-        if let from {
-            sql += " AND start >= ?"
-            values.append(from)
-        }
-        if let to {
-            sql += " AND start < ?"
-            values.append(to)
-        }
-        if !includeCancelled { sql += " AND status != 'cancelled'" }
-        if let programs {
-            sql += " AND program_id IN (\(programs.map { _ in "?" }.joined(separator: ", ")))"
-            values += programs.map { $0 as any SQLiteBindable }
-        }
-        if let cursor {
-            sql += " AND (start, id) > (?, ?)"
-            values += [cursor.0, cursor.1]
-        }
-        sql += " ORDER BY start, id LIMIT ?"
-        values.append(limit + 1)
-        let query = sql
-        let bound = BoundValues(values)
         // A person's meetings: walk their attendances (one index range).
-        if let person, match == nil {
+        if let person {
             return try await database.read { connection in
                 var meetings: [Meeting] = []
                 var sql = "SELECT meeting_id, start FROM attendances WHERE org_id = ? AND person_id = ?"
@@ -420,6 +404,11 @@ extension SchedulingStore {
                 return meetings
             }
         }
+        let filters = Self.meetingFilters(
+            person: nil, from: from, to: to, includeCancelled: includeCancelled, programs: programs, after: cursor, meeting: "", start: "start", id: "id"
+        )
+        let query = "SELECT \(Self.meetingColumns) FROM meetings WHERE org_id = ?" + filters.sql + " ORDER BY start, id LIMIT ?"
+        let bound = BoundValues([organisation] + filters.values + [limit + 1])
         return try await database.read { try $0.query(query, bound.values).map(Self.meeting) }
     }
 }

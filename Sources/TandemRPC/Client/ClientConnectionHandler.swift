@@ -224,9 +224,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         let streamID = nextStreamID
         nextStreamID += 1
         streams[streamID] = sink
-        if let deadline, let context {
+        if let deadline {
             sink.deadline = deadline
-            deadlineTimer.arm(by: deadline, on: context.eventLoop) { [weak self] in self?.deadlinesDue() }
+            armDeadlineTimer(by: deadline)
         }
         let flags: FrameFlags = endStream && messages == nil ? .endStream : []
         outbound.writeFrame(type: .headers, flags: flags, streamID: streamID) { headers.encode(into: &$0) }
@@ -271,15 +271,18 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         scheduleFlush()
     }
 
+    private func armDeadlineTimer(by deadline: NIODeadline) {
+        guard let context else { return }
+        deadlineTimer.arm(by: deadline, on: context.eventLoop) { [weak self] in self?.deadlinesDue() }
+    }
+
     /// The deadline timer fired: cancels the calls that are due, and arms it for the next one.
     private func deadlinesDue() {
         guard let context else { return }
         deadlineTimer.fired()
         let (due, next) = DeadlineTimer.due(streams.lazy.map { ($0.key, $0.value.deadline) }, now: context.eventLoop.now)
         for streamID in due { cancel(streamID, error: RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
-        if let next {
-            deadlineTimer.arm(by: next, on: context.eventLoop) { [weak self] in self?.deadlinesDue() }
-        }
+        if let next { armDeadlineTimer(by: next) }
     }
 
     /// Abandons a call: CANCEL to the server, `error` to the call.
