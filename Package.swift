@@ -295,6 +295,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Child processes without Foundation's Process (see Sources/CTandemSpawn).
+        .target(name: "CTandemSpawn"),
+        .target(name: "TandemProcess", dependencies: ["CTandemSpawn"], swiftSettings: swiftSettings),
         .target(
             name: "TandemLoad",
             dependencies: [
@@ -310,6 +313,7 @@ let package = Package(
             name: "tandem-load",
             dependencies: [
                 "TandemLoad",
+                "TandemProcess",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
@@ -324,6 +328,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
+                "TandemProcess",
                 "TandemRandom",
                 "TandemCertificates",
                 "TandemServiceKit",
@@ -447,7 +452,7 @@ let package = Package(
         .target(
             name: "TandemTestSupport",
             dependencies: [
-                "CTandemSpawn",
+                "TandemProcess",
                 "TandemRPC",
                 "TandemWire",
                 "TandemProtocols",
@@ -460,7 +465,7 @@ let package = Package(
             path: "Tests/TandemTestSupport",
             swiftSettings: swiftSettings
         ),
-        .target(name: "CTandemSpawn", path: "Tests/CTandemSpawn"),
+        .testTarget(name: "TandemProcessTests", dependencies: ["TandemProcess", "TandemTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IdentityServiceTests",
             dependencies: [

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import TandemLoad
+import TandemProcess
 import TandemProtocols
 import TandemRPC
 import TandemWire
@@ -208,12 +209,13 @@ struct LoadCommand: AsyncParsableCommand {
 
     @discardableResult
     static func shell(_ command: String) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
+        // posix_spawn, not Foundation's Process (whose run() can crash the parent on Linux,
+        // swift-corelibs-foundation#5472); the command prints to this program's output.
         do {
-            try process.run()
-            process.waitUntilExit()
+            let process = try ChildProcess(
+                path: "/bin/sh", arguments: ["-c", command], environment: ProcessInfo.processInfo.environment, outputFD: 1, errorFD: 2
+            )
+            process.waitUntilExitBlocking()
             return process.terminationStatus
         } catch {
             print("cannot run '\(command)': \(error)")

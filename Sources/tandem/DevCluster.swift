@@ -1,5 +1,6 @@
 import Foundation
 import TandemCertificates
+import TandemProcess
 import TandemProtocols
 import TandemRPC
 import TandemWire
@@ -68,7 +69,7 @@ final class DevCluster: @unchecked Sendable {
     let binDirectory: String
     let scryptLogN: Int
     private let lock = NSLock()
-    private var processes: [String: Process] = [:]
+    private var processes: [String: ChildProcess] = [:]
 
     init(state: StateDirectory, basePort: Int = 7100, binDirectory: String? = nil, scryptLogN: Int = 10) throws {
         self.state = state
@@ -195,26 +196,29 @@ final class DevCluster: @unchecked Sendable {
     /// Starts every service; `exited` hears of any that stops.
     func start(exited: @escaping @Sendable (String, Int32) -> Void) throws {
         for service in services {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binDirectory + "/" + service.executable)
-            process.arguments = arguments(for: service)
-            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }
+            // Started with posix_spawn: Foundation's Process.run can crash the parent on Linux
+            // (swift-corelibs-foundation#5472).
             let logPath = "\(state.logs)/\(service.name).log"
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            try handle.seekToEnd()
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            let name = service.name
-            process.terminationHandler = { process in exited(name, process.terminationStatus) }
+            let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard log >= 0 else {
+                let reason = String(cString: strerror(errno))
+                stop()
+                throw CLIError("cannot open \(logPath): \(reason)")
+            }
+            defer { close(log) }
+            let process: ChildProcess
             do {
-                try process.run()
+                process = try ChildProcess(
+                    path: binDirectory + "/" + service.executable, arguments: arguments(for: service),
+                    environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }, outputFD: log, errorFD: log
+                )
             } catch {
                 stop()
-                throw CLIError("cannot start \(service.executable): \(error.localizedDescription)")
+                throw CLIError("cannot start \(service.executable): \(error)")
             }
             lock.withLock { processes[service.name] = process }
+            let name = service.name
+            process.onExit { status in exited(name, status) }
         }
         let started = lock.withLock { processes }
         let record = ClusterRecord(
@@ -235,7 +239,7 @@ final class DevCluster: @unchecked Sendable {
         while running.values.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
         for process in running.values where process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.waitUntilExitBlocking()
         }
         try? FileManager.default.removeItem(atPath: state.cluster)
         return running.mapValues(\.terminationStatus)
@@ -308,17 +312,12 @@ final class DevCluster: @unchecked Sendable {
     // MARK: Helpers
 
     private func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binDirectory + "/" + executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }.merging(environment) { _, new in new }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let result = try runProgramBlocking(
+            binDirectory + "/" + executable, arguments,
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }.merging(environment) { _, new in new },
+            mergeErrors: true
+        )
+        return (result.status, String(decoding: result.output, as: UTF8.self))
     }
 }
 

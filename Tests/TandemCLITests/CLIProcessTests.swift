@@ -107,6 +107,28 @@ struct CLIProcessTests {
         #expect(after.output.contains("DOWN"))
     }
 
+    @Test("a service that dies under dev up: dev up names it, stops the others and exits 1")
+    func serviceDies() async throws {
+        let cluster = try await RunningCluster()
+        let record = try #require(FileManager.default.contents(atPath: cluster.state + "/cluster.json"))
+        let json = try #require(try JSONSerialization.jsonObject(with: record) as? [String: Any])
+        let services = (json["services"] as? [[String: Any]] ?? []).compactMap { entry -> (String, Int32)? in
+            guard let name = entry["name"] as? String, let pid = entry["pid"] as? Int32 ?? (entry["pid"] as? Int).map(Int32.init) else { return nil }
+            return (name, pid)
+        }
+        let matching = try #require(services.first { $0.0 == "matching" }?.1)
+        #expect(kill(matching, SIGKILL) == 0)
+        let exit = await cluster.process.waitForExit(seconds: 60)
+        let output = cluster.process.output
+        #expect(exit == 1, "dev up exits 1 when a service dies:\n\(output)")
+        #expect(output.contains("matching exited with status \(SIGKILL)"), "\(output)")
+        let stopped = try #require(output.split(separator: "\n").first { $0.hasPrefix("stopped (exit statuses:") })
+        for name in ["identity", "scheduling", "feedback", "gateway"] {
+            #expect(stopped.contains("\(name) 0"), "\(name) drained and exited 0: \(stopped)")
+        }
+        for (name, pid) in services { #expect(kill(pid, 0) == -1 && errno == ESRCH, "\(name) (\(pid)) has exited") }
+    }
+
     @Test("call: list, sign-in, a good call, a bad body, an RPC error, an unknown method")
     func calls() async throws {
         let cluster = try await RunningCluster()

@@ -1,5 +1,5 @@
 public import Foundation
-import CTandemSpawn
+@_exported public import TandemProcess
 import Synchronization
 
 /// Runs blocking work — waiting for a process to exit — on a thread of its own, off Swift
@@ -14,98 +14,12 @@ public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) 
     }
 }
 
-/// A child process started with `posix_spawn` (`tandem_spawn`), not Foundation's `Process`, whose
-/// `run()` on Linux can crash the parent (swift-corelibs-foundation#5472; it did in a CI run of
-/// these tests). Its exit status is collected once, by whichever caller sees it first.
-public final class ChildProcess: Sendable {
-    public let processIdentifier: Int32
-    /// The raw wait status, once collected.
-    private let status = Mutex<Int32?>(nil)
-
-    /// Starts the program at `path`; its standard output and error go to `outputFD` and
-    /// `errorFD` (the caller closes its own copies afterwards).
-    public init(path: String, arguments: [String], environment: [String: String], outputFD: Int32, errorFD: Int32) throws {
-        func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] { strings.map { strdup($0) } + [nil] }
-        let argv = cStrings([path] + arguments)
-        let envp = cStrings(environment.map { "\($0.key)=\($0.value)" })
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        let result = tandem_spawn(path, argv, envp, outputFD, errorFD, &pid)
-        guard result == 0 else { throw HTTPTestError("cannot start \(path): \(String(cString: strerror(result)))") }
-        processIdentifier = pid
-    }
-
-    /// Collects the exit status if the process has ended (`block`: waits until it has).
-    private func collect(block: Bool) -> Int32? {
-        status.withLock { status in
-            if let status { return status }
-            var raw: Int32 = 0
-            let result = waitpid(processIdentifier, &raw, block ? 0 : WNOHANG)
-            if result == processIdentifier { status = raw }
-            return status
-        }
-    }
-
-    public var isRunning: Bool { collect(block: false) == nil }
-
-    /// The exit code, or the number of the signal that ended it. Only once it has ended.
-    public var terminationStatus: Int32 {
-        guard let raw = collect(block: false) else { preconditionFailure("process \(processIdentifier) is still running") }
-        return raw & 0x7f == 0 ? (raw >> 8) & 0xff : raw & 0x7f
-    }
-
-    /// Waits until it has ended, blocking the calling thread (polls: a blocking `waitpid` would
-    /// hold the lock that `isRunning` needs).
-    public func waitUntilExitBlocking() {
-        while collect(block: false) == nil { usleep(5_000) }
-    }
-
-    /// Waits until it has ended, off the cooperative pool.
-    public func waitUntilExit() async {
-        while collect(block: false) == nil { try? await Task.sleep(for: .milliseconds(10)) }
-    }
-}
-
 /// Runs the program at `path` to the end, off the cooperative pool (`offThePool`): its exit
 /// status, standard output and standard error (or both in `output` with `mergeErrors`).
 public func runProgram(
     _ path: String, _ arguments: [String], environment: [String: String]? = nil, mergeErrors: Bool = false
 ) async throws -> (status: Int32, output: Data, errors: Data) {
     try await offThePool { try runProgramBlocking(path, arguments, environment: environment, mergeErrors: mergeErrors) }
-}
-
-/// `runProgram` for where no task can wait (an initializer, a deinit): blocks its thread.
-public func runProgramBlocking(
-    _ path: String, _ arguments: [String], environment: [String: String]? = nil, mergeErrors: Bool = false
-) throws -> (status: Int32, output: Data, errors: Data) {
-    var output: [Int32] = [0, 0], errors: [Int32] = [0, 0]
-    guard pipe(&output) == 0, pipe(&errors) == 0 else { throw HTTPTestError("pipe: \(String(cString: strerror(errno)))") }
-    let process: ChildProcess
-    do {
-        process = try ChildProcess(
-            path: path, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment,
-            outputFD: output[1], errorFD: mergeErrors ? output[1] : errors[1]
-        )
-    } catch {
-        for fd in output + errors { close(fd) }
-        throw error
-    }
-    close(output[1])
-    close(errors[1])
-    let outputReader = FileHandle(fileDescriptor: output[0], closeOnDealloc: true)
-    let errorReader = FileHandle(fileDescriptor: errors[0], closeOnDealloc: true)
-    // Standard error is read on a thread of its own, so that neither pipe can fill up while
-    // the other is read.
-    nonisolated(unsafe) var errorData = Data()
-    let errorsRead = DispatchSemaphore(value: 0)
-    Thread {
-        errorData = errorReader.readDataToEndOfFile()
-        errorsRead.signal()
-    }.start()
-    let outputData = outputReader.readDataToEndOfFile()
-    errorsRead.wait()
-    process.waitUntilExitBlocking()
-    return (process.terminationStatus, outputData, errorData)
 }
 
 /// A Tandem executable run as a real process, with its output captured, for end-to-end tests.
