@@ -27,6 +27,19 @@ public struct HealthCheckRequest: Codable, Hashable, Sendable {
     enum CodingKeys: Int, CodingKey {
         case service = 1
     }
+
+    /// An absent `service` is the server as a whole, as in grpc.health.v1 (where an empty
+    /// request is the usual probe): a client may send an empty map.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        service = try container.decodeIfPresent(String.self, forKey: .service) ?? ""
+    }
+
+    /// The whole server's check is an empty map.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        if !service.isEmpty { try container.encode(service, forKey: .service) }
+    }
 }
 
 public struct HealthCheckResponse: Codable, Hashable, Sendable {
