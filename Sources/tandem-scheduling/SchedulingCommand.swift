@@ -30,11 +30,14 @@ struct SchedulingCommand: AsyncParsableCommand {
     @Option(name: .customLong("buffer-minutes"), help: "Free minutes kept around meetings when finding slots. [env: TANDEM_BUFFER_MINUTES] (default: 10)")
     var bufferMinutes: Int?
 
+    @Option(name: .customLong("checkpoint-pages"), help: "Log pages (4 KiB) at which the log starts being copied into the database; under heavy writes the log grows to 4× this. Larger: faster bookings, more disk. [env: TANDEM_CHECKPOINT_PAGES] (default: 65536)")
+    var checkpointPages: Int?
+
     @Option(help: "The matching service, HOST:PORT (repeatable, or comma-separated), whose active matches become pairs that can book; 'off' to register pairs only with RegisterPair. [env: TANDEM_MATCHING] (default: 127.0.0.1:7102)")
     var matching: [String] = []
 
     func run() async throws {
-        let environment = try options.environment(extraNames: ["identity", "video-url-template", "buffer-minutes", "matching"])
+        let environment = try options.environment(extraNames: ["identity", "video-url-template", "buffer-minutes", "checkpoint-pages", "matching"])
         let settings = try options.resolve(service: "scheduling", defaultPort: Self.defaultPort, environment: environment)
         var configuration = SchedulingConfiguration()
         configuration.now = settings.now
@@ -42,6 +45,10 @@ struct SchedulingCommand: AsyncParsableCommand {
         if let text = bufferMinutes.map(String.init) ?? environment["TANDEM_BUFFER_MINUTES"] {
             guard let minutes = Int(text) else { throw ServiceConfigurationError("--buffer-minutes '\(text)' is not a whole number") }
             configuration.defaultBufferMinutes = minutes
+        }
+        if let text = checkpointPages.map(String.init) ?? environment["TANDEM_CHECKPOINT_PAGES"] {
+            guard let pages = Int(text) else { throw ServiceConfigurationError("--checkpoint-pages '\(text)' is not a whole number") }
+            configuration.checkpointPages = pages
         }
         do {
             try configuration.validate()

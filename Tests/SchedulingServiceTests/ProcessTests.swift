@@ -20,6 +20,8 @@ struct SchedulingProcessTests {
             (tls, ["TANDEM_VIDEO_URL_TEMPLATE": "ftp://x/{room}"], "http(s) URL"),
             (tls + ["--buffer-minutes", "500"], [:], "0–120 minutes"),
             (tls, ["TANDEM_BUFFER_MINUTES": "ten"], "'ten' is not a whole number"),
+            (tls + ["--checkpoint-pages", "10"], [:], "1,000–1,048,576 pages"),
+            (tls, ["TANDEM_CHECKPOINT_PAGES": "lots"], "--checkpoint-pages 'lots' is not a whole number"),
             (tls + ["--port", "7999", "--admin-port", "7999"], [:], "--admin-port 7999 is the RPC port"),
             (tls + ["--admin-host", "nowhere"], [:], "--admin-host 'nowhere' is not an IP address"),
         ]
@@ -36,6 +38,7 @@ struct SchedulingProcessTests {
             ("port = 7103\n\nport 7104\n", "config.conf:3: expected 'name = value'"),
             ("port = 7103\nport = 7104\n", "config.conf:2: 'port' is set twice"),
             ("video-url-template = 'https://x.example/fixed'\n", "{room}"),
+            ("checkpoint-pages = 2000000\n", "not 2000000"),
         ] {
             let path = directory + "/config.conf"
             try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -67,6 +70,7 @@ struct SchedulingProcessTests {
             video-url-template = "https://video.acme.example/r/{room}"
             admin-port = \(adminPort)
             drain-seconds = 10
+            checkpoint-pages = 1000
             port = 1
             """.write(toFile: configuration, atomically: true, encoding: .utf8)
         let schedulingArguments = tls("scheduling") + [

@@ -19,7 +19,7 @@ final class SchedulingStore: Sendable {
     /// The longest meeting (the overlap trigger's look-back depends on it).
     static let maxDurationSeconds: Int64 = 8 * 3600
 
-    init(path: String, logger: Logger) throws {
+    init(path: String, checkpointPages: Int, logger: Logger) throws {
         self.logger = logger
         // A long log between checkpoints: bookings touch random pages, and a page written many times
         // is copied into the database file once per checkpoint (8,192 pages instead of 1,000: about
@@ -29,7 +29,7 @@ final class SchedulingStore: Sendable {
         // group commit's sync runs on a thread of its own while the writer runs the next group
         // (pipelined syncs: about 6% more bookings/s; a booking is still answered only once durable).
         //
-        // 65,536 pages (256 MiB): under a booking storm the log grows by ~300 MB/s, faster than a
+        // 65,536 pages (256 MiB) by default (`--checkpoint-pages`): under a booking storm the log grows by ~300 MB/s, faster than a
         // background pass can leave it nearly copied, so the writer copies what is left (and every
         // write waits) when the log reaches four times this (1 GiB, `CheckpointPolicy`). With 16,384
         // pages that wait came about every second; now every few seconds: in alternating runs +27–31%
@@ -38,7 +38,7 @@ final class SchedulingStore: Sendable {
         // read after a crash (a kill -9 run restarted within a second), and a booking p99.9 about
         // twice as long (each of the writer's copies has more to copy).
         database = try SQLiteDatabase(
-            path: path, migrations: Self.migrations, readers: 2, inlineReaders: 2, maxBatch: 256, checkpointPages: 65536, backgroundCheckpoints: true,
+            path: path, migrations: Self.migrations, readers: 2, inlineReaders: 2, maxBatch: 256, checkpointPages: checkpointPages, backgroundCheckpoints: true,
             pipelinedSyncs: true, logger: logger
         )
     }
