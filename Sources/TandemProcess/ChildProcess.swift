@@ -107,6 +107,10 @@ public func runProgramBlocking(
         for fd in output { close(fd) }
         throw failure
     }
+    // Not inherited by children started meanwhile elsewhere (where `tandem_spawn` cannot close
+    // every other descriptor): a write end held by another child would keep the read below
+    // waiting until that child ends. The dup2 onto 1 and 2 in the child clears the flag there.
+    for fd in output + errors { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     let process: ChildProcess
     do {
         process = try ChildProcess(

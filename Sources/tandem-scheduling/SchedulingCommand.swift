@@ -42,14 +42,14 @@ struct SchedulingCommand: AsyncParsableCommand {
         var configuration = SchedulingConfiguration()
         configuration.now = settings.now
         if let template = videoURLTemplate ?? environment["TANDEM_VIDEO_URL_TEMPLATE"] { configuration.videoURLTemplate = template }
-        if let text = bufferMinutes.map(String.init) ?? environment["TANDEM_BUFFER_MINUTES"] {
-            guard let minutes = Int(text) else { throw ServiceConfigurationError("--buffer-minutes '\(text)' is not a whole number") }
-            configuration.defaultBufferMinutes = minutes
+        // A whole-number setting from its flag or TANDEM_* variable (the ranges are the configuration's to check).
+        func wholeNumber(_ flag: Int?, _ name: String) throws -> Int? {
+            guard let text = flag.map(String.init) ?? environment["TANDEM_" + name.uppercased().replacing("-", with: "_")] else { return nil }
+            guard let number = Int(text) else { throw ServiceConfigurationError("--\(name) '\(text)' is not a whole number") }
+            return number
         }
-        if let text = checkpointPages.map(String.init) ?? environment["TANDEM_CHECKPOINT_PAGES"] {
-            guard let pages = Int(text) else { throw ServiceConfigurationError("--checkpoint-pages '\(text)' is not a whole number") }
-            configuration.checkpointPages = pages
-        }
+        if let minutes = try wholeNumber(bufferMinutes, "buffer-minutes") { configuration.defaultBufferMinutes = minutes }
+        if let pages = try wholeNumber(checkpointPages, "checkpoint-pages") { configuration.checkpointPages = pages }
         do {
             try configuration.validate()
         } catch {

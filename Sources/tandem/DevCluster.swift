@@ -196,8 +196,6 @@ final class DevCluster: @unchecked Sendable {
     /// Starts every service; `exited` hears of any that stops.
     func start(exited: @escaping @Sendable (String, Int32) -> Void) throws {
         for service in services {
-            // Started with posix_spawn: Foundation's Process.run can crash the parent on Linux
-            // (swift-corelibs-foundation#5472).
             let logPath = "\(state.logs)/\(service.name).log"
             let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard log >= 0 else {
@@ -210,7 +208,7 @@ final class DevCluster: @unchecked Sendable {
             do {
                 process = try ChildProcess(
                     path: binDirectory + "/" + service.executable, arguments: arguments(for: service),
-                    environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }, outputFD: log, errorFD: log
+                    environment: childEnvironment, outputFD: log, errorFD: log
                 )
             } catch {
                 stop()
@@ -311,10 +309,15 @@ final class DevCluster: @unchecked Sendable {
 
     // MARK: Helpers
 
+    /// This process's environment without its TANDEM_* settings (each service gets its own as flags).
+    private var childEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }
+    }
+
     private func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
         let result = try runProgramBlocking(
             binDirectory + "/" + executable, arguments,
-            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }.merging(environment) { _, new in new },
+            environment: childEnvironment.merging(environment) { _, new in new },
             mergeErrors: true
         )
         return (result.status, String(decoding: result.output, as: UTF8.self))

@@ -156,4 +156,51 @@ struct SchedulingProcessTests {
         identity.send(SIGTERM)
         #expect(await identity.waitForExit(seconds: 30) == 0)
     }
+
+    @Test("tandem-load's crash run: --kill-cmd kills scheduling with SIGKILL mid-run, --restart-cmd starts it again, and the invariant check passes")
+    func loadToolKillAndRestart() async throws {
+        let directory = temporaryDirectory()
+        let deployment = try ProcessDeployment(directory: directory, services: ["identity", "scheduling", "tandem-load"])
+        let tls = deployment.tls
+        let bootstrap = try await deployment.bootstrapIdentity()
+        #expect(bootstrap.status == 0, "\(bootstrap.output)")
+        let account = try await ServiceProcess.run(
+            "tandem-identity", ["service-account", "--data-dir", directory + "/identity", "--organisation", "acme", "--name", "load", "--scope", "scheduling.*"]
+        )
+        let apiKey = try #require(account.output.split(separator: "\n").first { $0.hasPrefix("api-key ") }?.dropFirst("api-key ".count), "\(account.output)")
+        let identityPort = try freePort(), schedulingPort = try freePort()
+        let identity = try ServiceProcess("tandem-identity", tls("identity") + ["--port", "\(identityPort)", "--admin-port", "0", "--scrypt-log-n", "10"])
+        defer { identity.send(SIGKILL) }
+        #expect(await waitForPort(identityPort))
+        // The start command as a script, run once here and once more by tandem-load after the kill.
+        let pidFile = directory + "/scheduling.pid"
+        let arguments = [ServiceProcess.executable("tandem-scheduling")] + tls("scheduling")
+            + ["--port", "\(schedulingPort)", "--admin-port", "0", "--identity", "127.0.0.1:\(identityPort)", "--matching", "off"]
+        let script = directory + "/start-scheduling.sh"
+        try """
+            \(arguments.map { "'\($0)'" }.joined(separator: " ")) >>'\(directory)/scheduling.log' 2>&1 &
+            echo $! >'\(pidFile)'
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        func runningScheduling() -> Int32? { (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+        defer { if let pid = runningScheduling() { kill(pid, SIGKILL) } }
+        #expect(try await runProgram("/bin/sh", [script]).status == 0)
+        let first = try #require(runningScheduling())
+        #expect(await waitForPort(schedulingPort))
+
+        let load = try await ServiceProcess.run("tandem-load", [
+            "--endpoint", "127.0.0.1:\(schedulingPort)", "--identity", "127.0.0.1:\(identityPort)", "--ca", directory + "/ca.pem",
+            "--certificate", directory + "/tandem-load.pem", "--key", directory + "/tandem-load-key.pem", "--api-key", String(apiKey),
+            "--concurrency", "8", "--duration", "4", "--warmup", "0", "--people", "40", "--pairs", "20", "--horizon-days", "30", "--quiet",
+            // Calls made while scheduling is down fail; the check that matters is the invariants'.
+            "--max-error-rate", "1",
+            "--kill-after", "1", "--kill-cmd", "kill -9 $(cat '\(pidFile)')", "--restart-cmd", "/bin/sh '\(script)'",
+        ])
+        #expect(load.status == 0, "\(load.output)")
+        #expect(load.output.contains("killing the target: kill -9"), "\(load.output)")
+        #expect(load.output.contains("invariants: PASSED"), "\(load.output)")
+        // The kill reached the first process, and the restart command started another one.
+        #expect(processHasExited(first), "the first scheduling process is gone")
+        let second = try #require(runningScheduling())
+        #expect(second != first && kill(second, 0) == 0, "the restarted scheduling process runs")
+    }
 }

@@ -286,13 +286,9 @@ struct CLIProcessTests {
         for pid in pids { #expect(kill(pid, 0) == 0, "service \(pid) runs") }
         cluster.process.send(SIGKILL)
         _ = await cluster.process.waitForExit(seconds: 10)
-        /// Gone, or a zombie nobody has reaped yet (the process has exited all the same).
-        func exited(_ pid: Int32) -> Bool {
-            if kill(pid, 0) == -1 && errno == ESRCH { return true }
-            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
-        }
-        #expect(await waitUntil(seconds: 30) { pids.allSatisfy(exited) }, "services still running: \(pids.filter { !exited($0) })\n\(cluster.logs)")
+        #expect(
+            await waitUntil(seconds: 30) { pids.allSatisfy(processHasExited) }, "services still running: \(pids.filter { !processHasExited($0) })\n\(cluster.logs)"
+        )
         for name in ["identity", "matching", "scheduling", "gateway"] {
             let log = (try? String(contentsOfFile: "\(cluster.state)/logs/\(name).log", encoding: .utf8)) ?? ""
             #expect(log.contains("the parent process has exited; draining as on SIGTERM"), "\(name) drained because its parent went")

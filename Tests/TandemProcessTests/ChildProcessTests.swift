@@ -71,15 +71,23 @@ struct ChildProcessTests {
         let process = try ChildProcess(path: "/bin/sh", arguments: ["-c", "exec sleep 600"], environment: [:], outputFD: 2, errorFD: 2)
         let exits = Mutex<[Int32]>([])
         process.onExit { status in exits.withLock { $0.append(status) } }
-        let blocked = Thread { process.waitUntilExitBlocking() }
+        let blockedReturned = Mutex(false)
+        let blocked = Thread {
+            process.waitUntilExitBlocking()
+            blockedReturned.withLock { $0 = true }
+        }
         blocked.start()
         // With two waiters in the kernel (onExit's thread and `blocked`), isRunning answers at once.
         #expect(process.isRunning)
         kill(process.processIdentifier, SIGTERM)
         await process.waitUntilExit()
         #expect(process.terminationStatus == SIGTERM)
-        while exits.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        // Bounded so that a broken waiter fails the test instead of hanging it.
+        for _ in 0..<12_000 where exits.withLock({ $0.isEmpty }) || !blockedReturned.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         #expect(exits.withLock { $0 } == [SIGTERM])
+        #expect(blockedReturned.withLock { $0 }, "the blocked waiter returned")
         // Waiting again, once collected, returns at once.
         process.waitUntilExitBlocking()
         await process.waitUntilExit()

@@ -22,6 +22,14 @@ public func runProgram(
     try await offThePool { try runProgramBlocking(path, arguments, environment: environment, mergeErrors: mergeErrors) }
 }
 
+/// Whether process `pid` (not necessarily a child of this one) has ended: gone, or a zombie
+/// nobody has reaped yet.
+public func processHasExited(_ pid: Int32) -> Bool {
+    if kill(pid, 0) == -1 && errno == ESRCH { return true }
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+}
+
 /// A Tandem executable run as a real process, with its output captured, for end-to-end tests.
 public final class ServiceProcess: @unchecked Sendable {
     public let process: ChildProcess
