@@ -144,6 +144,44 @@ struct BookingTests {
         #expect(seen.count == 200)
     }
 
+    @Test("the checkpoint size reaches the store: with 1,000 pages the log stays near four times that; with the default it grows far past it")
+    func checkpointSize() async throws {
+        /// The largest the log file gets while ~80 MB is written, 16 writes per group commit.
+        func largestLog(checkpointPages: Int?) async throws -> Int64 {
+            var configuration = SchedulingConfiguration()
+            if let checkpointPages { configuration.checkpointPages = checkpointPages }
+            let directory = temporaryDirectory()
+            let server = try SchedulingServer.open(dataDirectory: directory, configuration: configuration, logger: Logger(label: "test"))
+            defer { server.close() }
+            // Idempotency keys of 3 KB: a leaf cell and overflow pages each, about three pages of log.
+            let filler = String(repeating: "k", count: 3000)
+            var largest: Int64 = 0
+            for round in 0..<400 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<16 {
+                        group.addTask {
+                            _ = try await server.store.database.write {
+                                try $0.execute(
+                                    "INSERT INTO idempotency (org_id, key, request_hash, meeting_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                                    UUID(), "\(round)-\(index)-" + filler, [UInt8(1)], UUID(), 0.0
+                                )
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let log = (try? FileManager.default.attributesOfItem(atPath: directory + "/scheduling.sqlite-wal")[.size] as? Int64) ?? 0
+                largest = max(largest, log)
+            }
+            return largest
+        }
+        let frame: Int64 = 4096 + 24
+        let small = try await largestLog(checkpointPages: 1000)
+        #expect(small < 6_000 * frame, "the log reached \(small / frame) pages with checkpoints at 1,000")
+        let standard = try await largestLog(checkpointPages: nil)
+        #expect(standard > 12_000 * frame, "the log reached only \(standard / frame) pages with checkpoints at 65,536")
+    }
+
     @Test("bad requests are INVALID_ARGUMENT naming each field, and nothing is booked")
     func badInput() async throws {
         try await withCluster { cluster in
