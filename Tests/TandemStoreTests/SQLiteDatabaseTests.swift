@@ -194,6 +194,56 @@ struct SQLiteDatabaseTests {
         #expect(try await reopened.read { try $0.query("PRAGMA integrity_check")[0].text(0) } == "ok")
     }
 
+    @Test("a log that starts over is written over as it is, not cut back (cutting a large log back stalled every write): the limit is twice the log's cap, at least 64 MiB")
+    func aLogThatStartsOverIsReused() async throws {
+        // The limit reaches SQLite: scheduling's default (1 GiB cap) and a small store.
+        for (pages, background, limit) in [(65_536, true, Int64(2) << 30), (1000, false, Int64(64) << 20), (20_000, true, Int64(20_000 * 4 * 2 * 4096))] {
+            let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema, checkpointPages: pages, backgroundCheckpoints: background)
+            #expect(try await database.write { try $0.first("PRAGMA journal_size_limit")?.int(0) } == limit)
+            database.close()
+        }
+        // A log of ~100 MB (past the old 64 MiB limit) that starts over: the file keeps its size.
+        let path = temporaryPath()
+        let database = try SQLiteDatabase(path: path, migrations: schema, checkpointPages: 20_000, backgroundCheckpoints: true, pipelinedSyncs: true)
+        defer { database.close() }
+        /// The log file's size and its header's checkpoint sequence (bytes 12–15, one more each time the log starts over).
+        func log() throws -> (size: Int64, restarts: UInt32) {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path + "-wal"))
+            defer { try? handle.close() }
+            let header = [UInt8](try handle.read(upToCount: 16) ?? Data())
+            let size = try handle.seekToEnd()
+            guard header.count == 16 else { return (Int64(size), 0) }
+            return (Int64(size), header[12...15].reduce(0) { $0 << 8 | UInt32($1) })
+        }
+        let note = String(repeating: "n", count: 16_000)
+        var largest: Int64 = 0
+        var cutBack: (from: Int64, to: Int64)?
+        var restartedAfterPeak = false
+        let first = try log().restarts
+        for round in 0..<1000 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<16 {
+                    group.addTask {
+                        _ = try await database.write { try $0.execute("INSERT INTO items (name, amount, note) VALUES (?, ?, ?)", "item-\(round)-\(index)", index, note) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let now = try log()
+            if now.size < largest && cutBack == nil { cutBack = (largest, now.size) }
+            largest = max(largest, now.size)
+            // Written over after a start past 64 MiB: the first commit after the start is where SQLite cut it back.
+            if now.restarts != first && largest > 70 << 20 {
+                restartedAfterPeak = true
+                if round % 16 == 15 { break }
+            }
+        }
+        #expect(cutBack == nil, "the log was cut back from \(cutBack?.from ?? 0) to \(cutBack?.to ?? 0) bytes")
+        #expect(restartedAfterPeak, "the log never started over past 64 MiB (largest \(largest) bytes)")
+        #expect(largest < 20_000 * 5 * 4120, "the log grew to \(largest) bytes")
+        #expect(try await database.read { try $0.query("PRAGMA integrity_check")[0].text(0) } == "ok")
+    }
+
     #if os(Linux)
     @Test("the store's threads carry their names in the operating system (top -H, perf)")
     func threadNames() async throws {

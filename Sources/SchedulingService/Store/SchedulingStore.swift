@@ -34,10 +34,9 @@ final class SchedulingStore: Sendable {
         // copies what is left (and every write waits) when the log reaches four times this (1 GiB,
         // `CheckpointPolicy`). With 16,384 pages that wait came about every second; now every few
         // seconds: in alternating runs +27–31% bookings/s and a p99 of 19–23 ms instead of 34–37 ms
-        // (20 s), 38 instead of 52 ms (60 s). The price: up to 1 GiB of log on disk (cut back to 64
-        // MiB when it starts over), up to 1 GiB to read after a crash (a kill -9 run restarted within
-        // a second), and a booking p99.9 about twice as long (each of the writer's copies has more
-        // to copy).
+        // (20 s), 38 instead of 52 ms (60 s). The price: up to 1 GiB of log on disk (the file is
+        // written over when the log starts over, not cut back: `SQLiteDatabase.logSizeLimit`), and
+        // up to 1 GiB to read after a crash (a kill -9 run restarted within a second).
         database = try SQLiteDatabase(
             path: path, migrations: Self.migrations, readers: 2, inlineReaders: 2, maxBatch: 256, checkpointPages: checkpointPages, backgroundCheckpoints: true,
             pipelinedSyncs: true, logger: logger
