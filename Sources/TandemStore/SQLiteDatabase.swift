@@ -106,9 +106,13 @@ public final class SQLiteDatabase: Sendable {
             checkpointer.onPass = { backgroundTimer.recordNanoseconds(Int64(clamping: $0)) }
             self.checkpointer = checkpointer
             let writerCheckpointTimer = checkpointTimer(by: "writer")
+            // The log's length (pages) after each commit: how far it runs ahead of the copies, and
+            // when it starts over.
+            let logPagesGauge = Gauge(label: "tandem_store_log_pages", dimensions: [("database", database)])
             let policy = CheckpointPolicy(checkpointPages: checkpointPages)
             self.writer.afterCommit = { connection in
                 let logPages = connection.walPages
+                logPagesGauge.record(logPages)
                 guard logPages >= checkpointPages else { return }
                 switch checkpointer.poll() {
                 case .running:
