@@ -178,10 +178,10 @@ public final class SQLiteDatabase: Sendable {
     ///
     /// A log of normal size is reused as it is, never cut back. SQLite cuts the file in the commit
     /// that starts the log over, on the writer's thread, and cutting a large file back is slow:
-    /// with a 64 MiB limit, scheduling's 1 GiB log made that commit take 0.25–1 s, about 14 times
-    /// in a 20 s booking storm — every write waited (p99.9 340–590 ms, 2026-11-27). Writing over
-    /// a file already there also allocates nothing. Only a log grown past twice its cap (a long
-    /// read held the checkpoints back) is cut back.
+    /// with a 64 MiB limit, cutting scheduling's ~280 MB log back made that commit take 0.25–1 s,
+    /// 14 times in a 20 s booking storm — every write waited (p99.9 340–590 ms, 2026-11-27).
+    /// Writing over a file already there also allocates nothing. Only a log grown past twice its
+    /// cap (a long read held the checkpoints back) is cut back.
     static func logSizeLimit(checkpointPages: Int, backgroundCheckpoints: Bool, pageSize: Int) -> Int {
         let largestLog = backgroundCheckpoints ? CheckpointPolicy.largestLog(checkpointPages: checkpointPages) : checkpointPages
         return max(64 << 20, 2 * largestLog * pageSize)
