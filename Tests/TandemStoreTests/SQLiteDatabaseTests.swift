@@ -12,6 +12,19 @@ private let schema = [
     Migration(version: 2, "ALTER TABLE items ADD COLUMN note TEXT"),
 ]
 
+/// Inserts `writes` rows at once, a write each (so that they share group commits): named
+/// `item-<round>-<index>`, with the index as amount and `note`.
+private func insertRound(_ database: SQLiteDatabase, round: Int, writes: Int, note: String) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for index in 0..<writes {
+            group.addTask {
+                _ = try await database.write { try $0.execute("INSERT INTO items (name, amount, note) VALUES (?, ?, ?)", "item-\(round)-\(index)", index, note) }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
 @Suite("SQLite database")
 struct SQLiteDatabaseTests {
     @Test func writesAreReadBackAndSurviveReopening() async throws {
@@ -168,14 +181,7 @@ struct SQLiteDatabaseTests {
         }
         var largestLog: Int64 = 0
         for round in 0..<500 {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<8 {
-                    group.addTask {
-                        _ = try await database.write { try $0.execute("INSERT INTO items (name, amount, note) VALUES (?, ?, ?)", "item-\(round)-\(index)", index, filler) }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await insertRound(database, round: round, writes: 8, note: filler)
             let log = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int64) ?? 0
             largestLog = max(largestLog, log)
         }
@@ -221,14 +227,7 @@ struct SQLiteDatabaseTests {
         var restartedAfterPeak = false
         let first = try log().restarts
         for round in 0..<1000 {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<16 {
-                    group.addTask {
-                        _ = try await database.write { try $0.execute("INSERT INTO items (name, amount, note) VALUES (?, ?, ?)", "item-\(round)-\(index)", index, note) }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await insertRound(database, round: round, writes: 16, note: note)
             let now = try log()
             if now.size < largest && cutBack == nil { cutBack = (largest, now.size) }
             largest = max(largest, now.size)
