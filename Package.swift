@@ -184,6 +184,7 @@ let package = Package(
             name: "SchedulingService",
             dependencies: [
                 "TandemAuth",
+                "TandemRandom",
                 "TandemStore",
                 "TandemRPC",
                 "TandemWire",
@@ -499,6 +500,7 @@ let package = Package(
             name: "SchedulingServiceTests",
             dependencies: [
                 "SchedulingService",
+                "TandemRandom",
                 "TandemLoad",
                 "IdentityService",
                 "TandemAuth",

@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 import Synchronization
+import TandemRandom
 public import TandemAuth
 public import TandemProtocols
 public import TandemRPC
@@ -124,9 +125,9 @@ public final class SchedulingServer: Sendable {
     }
 
     /// An unguessable video link: 26 characters of 5 random bits each (130 bits), from three
-    /// draws of the system generator (one system call each, not one per character).
+    /// words of the operating system's secure generator (drawn in blocks: `SecureRandom`).
     func videoURL() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = SecureRandom()
         // 32 letters and digits without look-alikes (no l, o, 0, 1).
         let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789".utf8)
         var bits: [UInt64] = [generator.next(), generator.next(), generator.next()]

@@ -1,5 +1,6 @@
 import Foundation
 import TandemProtocols
+import TandemRandom
 import Testing
 @testable import SchedulingService
 
@@ -43,6 +44,35 @@ struct SlotFinderTests {
         #expect(LocalDays.weekday(LocalDays.day(of: "2026-03-08")!) == 7)
         #expect(LocalDays.day(of: "2026-02-29") == nil && LocalDays.day(of: "2028-02-29") != nil && LocalDays.day(of: "1969-12-31") == -1)
         #expect(LocalDays.localText(utc("2026-11-01 05:30")) == "2026-11-01T05:30")
+    }
+
+    @Test("Offsets cut from a zone's century table are those Foundation gives for the range itself")
+    func offsetTables() {
+        var random = SplitMix64(seed: 7)
+        for name in ["America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe", "America/Sao_Paulo", "Pacific/Chatham", "UTC", "Africa/Casablanca"] {
+            let zone = Zones.zone(name)!
+            for _ in 0..<40 {
+                let from = utc("2001-01-01 00:00") + Int64(random.next() % (90 * 365 * 86_400))
+                let to = from + Int64(random.next() % (400 * 86_400))
+                let cut = ZoneOffsets(zone: zone, from: from, to: to).segments
+                let asked = ZoneOffsets.computed(zone: zone, from: from, to: to)
+                #expect(cut.map(\.start) == asked.map(\.start), "\(name) \(utcText(from))…\(utcText(to))")
+                #expect(cut.map(\.offset) == asked.map(\.offset), "\(name) \(utcText(from))…\(utcText(to))")
+            }
+            // Ranges that start or end at a transition, a second before it or a second after it.
+            for transition in ZoneOffsets.table(for: zone).dropFirst().map(\.start).filter({ $0 > utc("2020-01-01 00:00") }).prefix(6) {
+                for (from, to) in [(transition - 86_400, transition - 1), (transition - 86_400, transition), (transition, transition + 86_400),
+                                   (transition + 1, transition + 86_400), (transition - 1, transition + 1)] {
+                    let cut = ZoneOffsets(zone: zone, from: from, to: to).segments
+                    let asked = ZoneOffsets.computed(zone: zone, from: from, to: to)
+                    #expect(cut.map(\.start) == asked.map(\.start) && cut.map(\.offset) == asked.map(\.offset), "\(name) \(from)…\(to)")
+                }
+            }
+        }
+        // Outside the table's century, Foundation is asked directly.
+        let zone = Zones.zone("Europe/London")!
+        let old = ZoneOffsets(zone: zone, from: utc("1990-01-01 00:00"), to: utc("1990-12-31 00:00"))
+        #expect(old.offset(at: utc("1990-07-01 12:00")) == 3600 && old.offset(at: utc("1990-12-01 12:00")) == 0)
     }
 
     @Test("New York's clocks: the spring gap moves forward, the autumn overlap takes the first instant")

@@ -10,8 +10,35 @@ struct ZoneOffsets: Sendable {
     /// Sorted by `start`; each offset holds from its start until the next one's.
     private(set) var segments: [(start: Int64, offset: Int64)]
 
+    /// The offsets over `[from, to]`. Within 2000–2100 they are cut from a table of the zone's
+    /// whole century, built once per zone: Foundation's time-zone calls (ICU) cost microseconds
+    /// each, and each booking scores four instants and each slot search two weeks in two zones.
     init(zone: TimeZone, from: Int64, to: Int64) {
         identifier = zone.identifier
+        guard from >= Self.tableStart, to <= Self.tableEnd, from <= to else {
+            segments = Self.computed(zone: zone, from: from, to: to)
+            return
+        }
+        let table = Self.table(for: zone)
+        // The last segment that starts at or before `from`, then every one that starts by `to`.
+        var low = 0
+        var high = table.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if table[middle].start <= from { low = middle } else { high = middle - 1 }
+        }
+        var segments = [(start: Int64.min, offset: table[low].offset)]
+        var next = low + 1
+        while next < table.count, table[next].start <= to {
+            segments.append(table[next])
+            next += 1
+        }
+        self.segments = segments
+    }
+
+    /// The offsets over `[from, to]`, asked of Foundation: one call per transition. The first
+    /// segment starts at `Int64.min`.
+    static func computed(zone: TimeZone, from: Int64, to: Int64) -> [(start: Int64, offset: Int64)] {
         var segments = [(start: Int64.min, offset: Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(from)))))]
         var cursor = Date(timeIntervalSince1970: TimeInterval(from))
         while let next = zone.nextDaylightSavingTimeTransition(after: cursor), next.timeIntervalSince1970 <= TimeInterval(to) {
@@ -21,7 +48,20 @@ struct ZoneOffsets: Sendable {
             // Step past the transition itself.
             cursor = Date(timeIntervalSince1970: TimeInterval(start + 1))
         }
-        self.segments = segments
+        return segments
+    }
+
+    /// 2000-01-01 and 2100-01-01 UTC: the span of the per-zone tables.
+    static let tableStart: Int64 = 946_684_800
+    static let tableEnd: Int64 = 4_102_444_800
+    private static let tables = Mutex<[String: [(start: Int64, offset: Int64)]]>([:])
+
+    /// The zone's offsets over 2000–2100 (about 200 segments for a zone with daylight saving).
+    static func table(for zone: TimeZone) -> [(start: Int64, offset: Int64)] {
+        if let table = tables.withLock({ $0[zone.identifier] }) { return table }
+        let table = computed(zone: zone, from: tableStart, to: tableEnd)
+        tables.withLock { $0[zone.identifier] = table }
+        return table
     }
 
     /// The offset in force at instant `t`.

@@ -72,6 +72,17 @@ extension SchedulingServer {
 enum SchedulingValidation {
     typealias Violation = ErrorDetail.FieldViolation
 
+    /// The text without leading and trailing white space and line breaks, as Foundation's
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)` gives it, without Foundation's bridging
+    /// when there is nothing to trim (the usual case). Foundation's set is Unicode's White_Space
+    /// plus U+200B ZERO WIDTH SPACE (checked against it for every scalar of the BMP).
+    static func trimmed(_ text: String) -> String {
+        func trimmable(_ scalar: Unicode.Scalar) -> Bool { scalar.properties.isWhitespace || scalar.value == 0x200B }
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+              trimmable(first) || trimmable(last) else { return text }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func timeZone(_ value: String, field: String = "timeZone") -> Violation? {
         Zones.zone(value) == nil ? Violation(field: field, rule: "time-zone", description: "'\(value.prefix(60))' is not an IANA time zone (e.g. Europe/London)") : nil
     }
@@ -296,7 +307,7 @@ extension SchedulingServer {
 
     func cancelMeeting(_ request: CancelMeetingRequest, context: ServerContext) async throws -> Meeting {
         let caller = try context.caller()
-        let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        let reason = SchedulingValidation.trimmed(request.reason)
         if reason.isEmpty { throw RPCError.invalidArgument(field: "reason", rule: "required", "say why the meeting is cancelled") }
         if reason.count > 500 { throw RPCError.invalidArgument(field: "reason", rule: "length", "must be at most 500 characters") }
         let meeting = try await authorizedMeeting(request.meetingID, caller)
@@ -454,7 +465,7 @@ extension SchedulingServer {
 
     func cancelSeries(_ request: CancelSeriesRequest, context: ServerContext) async throws -> Series {
         let caller = try context.caller()
-        let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        let reason = SchedulingValidation.trimmed(request.reason)
         if reason.isEmpty { throw RPCError.invalidArgument(field: "reason", rule: "required", "say why the series is cancelled") }
         if reason.count > 500 { throw RPCError.invalidArgument(field: "reason", rule: "length", "must be at most 500 characters") }
         _ = try await getSeries(SeriesRef(seriesID: request.seriesID), context: context)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TandemProtocols
+import TandemRandom
 import TandemStore
 import TandemWire
 
@@ -217,15 +218,16 @@ enum SchedulingStoreError: Error, CustomStringConvertible {
 enum TimeOrderedID {
     static func make(now: Date = Date()) -> UUID {
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
-        var generator = SystemRandomNumberGenerator()
+        var generator = SecureRandom()
         let random = generator.next() as UInt64
         let random2 = generator.next() as UInt64
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 { bytes[index] = UInt8((milliseconds >> (8 * (5 - UInt64(index)))) & 0xFF) }
-        for index in 6..<16 { bytes[index] = UInt8(truncatingIfNeeded: (index < 14 ? random : random2) >> (8 * UInt64(index % 8))) }
-        bytes[6] = 0x70 | (bytes[6] & 0x0F)
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &uuid) { bytes in
+            for index in 0..<6 { bytes[index] = UInt8((milliseconds >> (8 * (5 - UInt64(index)))) & 0xFF) }
+            for index in 6..<16 { bytes[index] = UInt8(truncatingIfNeeded: (index < 14 ? random : random2) >> (8 * UInt64(index % 8))) }
+            bytes[6] = 0x70 | (bytes[6] & 0x0F)
+            bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        }
+        return UUID(uuid: uuid)
     }
 }
