@@ -50,3 +50,85 @@ extension SlotView: CBORDirectEncodable {
         writer.write(reasons)
     }
 }
+
+/// Every booking, cancellation and change answers with a `Meeting`. Absent optionals are left
+/// out of the map, as `Codable`'s `encodeIfPresent` leaves them out.
+extension Meeting: CBORDirectEncodable {
+    public func encodeCBOR(to writer: CBORDirectWriter) {
+        let optionals = (agenda == nil ? 0 : 1) + (seriesID == nil ? 0 : 1) + (occurrence == nil ? 0 : 1) + (cancelReason == nil ? 0 : 1)
+        writer.writeMap(count: 13 + optionals)
+        writer.write(CodingKeys.id.rawValue)
+        writer.write(id)
+        writer.write(CodingKeys.matchID.rawValue)
+        writer.write(matchID)
+        writer.write(CodingKeys.programID.rawValue)
+        writer.write(programID)
+        writer.write(CodingKeys.participantIDs.rawValue)
+        writer.writeArray(count: participantIDs.count)
+        for participant in participantIDs { writer.write(participant) }
+        writer.write(CodingKeys.start.rawValue)
+        writer.write(start)
+        writer.write(CodingKeys.end.rawValue)
+        writer.write(end)
+        writer.write(CodingKeys.timeZone.rawValue)
+        writer.write(timeZone)
+        writer.write(CodingKeys.status.rawValue)
+        writer.write(status.rawValue)
+        if let agenda {
+            writer.write(CodingKeys.agenda.rawValue)
+            writer.write(agenda)
+        }
+        writer.write(CodingKeys.videoURL.rawValue)
+        writer.write(videoURL)
+        if let seriesID {
+            writer.write(CodingKeys.seriesID.rawValue)
+            writer.write(seriesID)
+        }
+        if let occurrence {
+            writer.write(CodingKeys.occurrence.rawValue)
+            writer.write(occurrence)
+        }
+        writer.write(CodingKeys.sequence.rawValue)
+        writer.write(sequence)
+        if let cancelReason {
+            writer.write(CodingKeys.cancelReason.rawValue)
+            writer.write(cancelReason)
+        }
+        writer.write(CodingKeys.version.rawValue)
+        writer.write(version)
+        writer.write(CodingKeys.createdAt.rawValue)
+        writer.write(createdAt)
+        writer.write(CodingKeys.updatedAt.rawValue)
+        writer.write(updatedAt)
+    }
+}
+
+/// Written by every booking client (and by scheduling, once more, for the idempotency key's
+/// request digest).
+extension BookMeetingRequest: CBORDirectEncodable {
+    public func encodeCBOR(to writer: CBORDirectWriter) {
+        writer.writeMap(count: agenda == nil ? 4 : 5)
+        writer.write(CodingKeys.matchID.rawValue)
+        writer.write(matchID)
+        writer.write(CodingKeys.start.rawValue)
+        writer.write(start)
+        writer.write(CodingKeys.durationMinutes.rawValue)
+        writer.write(durationMinutes)
+        writer.write(CodingKeys.timeZone.rawValue)
+        writer.write(timeZone)
+        if let agenda {
+            writer.write(CodingKeys.agenda.rawValue)
+            writer.write(agenda)
+        }
+    }
+}
+
+extension CancelMeetingRequest: CBORDirectEncodable {
+    public func encodeCBOR(to writer: CBORDirectWriter) {
+        writer.writeMap(count: 2)
+        writer.write(CodingKeys.meetingID.rawValue)
+        writer.write(meetingID)
+        writer.write(CodingKeys.reason.rawValue)
+        writer.write(reason)
+    }
+}

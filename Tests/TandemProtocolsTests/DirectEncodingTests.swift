@@ -50,4 +50,34 @@ struct DirectEncodingTests {
             #expect(try CBORDecoder().decode(SlotList.self, from: Data(encoder.encodeBytes(list))) == list)
         }
     }
+
+    @Test("Meeting, BookMeetingRequest, CancelMeetingRequest: the same bytes as Codable with every optional present or absent")
+    func meetingsEncodeAsTheirCodableForm() throws {
+        var generator = SplitMix64(seed: 20261128)
+        func maybe<T>(_ value: T) -> T? { generator.next() % 2 == 0 ? value : nil }
+        func date() -> Date {
+            let seconds = Double(Int64(generator.next() % 4_000_000_000) - 500_000_000)
+            return Date(timeIntervalSince1970: generator.next() % 3 == 0 ? seconds + 0.5 : seconds)
+        }
+        func number() -> Int { Int(Int64(bitPattern: generator.next()) >> Int(generator.next() % 64)) }
+        let texts = ["", "Career goals", "夜の会議 — é", String(repeating: "agenda ", count: 40), "Europe/London", "https://video.example/room/abc"]
+        func text() -> String { texts[Int(generator.next() % UInt64(texts.count))] }
+        for _ in 0..<500 {
+            let meeting = Meeting(
+                id: UUID(), matchID: UUID(), programID: UUID(), participantIDs: (0..<Int(generator.next() % 3)).map { _ in UUID() },
+                start: date(), end: date(), timeZone: text(), status: MeetingStatus.allCases[Int(generator.next() % 4)],
+                agenda: maybe(text()), videoURL: text(), seriesID: maybe(UUID()), occurrence: maybe(number()), sequence: number(),
+                cancelReason: maybe(text()), version: number(), createdAt: date(), updatedAt: date()
+            )
+            let encoder = CBOREncoder()
+            #expect(try encoder.encodeBytes(meeting) == encoder.encodeWithoutDirectEncodings(meeting))
+            #expect(try encoder.encodeBytes([meeting, meeting]) == encoder.encodeWithoutDirectEncodings([meeting, meeting]))
+            #expect(try CBORDecoder().decode(Meeting.self, from: Data(encoder.encodeBytes(meeting))) == meeting)
+            let booking = BookMeetingRequest(matchID: UUID(), start: date(), durationMinutes: number(), timeZone: text(), agenda: maybe(text()))
+            #expect(try encoder.encodeBytes(booking) == encoder.encodeWithoutDirectEncodings(booking))
+            #expect(try CBORDecoder().decode(BookMeetingRequest.self, from: Data(encoder.encodeBytes(booking))) == booking)
+            let cancellation = CancelMeetingRequest(meetingID: UUID(), reason: text())
+            #expect(try encoder.encodeBytes(cancellation) == encoder.encodeWithoutDirectEncodings(cancellation))
+        }
+    }
 }

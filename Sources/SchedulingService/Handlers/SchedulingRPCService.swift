@@ -261,7 +261,7 @@ extension SchedulingServer {
             if key.isEmpty || key.count > 200 {
                 violations.append(.init(field: "idempotency-key", rule: "length", description: "must be 1–200 characters"))
             } else {
-                idempotency = IdempotencyKey(key: "meeting:" + key, requestDigest: Array(try CBOREncoder().encode(request)))
+                idempotency = IdempotencyKey(key: "meeting:" + key, requestDigest: try CBOREncoder().encodeBytes(request))
             }
         }
         try SchedulingValidation.check(violations)
@@ -438,7 +438,7 @@ extension SchedulingServer {
         var idempotency: IdempotencyKey?
         if let key = context.metadata[Metadata.Keys.idempotencyKey] {
             guard !key.isEmpty, key.count <= 200 else { throw RPCError.invalidArgument(field: "idempotency-key", rule: "length", "must be 1–200 characters") }
-            idempotency = IdempotencyKey(key: "series:" + key, requestDigest: Array(try CBOREncoder().encode(request)))
+            idempotency = IdempotencyKey(key: "series:" + key, requestDigest: try CBOREncoder().encodeBytes(request))
         }
         let (saved, meetings) = try await store.bookSeries(
             organisation: caller.organisationID, series: series, occurrences: occurrences, idempotency: idempotency, now: now
