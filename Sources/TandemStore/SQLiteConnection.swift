@@ -33,38 +33,80 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 /// Types that bind to a statement parameter.
 public protocol SQLiteBindable {
     var sqliteValue: SQLiteValue { get }
+    /// Binds the value to parameter `position` (1-based) of `statement`; SQLite's result code.
+    /// By default through `sqliteValue`; the common types bind themselves without building one
+    /// (a UUID's or an array's bytes are not copied into a new array first).
+    func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32
+}
+
+extension SQLiteBindable {
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
+        sqliteValue.bindSQLite(statement, position)
+    }
 }
 
 extension SQLiteValue: SQLiteBindable {
     public var sqliteValue: SQLiteValue { self }
+
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
+        switch self {
+        case .null: return sqlite3_bind_null(statement, position)
+        case .integer(let int): return sqlite3_bind_int64(statement, position, int)
+        case .real(let double): return sqlite3_bind_double(statement, position, double)
+        case .text(let text): return text.bindSQLite(statement, position)
+        case .blob(let bytes): return bytes.bindSQLite(statement, position)
+        }
+    }
 }
 extension Int: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .integer(Int64(self)) }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 { sqlite3_bind_int64(statement, position, Int64(self)) }
 }
 extension Int64: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .integer(self) }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 { sqlite3_bind_int64(statement, position, self) }
 }
 extension Bool: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .integer(self ? 1 : 0) }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 { sqlite3_bind_int64(statement, position, self ? 1 : 0) }
 }
 extension Double: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .real(self) }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 { sqlite3_bind_double(statement, position, self) }
 }
 extension String: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .text(self) }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
+        sqlite3_bind_text(statement, position, self, -1, tandem_sqlite_transient())
+    }
 }
 extension [UInt8]: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .blob(self) }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
+        withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), tandem_sqlite_transient()) }
+    }
 }
 extension Data: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .blob(Array(self)) }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
+        withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), tandem_sqlite_transient()) }
+    }
 }
 extension UUID: SQLiteBindable {
     /// UUIDs are stored as 16-byte blobs.
     public var sqliteValue: SQLiteValue { .blob(withUnsafeBytes(of: uuid) { Array($0) }) }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
+        withUnsafeBytes(of: uuid) { sqlite3_bind_blob(statement, position, $0.baseAddress, 16, tandem_sqlite_transient()) }
+    }
 }
 extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
     public var sqliteValue: SQLiteValue { self?.sqliteValue ?? .null }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
+        switch self {
+        case .some(let value): return value.bindSQLite(statement, position)
+        case .none: return sqlite3_bind_null(statement, position)
+        }
+    }
 }
 
 /// One result row; columns are read by index.
@@ -225,20 +267,7 @@ public final class SQLiteConnection {
 
     private func bind(_ statement: OpaquePointer, _ values: [any SQLiteBindable], _ sql: String) throws {
         for (index, value) in values.enumerated() {
-            let position = Int32(index + 1)
-            let result: Int32
-            switch value.sqliteValue {
-            case .null:
-                result = sqlite3_bind_null(statement, position)
-            case .integer(let int):
-                result = sqlite3_bind_int64(statement, position, int)
-            case .real(let double):
-                result = sqlite3_bind_double(statement, position, double)
-            case .text(let text):
-                result = sqlite3_bind_text(statement, position, text, -1, tandem_sqlite_transient())
-            case .blob(let bytes):
-                result = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), tandem_sqlite_transient()) }
-            }
+            let result = value.bindSQLite(statement, Int32(index + 1))
             guard result == SQLITE_OK else { throw error(result, sql) }
         }
     }

@@ -228,14 +228,18 @@ extension SchedulingStore {
     }
 
     /// Runs `change` on a meeting of the organisation inside a write transaction.
+    /// `authorized` decides, inside the transaction, whether the caller may change the meeting it
+    /// reads; a meeting they may not change is NOT_FOUND, as if it did not exist.
     private func change(
-        organisation: UUID, meeting id: UUID, _ change: @escaping @Sendable (SQLiteConnection, Meeting, SQLiteRow) throws -> Void
+        organisation: UUID, meeting id: UUID, authorized: @escaping @Sendable (Meeting) -> Bool = { _ in true },
+        _ change: @escaping @Sendable (SQLiteConnection, Meeting, SQLiteRow) throws -> Void
     ) async throws -> Meeting {
         try await database.write { connection in
-            guard let row = try connection.first("SELECT \(Self.meetingColumns) FROM meetings WHERE id = ? AND org_id = ?", id, organisation) else {
+            guard let row = try connection.first("SELECT \(Self.meetingColumns) FROM meetings WHERE id = ? AND org_id = ?", id, organisation),
+                  case let meeting = try Self.meeting(row), authorized(meeting) else {
                 throw RPCError.notFound("meeting", id.uuidString.lowercased())
             }
-            try change(connection, try Self.meeting(row), row)
+            try change(connection, meeting, row)
             guard let updated = try Self.fetchMeeting(connection, organisation: organisation, id: id) else { throw SchedulingStoreError.corrupt("meeting") }
             return updated
         }
@@ -266,8 +270,12 @@ extension SchedulingStore {
     }
 
     /// Cancels a meeting (idempotent: cancelling a cancelled meeting changes nothing).
-    func cancel(organisation: UUID, meeting id: UUID, reason: String, now: Date) async throws -> Meeting {
-        try await change(organisation: organisation, meeting: id) { connection, meeting, row in
+    /// Cancels a meeting the caller may change (`authorized`, checked in the same transaction: no
+    /// read before it); cancelling a cancelled meeting returns it unchanged.
+    func cancel(
+        organisation: UUID, meeting id: UUID, reason: String, now: Date, authorized: @escaping @Sendable (Meeting) -> Bool = { _ in true }
+    ) async throws -> Meeting {
+        try await change(organisation: organisation, meeting: id, authorized: authorized) { connection, meeting, row in
             switch meeting.status {
             case .cancelled: return
             case .held, .noShow:
