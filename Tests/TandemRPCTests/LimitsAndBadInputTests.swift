@@ -109,12 +109,20 @@ struct LimitsAndBadInputTests {
             // This client reads the PINGs but never answers.
             let frames = await raw.remainingFrames()
             #expect(frames.contains { if case .frame(let frame) = $0 { return frame.type == .ping } else { return false } })
-            // A client that answers (RPCClient) keeps its connection across several intervals.
+        }
+        // A client that answers (RPCClient) keeps its connection: one call held open for 4 s
+        // while the server PINGs every second; the server closes a connection whose PING is not
+        // answered by the next one, and the call would fail. (A second, not 100 ms: a busy machine
+        // can hold the client's event loop up longer than that; the state machine's own timing is
+        // tested without a clock in ConnectionStateTests.)
+        try await withServer(configure: {
+            $0.keepaliveInterval = .seconds(1)
+            $0.keepaliveTimeout = .seconds(1)
+        }) { server, endpoint in
             let client = try makeClient([endpoint])
             defer { client.close() }
-            for index in 0..<5 {
-                #expect(try await client.call(Echo.get, EchoMessage(text: "\(index)", delayMilliseconds: 100)).text == "\(index)")
-            }
+            #expect(try await client.call(Echo.get, EchoMessage(text: "held", delayMilliseconds: 4000)).text == "held")
+            #expect(server.connectionCount == 1)
         }
     }
 
