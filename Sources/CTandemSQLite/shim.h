@@ -8,9 +8,13 @@ static inline void (*tandem_sqlite_transient(void))(void *) {
 }
 
 /// Process-wide settings, before the first connection opens: no memory statistics (each
-/// allocation would otherwise take a global mutex). Returns SQLITE_MISUSE if SQLite was
-/// already initialised (then nothing changes).
+/// allocation would otherwise take a global mutex); savepoint and statement journals kept in
+/// memory, in one block, up to 4 MiB (`TANDEM_SUBJOURNAL_MEMORY` below; see SQLiteDatabase's
+/// `temp_store`). Returns SQLITE_MISUSE if SQLite was already initialised (then nothing changes).
+#define TANDEM_SUBJOURNAL_MEMORY (4 << 20)
 static inline int tandem_sqlite_configure(void) {
+    int result = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, TANDEM_SUBJOURNAL_MEMORY);
+    if (result != SQLITE_OK) return result;
     return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 

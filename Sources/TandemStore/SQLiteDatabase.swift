@@ -71,9 +71,13 @@ public final class SQLiteDatabase: Sendable {
         let writerConnection = try SQLiteConnection(path: path, readOnly: false)
         try Self.enableWAL(writerConnection)
         let pageSize = Int(try writerConnection.first("PRAGMA page_size")?.int(0) ?? 4096)
+        // Every write runs in a savepoint, whose journal keeps a copy of each page it changes.
+        // With `temp_store=FILE` and the 4 MiB set in `tandem_sqlite_configure`, that journal is
+        // one 4 MiB block in memory (a file only past 4 MiB); `temp_store=MEMORY` would keep it in
+        // 1 KiB pieces, about 35 allocations and frees per booking: 5% of the writer's time.
         try writerConnection.executeScript("""
             PRAGMA synchronous=FULL;
-            PRAGMA temp_store=MEMORY;
+            PRAGMA temp_store=FILE;
             PRAGMA foreign_keys=ON;
             PRAGMA secure_delete=\(secureDelete ? "ON" : "OFF");
             PRAGMA cache_size=-\(writerCacheMiB * 1024);

@@ -308,6 +308,33 @@ struct SQLiteDatabaseTests {
         #expect(String(describing: syncer.failed.map { "\($0)" } ?? "none").contains("cannot sync the write-ahead log"))
     }
 
+    @Test("a write whose savepoint journal outgrows its 4 MiB in memory (and goes to a file) still rolls back whole, beside writes that commit")
+    func largeWritesRollBackWhole() async throws {
+        let path = temporaryPath()
+        let database = try SQLiteDatabase(path: path, migrations: schema)
+        let note = String(repeating: "n", count: 1000)
+        // ~12 MB of rows: every page of the table is changed by the writes below.
+        for round in 0..<4 { try await insertRound(database, round: round, writes: 3000, note: note) }
+        struct Refused: Error {}
+        // Both in one group commit, most likely; in any case each alone decides its outcome.
+        let failing = Task {
+            try await database.write { connection in
+                try connection.execute("UPDATE items SET note = upper(note), amount = amount + 1")
+                throw Refused()
+            }
+        }
+        let small = Task { try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('beside', 1)") } }
+        await #expect(throws: Refused.self) { try await failing.value }
+        #expect(try await small.value == 1)
+        let unchanged = try await database.read { try $0.first("SELECT count(*), sum(amount), sum(note = ?) FROM items", note) }
+        #expect(unchanged?.int(0) == 12_001 && unchanged?.int(1) == 4 * (2999 * 3000 / 2) + 1 && unchanged?.int(2) == 12_000)
+        // The same change, committed.
+        try await database.write { _ = try $0.execute("UPDATE items SET amount = amount + 1 WHERE name != 'beside'") }
+        #expect(try await database.read { try $0.first("SELECT sum(amount) FROM items") }?.int(0) == 4 * (2999 * 3000 / 2) + 12_000 + 1)
+        database.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
     @Test("every bindable type binds as its SQLite value and reads back the same, each way of binding alike")
     func bindingRoundTrips() throws {
         let path = temporaryPath()
