@@ -352,5 +352,20 @@ struct ServerConnectionStateMachineTests {
         #expect(machine.checkStream(.ping, streamID: 3) != nil)
         #expect(machine.checkStream(.headers, streamID: 0) != nil)
         #expect(machine.checkStream(.headers, streamID: 1) == "the first frame must be SETTINGS")
+        // Every frame type, on stream 0 and on a call's stream, once SETTINGS has arrived.
+        var open = ServerConnectionStateMachine(limits: .init(maxConcurrentStreams: 1))
+        var settings = ByteBuffer()
+        Settings().encode(into: &settings)
+        #expect(open.receivedSettings(settings) == .accept(Settings()))
+        for type in [FrameType.settings, .ping, .pong, .goAway] {
+            #expect(open.checkStream(type, streamID: 0) == nil, "\(type)")
+            #expect(open.checkStream(type, streamID: 5) == "\(type) must be sent on stream 0")
+        }
+        for type in [FrameType.headers, .message, .trailers, .cancel] {
+            #expect(open.checkStream(type, streamID: 5) == nil, "\(type)")
+            #expect(open.checkStream(type, streamID: 0) == "\(type) must not be sent on stream 0")
+        }
+        // A type this version does not know is left to the handler, on either stream.
+        #expect(open.checkStream(FrameType(rawValue: 0x7F), streamID: 0) == nil && open.checkStream(FrameType(rawValue: 0x7F), streamID: 3) == nil)
     }
 }

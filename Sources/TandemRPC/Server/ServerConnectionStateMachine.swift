@@ -99,12 +99,13 @@ struct ServerConnectionStateMachine {
         return state == .draining ? .close : .startIdleTimer
     }
 
-    /// Frames that may only travel on stream 0, and those that may not.
+    /// Frames that may only travel on stream 0, and those that may not. (Compared one by one:
+    /// this runs for every frame, and a set literal here was built, and allocated, each time.)
     func checkStream(_ type: FrameType, streamID: UInt32) -> String? {
-        let connectionLevel: Set<FrameType> = [.settings, .ping, .pong, .goAway]
-        let callLevel: Set<FrameType> = [.headers, .message, .trailers, .cancel]
-        if connectionLevel.contains(type) && streamID != 0 { return "\(type) must be sent on stream 0" }
-        if callLevel.contains(type) && streamID == 0 { return "\(type) must not be sent on stream 0" }
+        let connectionLevel = type == .settings || type == .ping || type == .pong || type == .goAway
+        let callLevel = type == .headers || type == .message || type == .trailers || type == .cancel
+        if connectionLevel && streamID != 0 { return "\(type) must be sent on stream 0" }
+        if callLevel && streamID == 0 { return "\(type) must not be sent on stream 0" }
         if state == .awaitingSettings && type != .settings { return "the first frame must be SETTINGS" }
         return nil
     }
