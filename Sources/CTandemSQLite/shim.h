@@ -9,9 +9,12 @@ static inline void (*tandem_sqlite_transient(void))(void *) {
 
 /// Process-wide settings, before the first connection opens: no memory statistics (each
 /// allocation would otherwise take a global mutex); savepoint and statement journals kept in
-/// memory, in one block, up to 4 MiB (`TANDEM_SUBJOURNAL_MEMORY` below; see SQLiteDatabase's
-/// `temp_store`). Returns SQLITE_MISUSE if SQLite was already initialised (then nothing changes).
-#define TANDEM_SUBJOURNAL_MEMORY (4 << 20)
+/// memory, in one block, up to 120 KiB (`TANDEM_SUBJOURNAL_MEMORY`; see SQLiteDatabase's
+/// `temp_store`), then in a temporary file. Not more: when the journal moves to its file, SQLite
+/// writes the block in one call, and its Unix VFS writes at most 128 KiB - 1 bytes per call (it
+/// reports a larger write as a full disk). Returns SQLITE_MISUSE if SQLite was already initialised
+/// (then nothing changes).
+#define TANDEM_SUBJOURNAL_MEMORY (120 << 10)
 static inline int tandem_sqlite_configure(void) {
     int result = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, TANDEM_SUBJOURNAL_MEMORY);
     if (result != SQLITE_OK) return result;

@@ -72,9 +72,10 @@ public final class SQLiteDatabase: Sendable {
         try Self.enableWAL(writerConnection)
         let pageSize = Int(try writerConnection.first("PRAGMA page_size")?.int(0) ?? 4096)
         // Every write runs in a savepoint, whose journal keeps a copy of each page it changes.
-        // With `temp_store=FILE` and the 4 MiB set in `tandem_sqlite_configure`, that journal is
-        // one 4 MiB block in memory (a file only past 4 MiB); `temp_store=MEMORY` would keep it in
-        // 1 KiB pieces, about 35 allocations and frees per booking: 5% of the writer's time.
+        // With `temp_store=FILE` and the 120 KiB set in `tandem_sqlite_configure`, that journal is
+        // one 120 KiB block in memory (a booking needs ~40 KiB), and a temporary file for a write
+        // that changes more; `temp_store=MEMORY` would keep it in 1 KiB pieces, about 35
+        // allocations and frees per booking: 5% of the writer's time.
         try writerConnection.executeScript("""
             PRAGMA synchronous=FULL;
             PRAGMA temp_store=FILE;

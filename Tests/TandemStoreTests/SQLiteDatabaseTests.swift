@@ -308,7 +308,7 @@ struct SQLiteDatabaseTests {
         #expect(String(describing: syncer.failed.map { "\($0)" } ?? "none").contains("cannot sync the write-ahead log"))
     }
 
-    @Test("a write whose savepoint journal outgrows its 4 MiB in memory (and goes to a file) still rolls back whole, beside writes that commit")
+    @Test("a write whose savepoint journal outgrows its block in memory (and goes to a file) still rolls back whole, beside writes that commit")
     func largeWritesRollBackWhole() async throws {
         let path = temporaryPath()
         let database = try SQLiteDatabase(path: path, migrations: schema)
