@@ -305,6 +305,15 @@ struct BookingTests {
             let meeting = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(matchID: pair.matchID, start: monday(hours: 6), durationMinutes: 30, timeZone: "UTC"), token: mentee.token)
             await expectRPCError(.notFound) { _ = try await cluster.call(Scheduling.getMeeting, MeetingRef(meetingID: meeting.id), token: outsider.token) }
             await expectRPCError(.notFound) { _ = try await cluster.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: meeting.id, reason: "Mine now"), token: outsider.token) }
+            // Every change of a meeting is checked in its own transaction: NOT_FOUND, nothing changed
+            // (the meeting is compared whole below).
+            await expectRPCError(.notFound) { _ = try await cluster.call(Scheduling.updateAgenda, UpdateAgendaRequest(meetingID: meeting.id, agenda: "Mine"), token: outsider.token) }
+            await expectRPCError(.notFound) {
+                _ = try await cluster.call(Scheduling.setMeetingStatus, SetMeetingStatusRequest(meetingID: meeting.id, status: .noShow), token: outsider.token)
+            }
+            await expectRPCError(.notFound) {
+                _ = try await cluster.call(Scheduling.rescheduleMeeting, RescheduleMeetingRequest(meetingID: meeting.id, start: monday(hours: 7)), token: outsider.token)
+            }
             await expectRPCError(.notFound) {
                 _ = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(matchID: pair.matchID, start: monday(hours: 8), durationMinutes: 30, timeZone: "UTC"), token: outsider.token)
             }

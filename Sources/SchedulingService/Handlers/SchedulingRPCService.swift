@@ -300,7 +300,7 @@ extension SchedulingServer {
         let inconvenience = try await inconvenience(pair, organisation: caller.organisationID, start: start, end: start + length)
         let updated = try await store.reschedule(
             organisation: caller.organisationID, meeting: meeting.id, start: start, end: start + length, version: request.version,
-            inconvenience: inconvenience, now: now
+            inconvenience: inconvenience, now: now, authorized: { caller.mayUse($0) }
         )
         return updated
     }
@@ -310,7 +310,6 @@ extension SchedulingServer {
         let reason = SchedulingValidation.trimmed(request.reason)
         if reason.isEmpty { throw RPCError.invalidArgument(field: "reason", rule: "required", "say why the meeting is cancelled") }
         if reason.count > 500 { throw RPCError.invalidArgument(field: "reason", rule: "length", "must be at most 500 characters") }
-        // The access check runs in the cancellation's own transaction (one trip to the store).
         return try await store.cancel(
             organisation: caller.organisationID, meeting: request.meetingID, reason: reason, now: configuration.now(), authorized: { caller.mayUse($0) }
         )
@@ -321,15 +320,18 @@ extension SchedulingServer {
         guard request.status == .held || request.status == .noShow else {
             throw RPCError.invalidArgument(field: "status", rule: "enum", "must be held or no-show (use CancelMeeting to cancel)")
         }
-        let meeting = try await authorizedMeeting(request.meetingID, caller)
-        return try await store.setStatus(organisation: caller.organisationID, meeting: meeting.id, status: request.status, now: configuration.now())
+        return try await store.setStatus(
+            organisation: caller.organisationID, meeting: request.meetingID, status: request.status, now: configuration.now(), authorized: { caller.mayUse($0) }
+        )
     }
 
     func updateAgenda(_ request: UpdateAgendaRequest, context: ServerContext) async throws -> Meeting {
         let caller = try context.caller()
         if let violation = SchedulingValidation.text(request.agenda, field: "agenda", max: 2000) { throw RPCError.invalidArguments([violation]) }
-        let meeting = try await authorizedMeeting(request.meetingID, caller)
-        return try await store.updateAgenda(organisation: caller.organisationID, meeting: meeting.id, agenda: request.agenda, version: request.version, now: configuration.now())
+        return try await store.updateAgenda(
+            organisation: caller.organisationID, meeting: request.meetingID, agenda: request.agenda, version: request.version, now: configuration.now(),
+            authorized: { caller.mayUse($0) }
+        )
     }
 
     func getMeeting(_ request: MeetingRef, context: ServerContext) async throws -> Meeting {

@@ -227,11 +227,14 @@ extension SchedulingStore {
         }
     }
 
-    /// Runs `change` on a meeting of the organisation inside a write transaction.
-    /// `authorized` decides, inside the transaction, whether the caller may change the meeting it
-    /// reads; a meeting they may not change is NOT_FOUND, as if it did not exist.
+    /// Whether the caller may change a meeting (`AuthenticatedCaller.mayUse`).
+    typealias MeetingAccess = @Sendable (Meeting) -> Bool
+
+    /// Runs `change` on a meeting of the organisation inside a write transaction. `authorized`
+    /// decides, in the same transaction (no read before it), whether the caller may change the
+    /// meeting; one they may not is NOT_FOUND, as if it did not exist.
     private func change(
-        organisation: UUID, meeting id: UUID, authorized: @escaping @Sendable (Meeting) -> Bool = { _ in true },
+        organisation: UUID, meeting id: UUID, authorized: @escaping MeetingAccess,
         _ change: @escaping @Sendable (SQLiteConnection, Meeting, SQLiteRow) throws -> Void
     ) async throws -> Meeting {
         try await database.write { connection in
@@ -246,9 +249,10 @@ extension SchedulingStore {
     }
 
     func reschedule(
-        organisation: UUID, meeting id: UUID, start: Int64, end: Int64, version: Int?, inconvenience: (Double, Double), now: Date
+        organisation: UUID, meeting id: UUID, start: Int64, end: Int64, version: Int?, inconvenience: (Double, Double), now: Date,
+        authorized: @escaping MeetingAccess
     ) async throws -> Meeting {
-        try await change(organisation: organisation, meeting: id) { connection, meeting, row in
+        try await change(organisation: organisation, meeting: id, authorized: authorized) { connection, meeting, row in
             if let version, version != meeting.version {
                 throw RPCError(code: .aborted, message: "meeting changed: you sent version \(version), the current version is \(meeting.version); read it again")
             }
@@ -270,11 +274,7 @@ extension SchedulingStore {
     }
 
     /// Cancels a meeting (idempotent: cancelling a cancelled meeting changes nothing).
-    /// Cancels a meeting the caller may change (`authorized`, checked in the same transaction: no
-    /// read before it); cancelling a cancelled meeting returns it unchanged.
-    func cancel(
-        organisation: UUID, meeting id: UUID, reason: String, now: Date, authorized: @escaping @Sendable (Meeting) -> Bool = { _ in true }
-    ) async throws -> Meeting {
+    func cancel(organisation: UUID, meeting id: UUID, reason: String, now: Date, authorized: @escaping MeetingAccess) async throws -> Meeting {
         try await change(organisation: organisation, meeting: id, authorized: authorized) { connection, meeting, row in
             switch meeting.status {
             case .cancelled: return
@@ -304,8 +304,8 @@ extension SchedulingStore {
         try connection.execute(cancelSQL, reason, now.timeIntervalSince1970, meeting.id)
     }
 
-    func setStatus(organisation: UUID, meeting id: UUID, status: MeetingStatus, now: Date) async throws -> Meeting {
-        try await change(organisation: organisation, meeting: id) { connection, meeting, _ in
+    func setStatus(organisation: UUID, meeting id: UUID, status: MeetingStatus, now: Date, authorized: @escaping MeetingAccess) async throws -> Meeting {
+        try await change(organisation: organisation, meeting: id, authorized: authorized) { connection, meeting, _ in
             if meeting.status == status { return }
             guard meeting.status == .scheduled || meeting.status == .held || meeting.status == .noShow else {
                 throw RPCError.failedPrecondition(type: "state", subject: "meeting/" + id.uuidString.lowercased(), "a cancelled meeting cannot become \(status.rawValue)")
@@ -318,8 +318,10 @@ extension SchedulingStore {
         }
     }
 
-    func updateAgenda(organisation: UUID, meeting id: UUID, agenda: String?, version: Int?, now: Date) async throws -> Meeting {
-        try await change(organisation: organisation, meeting: id) { connection, meeting, _ in
+    func updateAgenda(
+        organisation: UUID, meeting id: UUID, agenda: String?, version: Int?, now: Date, authorized: @escaping MeetingAccess
+    ) async throws -> Meeting {
+        try await change(organisation: organisation, meeting: id, authorized: authorized) { connection, meeting, _ in
             if let version, version != meeting.version {
                 throw RPCError(code: .aborted, message: "meeting changed: you sent version \(version), the current version is \(meeting.version); read it again")
             }
