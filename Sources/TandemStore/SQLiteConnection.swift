@@ -82,22 +82,21 @@ extension String: SQLiteBindable {
 }
 extension [UInt8]: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .blob(self) }
-    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
-        withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), tandem_sqlite_transient()) }
-    }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 { withUnsafeBytes { bindBlob($0, statement, position) } }
 }
 extension Data: SQLiteBindable {
     public var sqliteValue: SQLiteValue { .blob(Array(self)) }
-    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
-        withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), tandem_sqlite_transient()) }
-    }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 { withUnsafeBytes { bindBlob($0, statement, position) } }
 }
 extension UUID: SQLiteBindable {
     /// UUIDs are stored as 16-byte blobs.
     public var sqliteValue: SQLiteValue { .blob(withUnsafeBytes(of: uuid) { Array($0) }) }
-    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 {
-        withUnsafeBytes(of: uuid) { sqlite3_bind_blob(statement, position, $0.baseAddress, 16, tandem_sqlite_transient()) }
-    }
+    public func bindSQLite(_ statement: OpaquePointer, _ position: Int32) -> Int32 { withUnsafeBytes(of: uuid) { bindBlob($0, statement, position) } }
+}
+
+/// Binds bytes as a blob (SQLite copies them).
+private func bindBlob(_ bytes: UnsafeRawBufferPointer, _ statement: OpaquePointer, _ position: Int32) -> Int32 {
+    sqlite3_bind_blob(statement, position, bytes.baseAddress, Int32(bytes.count), tandem_sqlite_transient())
 }
 extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
     public var sqliteValue: SQLiteValue { self?.sqliteValue ?? .null }
