@@ -439,7 +439,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemStoreTests",
-            dependencies: ["TandemStore", "TandemRandom"],
+            dependencies: ["TandemStore", "TandemRandom", "TandemTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

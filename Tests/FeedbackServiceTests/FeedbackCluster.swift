@@ -257,7 +257,5 @@ func withFeedbackCluster<T: Sendable>(clock: TestClock = TestClock(), realMatchi
 }
 
 func temporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.appending(path: "tandem-feedback-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    Scratch.directory("feedback")
 }

@@ -79,7 +79,7 @@ struct GatewayCluster: Sendable {
 /// Runs the three services and a gateway (rate limit: `rate` calls a second, bursts of `burst`,
 /// on a clock the test moves with `cluster.seconds`).
 func withGatewayCluster<T: Sendable>(rate: Double = 1000, burst: Int = 1000, _ body: (GatewayCluster) async throws -> T) async throws -> T {
-    let directory = FileManager.default.temporaryDirectory.appending(path: "tandem-gateway-\(UUID().uuidString)").path
+    let directory = Scratch.directory("gateway")
     var identityConfiguration = IdentityConfiguration()
     identityConfiguration.scryptLogN = 10
     let identity = try await IdentityServer.open(dataDirectory: directory + "/identity", configuration: identityConfiguration, logger: Logger(label: "test.identity"))

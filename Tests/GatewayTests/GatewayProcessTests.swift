@@ -14,7 +14,7 @@ struct GatewayProcessTests {
 
     @Test("a Python client written from Protocols/ books through the gateway; a killed instance is taken over; a killed service only empties its dashboard part")
     func platform() async throws {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "tandem-platform-\(UUID().uuidString)").path
+        let directory = Scratch.directory("platform")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let deployment = try ProcessDeployment(directory: directory, services: ["identity", "matching", "scheduling", "feedback", "gateway"])
         func tls(_ name: String) -> [String] {

@@ -41,9 +41,7 @@ struct IdentityHarness: Sendable {
 }
 
 func temporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.appending(path: "tandem-identity-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    Scratch.directory("identity")
 }
 
 /// Opens identity on `directory` (bootstrapping `acme` when new), serves it, runs `body`.

@@ -135,7 +135,5 @@ func withMatchingCluster<T: Sendable>(
 }
 
 func matchingTemporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.appending(path: "tandem-matching-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    Scratch.directory("matching")
 }

@@ -129,7 +129,7 @@ struct BookingTests {
     func videoLinks() throws {
         var configuration = SchedulingConfiguration()
         configuration.videoURLTemplate = "https://video.example/{room}/join?room={room}&v=1"
-        let directory = FileManager.default.temporaryDirectory.appending(path: "tandem-video-\(UUID().uuidString)").path
+        let directory = Scratch.directory("video")
         let server = try SchedulingServer.open(dataDirectory: directory, configuration: configuration, logger: Logger(label: "test"))
         defer { server.close() }
         var seen = Set<String>()

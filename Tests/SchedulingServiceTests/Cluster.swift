@@ -121,9 +121,7 @@ func withServer<T>(
 }
 
 func temporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.appending(path: "tandem-scheduling-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    Scratch.directory("scheduling")
 }
 
 /// Monday 2027-01-18 00:00 UTC plus `days` and `hours`: the week after the test clock's start

@@ -431,7 +431,7 @@ struct ICalendarTests {
 
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let script = root.appendingPathComponent("Tests/python/check_ics.py")
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-\(UUID().uuidString).ics")
+        let file = URL(filePath: Scratch.path("calendar", suffix: ".ics"))
         try Data(ics.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
 

@@ -9,7 +9,7 @@ import Testing
 /// Runs Tests/python/check_ics.py on `ics` (Python's `icalendar` must accept it).
 func parseWithPython(_ ics: String) async throws -> ICalendarTests.ParsedCalendar {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-\(UUID().uuidString).ics")
+    let file = URL(filePath: Scratch.path("calendar", suffix: ".ics"))
     try Data(ics.utf8).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
     let result = try await runProgram("/usr/bin/env", ["python3", root.appendingPathComponent("Tests/python/check_ics.py").path, file.path])

@@ -12,9 +12,7 @@ func freeBasePort() throws -> Int {
 }
 
 func temporaryDirectory() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appending(path: "tandem-cli-\(UUID().uuidString.prefix(8))").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    Scratch.directory("cli")
 }
 
 /// Polls `condition` every 50 ms until it holds or `seconds` pass.

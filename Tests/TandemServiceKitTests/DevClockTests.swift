@@ -1,14 +1,13 @@
 import Foundation
 import TandemServiceKit
+import TandemTestSupport
 import Testing
 
 @Suite("DevClock: real time plus an offset from a file")
 struct DevClockTests {
     /// A clock file path in a fresh temporary directory (the file itself is not created).
     func clockPath() throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "tandem-clock-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory.appending(path: "clock").path
+        Scratch.directory("clock") + "/clock"
     }
 
     func write(_ text: String, to path: String) throws {

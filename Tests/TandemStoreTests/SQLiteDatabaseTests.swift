@@ -1,10 +1,11 @@
 import Foundation
 import TandemRandom
+import TandemTestSupport
 import Testing
 @testable import TandemStore
 
 private func temporaryPath() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("tandem-store-\(UUID()).sqlite").path
+    Scratch.path("store", suffix: ".sqlite")
 }
 
 private let schema = [

@@ -48,7 +48,7 @@ public final class ServiceProcess: @unchecked Sendable {
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }
         merged.merge(environment) { _, new in new }
-        outputPath = FileManager.default.temporaryDirectory.appending(path: "tandem-process-\(UUID().uuidString).log").path
+        outputPath = Scratch.path("process", suffix: ".log")
         let fd = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw HTTPTestError("cannot create \(outputPath): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
