@@ -229,6 +229,24 @@ struct EnvelopeTests {
         #expect(tree["metadata"]?["trace-bin"] == .bytes([1, 2, 3]))
     }
 
+    @Test("metadata keys are kept and found in lower case, however they are written; a value that is not text or bytes is named in the error")
+    func metadataKeys() throws {
+        var metadata = Metadata()
+        metadata.append("Idempotency-Key", "k1")
+        metadata.append("idempotency-key", "k2")
+        metadata["ÉTAT"] = "x"
+        #expect(metadata.entries.map(\.key) == ["idempotency-key", "état"])
+        #expect(metadata["IDEMPOTENCY-KEY"] == "k2" && metadata["idempotency-key"] == "k2" && metadata["état"] == "x")
+        metadata["Idempotency-Key"] = nil
+        #expect(metadata.entries.map(\.key) == ["état"])
+        let badValue = ByteBuffer(bytes: CBORValue.textMap(["method": .text("a.B"), "metadata": .textMap(["x-count": .unsigned(3)])]).encoded)
+        #expect(throws: EnvelopeError(.headers, "metadata 'x-count' must be text or bytes")) { try RequestHeaders(decoding: badValue) }
+        // {"method": "a.B", "metadata": {"x-name": <text of the one byte 0xFF, not UTF-8>}}
+        let badText = ByteBuffer(bytes: [0xA2, 0x66] + Array("method".utf8) + [0x63] + Array("a.B".utf8) + [0x68] + Array("metadata".utf8)
+            + [0xA1, 0x66] + Array("x-name".utf8) + [0x61, 0xFF])
+        #expect(throws: EnvelopeError(.headers, "field 'metadata.x-name' must be a valid UTF-8 text string")) { try RequestHeaders(decoding: badText) }
+    }
+
     @Test func missingOrMistypedFieldsAreReported() {
         let noMethod = ByteBuffer(bytes: CBORValue.textMap(["timeout": .unsigned(1)]).encoded)
         #expect(throws: EnvelopeError(.headers, "required field 'method' is missing")) { try RequestHeaders(decoding: noMethod) }

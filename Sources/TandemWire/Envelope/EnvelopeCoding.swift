@@ -100,10 +100,11 @@ struct EnvelopeReader {
         return head.argument
     }
 
-    func text(at offset: Int, _ field: String) throws(EnvelopeError) -> String {
+    /// The text at `offset`; `field` names it in the error (built only then).
+    func text(at offset: Int, _ field: @autoclosure () -> String) throws(EnvelopeError) -> String {
         guard let head = try? reader.head(at: offset), head.major == .text,
               let (string, _) = try? reader.text(head, at: offset) else {
-            throw fail("field '\(field)' must be a valid UTF-8 text string")
+            throw fail("field '\(field())' must be a valid UTF-8 text string")
         }
         return string
     }

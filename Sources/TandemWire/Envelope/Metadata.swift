@@ -57,7 +57,7 @@ public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLit
 
     /// Adds an entry; a key that is already present is replaced (keys are unique on the wire).
     public mutating func append(_ key: String, _ value: Value) {
-        let key = key.lowercased()
+        let key = Self.normalized(key)
         if let index = entries.firstIndex(where: { $0.key == key }) {
             entries[index].value = value
         } else {
@@ -88,13 +88,19 @@ public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLit
 
     /// The value for `key` in either form.
     public func value(forKey key: String) -> Value? {
-        let key = key.lowercased()
+        let key = Self.normalized(key)
         return entries.first(where: { $0.key == key })?.value
     }
 
     /// Adds every entry of `other`, replacing equal keys.
     public mutating func merge(_ other: Metadata) {
         for entry in other.entries { append(entry.key, entry.value) }
+    }
+
+    /// `key` in lower case. Keys are ASCII and nearly always lower case already: then the key
+    /// itself, without `lowercased()`'s new string.
+    static func normalized(_ key: String) -> String {
+        key.utf8.allSatisfy { $0 < 0x80 && !(0x41...0x5A).contains($0) } ? key : key.lowercased()
     }
 
     func write(to buffer: inout ByteBuffer) {
