@@ -17,7 +17,7 @@ protocol ClientStreamSink: AnyObject {
 /// The client side of one connection (Protocols/WIRE.md): sends the preface and SETTINGS,
 /// multiplexes calls over streams, routes response frames to their calls, answers PINGs, and
 /// reacts to GOAWAY. Confined to its event loop; outbound frames of one loop tick share a flush.
-final class ClientConnectionHandler: ChannelDuplexHandler {
+final class ClientConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     typealias InboundIn = InboundFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -33,15 +33,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private(set) var state: State = .connecting
-    private var context: ChannelHandlerContext?
+    var context: ChannelHandlerContext?
     private var streams: [UInt32: any ClientStreamSink] = [:]
     /// Fires by the earliest deadline of the open streams.
     private var deadlineTimer = DeadlineTimer()
     private var nextStreamID: UInt32 = 1
     private(set) var codec: MessageCodec
-    private var outbound = ByteBuffer()
-    private var inReadCycle = false
-    private var flushScheduled = false
+    var outbound = ByteBuffer()
+    var inReadCycle = false
+    var flushScheduled = false
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
     private let readyPromise: EventLoopPromise<Void>
     private let settings: Settings
@@ -246,7 +246,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         var messages = messages
         patchStreamIDs(&messages, streamID)
         outbound.writeBuffer(&messages)
-        if outbound.readableBytes >= 64 * 1024 { flushNow() } else { scheduleFlush() }
+        scheduleFlush()
         guard context.channel.isWritable else {
             let promise = context.eventLoop.makePromise(of: Void.self)
             writabilityWaiters.append(promise)
@@ -328,34 +328,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             frames.setInteger(streamID, at: offset + 6, endianness: .big)
             offset += FrameHeader.size + length
         }
-    }
-
-    // MARK: Writing
-
-    /// Output is written at the end of a read cycle or event loop tick, so many calls share one
-    /// TLS record and system call; past this many bytes it is written at once, so the peer can
-    /// start on the first answers while the rest are produced.
-    private static let eagerFlushBytes = 8 * 1024
-
-    private func scheduleFlush() {
-        if outbound.readableBytes >= Self.eagerFlushBytes {
-            flushNow()
-            return
-        }
-        guard !inReadCycle, !flushScheduled, let context else { return }
-        flushScheduled = true
-        context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flushNow()
-        }
-    }
-
-    private func flushNow() {
-        guard let context, outbound.readableBytes > 0 else { return }
-        let bytes = outbound
-        outbound = context.channel.allocator.buffer(capacity: 1024)
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
 }
 

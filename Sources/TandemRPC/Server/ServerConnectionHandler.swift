@@ -49,7 +49,7 @@ struct ServerMetrics: Sendable {
 /// Handlers start with `Task.immediate` on this event loop's executor, so a handler that does
 /// not suspend answers within the same read, without a thread hop; responses of one read cycle
 /// are written with one flush.
-final class ServerConnectionHandler: ChannelDuplexHandler {
+final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     typealias InboundIn = InboundFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -82,14 +82,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
     private var state: ServerConnectionStateMachine
     private var streams: [UInt32: Stream] = [:]
-    private var context: ChannelHandlerContext?
+    var context: ChannelHandlerContext?
     private var executor: EventLoopTaskExecutor?
     private var codec: MessageCodec
     private var peer = PeerIdentity(address: "?")
 
-    private var outbound = ByteBuffer()
-    private var inReadCycle = false
-    private var flushScheduled = false
+    var outbound = ByteBuffer()
+    var inReadCycle = false
+    var flushScheduled = false
     private var readHeld = false
     private var writabilityWaiters: [EventLoopPromise<Void>] = []
 
@@ -477,11 +477,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func afterResponse() -> EventLoopFuture<Void>? {
         guard let context else { return nil }
-        if outbound.readableBytes >= 64 * 1024 {
-            flushNow()
-        } else {
-            scheduleFlush()
-        }
+        scheduleFlush()
         guard context.channel.isWritable else {
             let promise = context.eventLoop.makePromise(of: Void.self)
             writabilityWaiters.append(promise)
@@ -649,33 +645,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    // MARK: Writing and back-pressure
-
-    /// Output is written at the end of a read cycle or event loop tick, so many calls share one
-    /// TLS record and system call; past this many bytes it is written at once, so the peer can
-    /// start on the first answers while the rest are produced.
-    private static let eagerFlushBytes = 8 * 1024
-
-    private func scheduleFlush() {
-        if outbound.readableBytes >= Self.eagerFlushBytes {
-            flushNow()
-            return
-        }
-        guard !inReadCycle, !flushScheduled, let context else { return }
-        flushScheduled = true
-        context.eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flushNow()
-        }
-    }
-
-    private func flushNow() {
-        guard let context, outbound.readableBytes > 0 else { return }
-        let bytes = outbound
-        outbound = context.channel.allocator.buffer(capacity: 1024)
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-    }
+    // MARK: Back-pressure (writing: `CoalescedOutput`)
 
     func read(context: ChannelHandlerContext) {
         // Stop reading requests while responses cannot be written: a client that does not read
