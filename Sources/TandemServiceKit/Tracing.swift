@@ -7,49 +7,98 @@ import Synchronization
 public import Tracing
 import TandemRandom
 
-/// W3C trace context (`traceparent`: `00-<trace id>-<span id>-<flags>`).
+/// W3C trace context (`traceparent`: `00-<trace id>-<span id>-<flags>`). The ids are kept as
+/// numbers and written as hex only where they are sent or logged: a span is made for every call.
 public struct TraceContext: Sendable, Hashable {
-    /// 32 lower-case hex digits.
-    public var traceID: String
-    /// 16 lower-case hex digits.
-    public var spanID: String
+    /// The trace id's 128 bits: the first 16 hex digits, then the last 16.
+    public var traceIDHigh: UInt64
+    public var traceIDLow: UInt64
+    /// The span id's 64 bits.
+    public var spanIDBits: UInt64
     public var sampled: Bool
 
-    public init(traceID: String, spanID: String, sampled: Bool = true) {
-        self.traceID = traceID
-        self.spanID = spanID
+    public init(traceID: (high: UInt64, low: UInt64), spanID: UInt64, sampled: Bool = true) {
+        traceIDHigh = traceID.high
+        traceIDLow = traceID.low
+        spanIDBits = spanID
         self.sampled = sampled
     }
 
-    /// Parses a `traceparent` header; nil when it is not version 00 with valid, non-zero ids.
+    /// 32 lower-case hex digits.
+    public var traceID: String {
+        Self.text(count: 32) { Self.writeHex(traceIDHigh, $0, 0); Self.writeHex(traceIDLow, $0, 16) }
+    }
+
+    /// 16 lower-case hex digits.
+    public var spanID: String {
+        Self.hex(spanIDBits)
+    }
+
+    /// 16 lower-case hex digits.
+    static func hex(_ value: UInt64) -> String {
+        text(count: 16) { writeHex(value, $0, 0) }
+    }
+
+    /// Parses a `traceparent` header; nil when it is not version 00 with lower-case hex, non-zero
+    /// ids and a dash between the fields.
     public init?(traceparent: String) {
-        let parts = traceparent.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "00", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-              parts[1...3].allSatisfy({ $0.allSatisfy(\.isHexDigit) && $0 == $0.lowercased() }),
-              parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" }),
-              let flags = UInt8(parts[3], radix: 16) else { return nil }
-        self.init(traceID: String(parts[1]), spanID: String(parts[2]), sampled: flags & 1 == 1)
-    }
-
-    public var traceparent: String { "00-\(traceID)-\(spanID)-\(sampled ? "01" : "00")" }
-
-    /// `bytes` (8 or 16) random bytes as hex. Ids need to be unique and unpredictable, not
-    /// secret: SplitMix64 over a process-wide counter that starts at a random point (one atomic
-    /// add per id instead of a system call).
-    static func randomHex(bytes: Int) -> String {
-        var text = hex(IDSequence.next())
-        if bytes > 8 { text += hex(IDSequence.next()) }
-        return text
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        String(unsafeUninitializedCapacity: 16) { buffer in
-            let digits: StaticString = "0123456789abcdef"
-            digits.withUTF8Buffer { digits in
-                for index in 0..<16 { buffer[index] = digits[Int((value >> UInt64(60 - 4 * index)) & 0xF)] }
-            }
-            return 16
+        var text = traceparent
+        let parsed = text.withUTF8 { utf8 -> TraceContext? in
+            guard utf8.count == 55, utf8[0] == 0x30, utf8[1] == 0x30, utf8[2] == 0x2D, utf8[35] == 0x2D, utf8[52] == 0x2D,
+                  let high = Self.parseHex(utf8, 3), let low = Self.parseHex(utf8, 19), let span = Self.parseHex(utf8, 36),
+                  let flags = Self.parseHex(utf8, 53, digits: 2), high | low != 0, span != 0 else { return nil }
+            return TraceContext(traceID: (high, low), spanID: span, sampled: flags & 1 == 1)
         }
+        guard let parsed else { return nil }
+        self = parsed
+    }
+
+    public var traceparent: String {
+        Self.text(count: 55) { buffer in
+            buffer[0] = 0x30; buffer[1] = 0x30; buffer[2] = 0x2D
+            Self.writeHex(traceIDHigh, buffer, 3)
+            Self.writeHex(traceIDLow, buffer, 19)
+            buffer[35] = 0x2D
+            Self.writeHex(spanIDBits, buffer, 36)
+            buffer[52] = 0x2D; buffer[53] = 0x30; buffer[54] = sampled ? 0x31 : 0x30
+        }
+    }
+
+    /// A new id: SplitMix64 over a process-wide counter that starts at a random point (one
+    /// atomic add per id instead of a system call); ids need to be unique and unpredictable,
+    /// not secret.
+    static func randomID() -> UInt64 {
+        IDSequence.next()
+    }
+
+    private static func text(count: Int, _ write: (UnsafeMutableBufferPointer<UInt8>) -> Void) -> String {
+        String(unsafeUninitializedCapacity: count) { buffer in
+            write(buffer)
+            return count
+        }
+    }
+
+    private static func writeHex(_ value: UInt64, _ buffer: UnsafeMutableBufferPointer<UInt8>, _ offset: Int) {
+        for index in 0..<16 {
+            let digit = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0xF
+            buffer[offset + index] = digit < 10 ? 0x30 + digit : 0x61 - 10 + digit
+        }
+    }
+
+    /// `digits` lower-case hex digits at `offset`.
+    private static func parseHex(_ utf8: UnsafeBufferPointer<UInt8>, _ offset: Int, digits: Int = 16) -> UInt64? {
+        var value: UInt64 = 0
+        for index in offset..<(offset + digits) {
+            let byte = utf8[index]
+            let digit: UInt8
+            switch byte {
+            case 0x30...0x39: digit = byte - 0x30
+            case 0x61...0x66: digit = byte - 0x61 + 10
+            default: return nil
+            }
+            value = value << 4 | UInt64(digit)
+        }
+        return value
     }
 }
 
@@ -92,11 +141,12 @@ public struct TandemTracer: Tracer {
         var context = context()
         let parent = context[TraceContextKey.self]
         let current = TraceContext(
-            traceID: parent?.traceID ?? TraceContext.randomHex(bytes: 16), spanID: TraceContext.randomHex(bytes: 8), sampled: parent?.sampled ?? true
+            traceID: parent.map { ($0.traceIDHigh, $0.traceIDLow) } ?? (TraceContext.randomID(), TraceContext.randomID()),
+            spanID: TraceContext.randomID(), sampled: parent?.sampled ?? true
         )
         context[TraceContextKey.self] = current
         return TandemSpan(
-            name: operationName, kind: kind, context: context, parentSpanID: parent?.spanID, startNanoseconds: instant().nanosecondsSinceEpoch, logger: logger
+            name: operationName, kind: kind, context: context, parentSpanID: parent?.spanIDBits, startNanoseconds: instant().nanosecondsSinceEpoch, logger: logger
         )
     }
 
@@ -131,12 +181,12 @@ public final class TandemSpan: Tracing.Span {
 
     public let context: ServiceContext
     let kind: SpanKind
-    let parentSpanID: String?
+    let parentSpanID: UInt64?
     let startNanoseconds: UInt64
     let logger: Logger
     private let state: Mutex<State>
 
-    init(name: String, kind: SpanKind, context: ServiceContext, parentSpanID: String?, startNanoseconds: UInt64, logger: Logger) {
+    init(name: String, kind: SpanKind, context: ServiceContext, parentSpanID: UInt64?, startNanoseconds: UInt64, logger: Logger) {
         self.context = context
         self.kind = kind
         self.parentSpanID = parentSpanID
@@ -184,7 +234,9 @@ public final class TandemSpan: Tracing.Span {
             "trace_id": "\(trace.traceID)", "span_id": "\(trace.spanID)", "name": "\(finished.name)", "kind": "\(kind)",
             "duration_ms": "\(Double(end &- startNanoseconds) / 1_000_000)",
         ]
-        if let parentSpanID { metadata["parent_span_id"] = "\(parentSpanID)" }
+        if let parentSpanID {
+            metadata["parent_span_id"] = "\(TraceContext.hex(parentSpanID))"
+        }
         finished.attributes.forEach { key, attribute in metadata["attr." + key] = "\(attribute)" }
         if let status = finished.status, status.code == .error { metadata["error"] = "\(status.message ?? "error")" }
         logger.debug("span finished", metadata: metadata)

@@ -20,16 +20,16 @@ public struct MethodDescriptor<Input: Codable & Sendable, Output: Codable & Send
     public let kind: CallKind
     /// Calling it twice has the same effect as once, so clients may retry it on UNAVAILABLE.
     public let isIdempotent: Bool
+    /// `service.Method`, the name on the wire (built once: every call sends it).
+    public let fullName: String
 
     public init(service: String, method: String, kind: CallKind = .unary, idempotent: Bool = false) {
         self.service = service
         self.method = method
         self.kind = kind
         self.isIdempotent = idempotent
+        fullName = "\(service).\(method)"
     }
-
-    /// `service.Method`, the name on the wire.
-    public var fullName: String { "\(service).\(method)" }
 
     public var description: String { fullName }
 

@@ -61,6 +61,8 @@ public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLit
         if let index = entries.firstIndex(where: { $0.key == key }) {
             entries[index].value = value
         } else {
+            // Room for a call's usual few entries at once, instead of growing 1, 2, 4.
+            if entries.isEmpty { entries.reserveCapacity(4) }
             entries.append(Entry(key: key, value: value))
         }
     }
