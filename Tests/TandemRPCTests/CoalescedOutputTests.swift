@@ -96,7 +96,7 @@ struct CoalescedOutputTests {
         _ = try channel.finish()
     }
 
-    @Test("eight KiB gathered are written at once; a buffer grown past 64 KiB is let go")
+    @Test("eight KiB gathered are written at once; a buffer grown past 16 KiB is let go")
     func eagerAndBounded() throws {
         let output = Output()
         let channel = EmbeddedChannel(handler: output)
@@ -104,7 +104,7 @@ struct CoalescedOutputTests {
         #expect(try written(channel).map(\.count) == [8 * 1024])
         output.send(String(repeating: "y", count: 100 * 1024))
         #expect(try written(channel).map(\.count) == [100 * 1024])
-        #expect(output.outbound.capacity <= 64 * 1024)
+        #expect(output.outbound.capacity <= 16 * 1024)
         _ = try channel.finish()
     }
 

@@ -19,7 +19,9 @@ protocol CoalescedOutput: AnyObject, ChannelOutboundHandler where OutboundOut ==
 
 enum CoalescedOutputLimits {
     static let eagerFlushBytes = 8 * 1024
-    static let keptCapacity = 64 * 1024
+    /// Kept small: every open connection keeps its buffer (a thousand idle connections, 16 MiB
+    /// at most).
+    static let keptCapacity = 16 * 1024
     static let initialCapacity = 1024
 }
 
