@@ -1,8 +1,8 @@
 public import Foundation
 public import TandemAuth
-public import TandemProtocols
+import TandemProtocols
 public import TandemRPC
-public import TandemWire
+import TandemWire
 
 /// Rate limits and administrative methods at the edge, after `AuthServerInterceptor` (with
 /// `Gateway.publicMethods`) has verified the token, or let a public method through without one.

@@ -1,7 +1,7 @@
 public import Foundation
 public import Logging
-public import TandemAuth
-public import TandemProtocols
+import TandemAuth
+import TandemProtocols
 public import TandemRPC
 import TandemWire
 

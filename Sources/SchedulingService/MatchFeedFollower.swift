@@ -1,6 +1,6 @@
-public import Foundation
-public import TandemProtocols
-public import TandemRPC
+import Foundation
+import TandemProtocols
+import TandemRPC
 public import TandemAuth
 import TandemStore
 import TandemWire

@@ -2,8 +2,8 @@ public import Foundation
 public import Logging
 import Synchronization
 import TandemRandom
-public import TandemAuth
-public import TandemProtocols
+import TandemAuth
+import TandemProtocols
 public import TandemRPC
 import TandemWire
 

@@ -1,9 +1,9 @@
 public import Foundation
 import Histogram
 import Synchronization
-public import TandemProtocols
+import TandemProtocols
 import TandemRPC
-public import TandemWire
+import TandemWire
 import TandemRandom
 
 /// What the service acknowledged during a run, for the invariant check afterwards.
@@ -245,7 +245,7 @@ public final class LoadRunner: Sendable {
                             // Straight into the shared live histogram: an uncontended lock costs less
                             // than merging a worker's own histogram (and clearing its ~200 KB of
                             // counts) every few calls.
-                            shared.live.withLock { $0.record(micros) }
+                            _ = shared.live.withLock { $0.record(micros) }
                             if case .failed = outcome { shared.errors.wrappingAdd(1, ordering: .relaxed) }
                             let count = shared.measuredCalls.wrappingAdd(1, ordering: .relaxed).newValue
                             if let requests = self.plan.requests, count >= requests { shared.stop.store(true, ordering: .relaxed) }
@@ -283,7 +283,7 @@ public final class LoadRunner: Sendable {
                                 let micros = Self.microseconds(ContinuousClock.now - intended)
                                 var recorder = Recorder()
                                 recorder.record(operation, outcome, microseconds: micros)
-                                shared.live.withLock { $0.record(micros) }
+                                _ = shared.live.withLock { $0.record(micros) }
                                 if case .failed = outcome { shared.errors.wrappingAdd(1, ordering: .relaxed) }
                                 let count = shared.measuredCalls.wrappingAdd(1, ordering: .relaxed).newValue
                                 tasks.withLock { $0.append(recorder) }

@@ -1,6 +1,6 @@
-public import Foundation
+import Foundation
 import Synchronization
-public import TandemProtocols
+import TandemProtocols
 
 /// What the invariant check found.
 public struct VerificationReport: Sendable, Codable, Equatable {

@@ -2,7 +2,7 @@ public import Instrumentation
 public import Prometheus
 public import TandemRPC
 public import Logging
-public import ServiceContextModule
+import ServiceContextModule
 import Synchronization
 public import Tracing
 import TandemRandom

@@ -62,7 +62,7 @@ struct RandomDriver {
                 corpus.append(input)
                 if let directory = options.corpus {
                     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                    FileManager.default.createFile(atPath: directory + "/input-\(corpus.count)", contents: Data(input))
+                    _ = FileManager.default.createFile(atPath: directory + "/input-\(corpus.count)", contents: Data(input))
                 }
             }
             if Date().timeIntervalSince(lastReport) >= 10 {

@@ -50,7 +50,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let environment = try options.environment(extraNames: Set(names))
         let settings = try options.resolve(service: "gateway", defaultPort: Self.defaultPort, environment: environment)
         func number<T: LosslessStringConvertible & Comparable>(_ flag: T?, _ name: String, default value: T, _ range: ClosedRange<T>) throws -> T {
-            guard let text = flag.map(String.init) ?? environment["TANDEM_" + name.uppercased().replacing("-", with: "_")] else { return value }
+            guard let text = flag?.description ?? environment["TANDEM_" + name.uppercased().replacing("-", with: "_")] else { return value }
             guard let parsed = T(text), range.contains(parsed) else { throw ServiceConfigurationError("--\(name) '\(text)' must be a number in \(range.lowerBound)…\(range.upperBound)") }
             return parsed
         }

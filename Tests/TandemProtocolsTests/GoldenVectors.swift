@@ -124,7 +124,7 @@ enum GoldenVectors {
                 frames: [], parse: { try CBORDecoder().decode(BookMeetingRequest.self, from: $0) == Examples.booking }
             ),
         ]
-        let frames: [GoldenVector] = try [
+        let frames: [GoldenVector] = [
             .frames("frames-client-preface-settings", "Client connection start: the 8-byte preface TANDEM/1, then its SETTINGS", preface: true,
                     [.init(frame: Frame(type: .settings, streamID: 0, payload: envelope(clientSettings.encode)), payloadIsCBOR: true)]) {
                 try Settings(decoding: $0[0].payload) == clientSettings

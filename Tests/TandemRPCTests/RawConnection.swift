@@ -125,7 +125,7 @@ final class RawConnection: Sendable {
         try await channel.eventLoop.submit { [channel] in
             try channel.pipeline.syncOperations.handler(type: ReadGate.self).open = false
         }.get()
-        try await channel.setOption(ChannelOptions.autoRead, value: false)
+        try await channel.setOption(ChannelOptions.autoRead, value: false).get()
     }
 }
 

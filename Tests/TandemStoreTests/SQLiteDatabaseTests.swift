@@ -285,7 +285,7 @@ struct SQLiteDatabaseTests {
     @Test("the sync thread answers groups in commit order, a group that left no sync after the sync before it; a failed sync fails its group and every later one, and stays")
     func logSyncerOrderAndFailure() async throws {
         let path = temporaryPath()
-        FileManager.default.createFile(atPath: path, contents: Data("log".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("log".utf8))
         let syncer = SQLiteLogSyncer(logger: .init(label: "test"))
         syncer.start()
         let answers = Answers()

@@ -1,5 +1,5 @@
 public import Foundation
-public import Logging
+import Logging
 import NIOCore
 import NIOPosix
 public import NIOSSL

@@ -77,7 +77,7 @@ extension IdentityStore {
 
     /// Revokes the family of a refresh token (sign-out). Unknown tokens are ignored.
     func revokeRefreshFamily(digest: [UInt8]) async throws {
-        try await database.write { connection in
+        _ = try await database.write { connection in
             try connection.execute("""
                 UPDATE refresh_tokens SET revoked = 1
                 WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)

@@ -31,7 +31,6 @@ struct CohortSolver {
 
     func solve() -> [Int?] {
         let n = mentees
-        let m = mentors
         guard n > 0 else { return [] }
         var state = State(solver: self)
         while state.phase() {}

@@ -1,5 +1,5 @@
 public import NIOCore
-public import TandemWire
+import TandemWire
 
 /// Where a service instance listens.
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 public import CoreMetrics
-public import Logging
+import Logging
 import NIOCore
 import Synchronization
 public import Tracing

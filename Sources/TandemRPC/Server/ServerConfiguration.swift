@@ -1,5 +1,5 @@
 public import NIOCore
-public import TandemWire
+import TandemWire
 
 /// How a server listens and what it allows. Every limit has a safe default; `validate()` runs
 /// at start-up and names the first bad value.
