@@ -64,13 +64,6 @@ public struct TraceContext: Sendable, Hashable {
         }
     }
 
-    /// A new id: SplitMix64 over a process-wide counter that starts at a random point (one
-    /// atomic add per id instead of a system call); ids need to be unique and unpredictable,
-    /// not secret.
-    static func randomID() -> UInt64 {
-        IDSequence.next()
-    }
-
     private static func text(count: Int, _ write: (UnsafeMutableBufferPointer<UInt8>) -> Void) -> String {
         String(unsafeUninitializedCapacity: count) { buffer in
             write(buffer)
@@ -141,8 +134,8 @@ public struct TandemTracer: Tracer {
         var context = context()
         let parent = context[TraceContextKey.self]
         let current = TraceContext(
-            traceID: parent.map { ($0.traceIDHigh, $0.traceIDLow) } ?? (TraceContext.randomID(), TraceContext.randomID()),
-            spanID: TraceContext.randomID(), sampled: parent?.sampled ?? true
+            traceID: parent.map { ($0.traceIDHigh, $0.traceIDLow) } ?? (IDSequence.next(), IDSequence.next()),
+            spanID: IDSequence.next(), sampled: parent?.sampled ?? true
         )
         context[TraceContextKey.self] = current
         return TandemSpan(
@@ -234,9 +227,7 @@ public final class TandemSpan: Tracing.Span {
             "trace_id": "\(trace.traceID)", "span_id": "\(trace.spanID)", "name": "\(finished.name)", "kind": "\(kind)",
             "duration_ms": "\(Double(end &- startNanoseconds) / 1_000_000)",
         ]
-        if let parentSpanID {
-            metadata["parent_span_id"] = "\(TraceContext.hex(parentSpanID))"
-        }
+        if let parentSpanID { metadata["parent_span_id"] = "\(TraceContext.hex(parentSpanID))" }
         finished.attributes.forEach { key, attribute in metadata["attr." + key] = "\(attribute)" }
         if let status = finished.status, status.code == .error { metadata["error"] = "\(status.message ?? "error")" }
         logger.debug("span finished", metadata: metadata)

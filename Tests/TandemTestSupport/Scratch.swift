@@ -13,13 +13,7 @@ import Darwin
 public enum Scratch {
     /// A new, empty directory named `<prefix>-<8 hex digits>`, inside this process's folder.
     public static func directory(_ prefix: String) -> String {
-        let path = self.path(prefix)
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            fatalError("cannot create the test directory \(path): \(error)")
-        }
-        return path
+        create(self.path(prefix))
     }
 
     /// A path inside this process's folder, named `<prefix>-<8 hex digits><suffix>`, that does not
@@ -35,16 +29,23 @@ public enum Scratch {
         removeAbandoned(in: parent)
         let root = "\(parent)/\(getpid())"
         try? FileManager.default.removeItem(atPath: root)  // a process before us with the same pid
-        do {
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        } catch {
-            fatalError("cannot create the test directory \(root): \(error)")
-        }
+        create(root)
         if ProcessInfo.processInfo.environment["TANDEM_KEEP_TEST_FILES"] != "1" {
             atexit { try? FileManager.default.removeItem(atPath: Scratch.root) }
         }
         return root
     }()
+
+    /// Creates the directory `path` (and its parents); a test cannot go on without it.
+    @discardableResult
+    private static func create(_ path: String) -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            fatalError("cannot create the test directory \(path): \(error)")
+        }
+        return path
+    }
 
     /// Removes the folders of test processes that are no longer running.
     public static func removeAbandoned(in parent: String) {
