@@ -38,10 +38,17 @@ enum TandemFuzz {
         var arguments = CommandLine.arguments.dropFirst()
         while let argument = arguments.popFirst() {
             switch argument {
-            case "--seconds": options.seconds = Double(arguments.popFirst() ?? "") ?? options.seconds
-            case "--seed": options.seed = UInt64(arguments.popFirst() ?? "") ?? options.seed
-            case "--max-length": options.maxLength = Int(arguments.popFirst() ?? "") ?? options.maxLength
-            case "--corpus": options.corpus = arguments.popFirst()
+            case "--seconds": options.seconds = value(argument, arguments.popFirst(), Double.init, "a number of seconds above 0") { $0 > 0 }
+            case "--seed": options.seed = value(argument, arguments.popFirst(), UInt64.init, "a whole number of 0 or more") { _ in true }
+            case "--max-length": options.maxLength = value(argument, arguments.popFirst(), Int.init, "a length of 1 or more bytes") { $0 > 0 }
+            case "--corpus":
+                let directory = value(argument, arguments.popFirst(), { $0 }, "a directory") { !$0.isEmpty }
+                do {
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                } catch {
+                    fail("--corpus: cannot create \(directory): \(error.localizedDescription)")
+                }
+                options.corpus = directory
             case "--replay":
                 let path = arguments.popFirst() ?? ""
                 let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
@@ -55,11 +62,21 @@ enum TandemFuzz {
                 """)
                 exit(0)
             default:
-                FileHandle.standardError.write(Data("unknown argument \(argument); see --help\n".utf8))
-                exit(2)
+                fail("unknown argument \(argument); see --help")
             }
         }
         exit(RandomDriver(options: options).run())
+    }
+
+    /// The option's value, or exit 2 naming the option and what it takes.
+    static func value<T>(_ option: String, _ text: String?, _ parse: (String) -> T?, _ rule: String, _ valid: (T) -> Bool) -> T {
+        guard let text, let parsed = parse(text), valid(parsed) else { fail("\(option) takes \(rule), not '\(text ?? "")'") }
+        return parsed
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("tandem-fuzz: \(message)\n".utf8))
+        exit(2)
     }
 }
 

@@ -61,8 +61,10 @@ struct RandomDriver {
             if seen.insert(outcome).inserted, corpus.count < 4096 {
                 corpus.append(input)
                 if let directory = options.corpus {
-                    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                    _ = FileManager.default.createFile(atPath: directory + "/input-\(corpus.count)", contents: Data(input))
+                    let path = directory + "/input-\(corpus.count)"
+                    if !FileManager.default.createFile(atPath: path, contents: Data(input)) {
+                        FileHandle.standardError.write(Data("tandem-fuzz: cannot write \(path); the input stays in memory only\n".utf8))
+                    }
                 }
             }
             if Date().timeIntervalSince(lastReport) >= 10 {
