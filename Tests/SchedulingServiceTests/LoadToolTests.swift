@@ -105,6 +105,27 @@ struct LoadToolTests {
         #expect(throws: (any Error).self) { try CBOREncoder().encode(checked) }
     }
 
+    @Test("latencies past two minutes count in the percentiles (an open-loop run far behind); recorders merge per operation")
+    func longLatenciesCount() throws {
+        var fast = LoadRunner.Recorder()
+        for _ in 0..<98 { fast.record(.book, .ok, microseconds: 2_000) }
+        var behind = LoadRunner.Recorder()
+        behind.record(.book, .ok, microseconds: 300_000_000)
+        behind.record(.book, .failed(.deadlineExceeded), microseconds: 400_000_000)
+        behind.record(.cancel, .conflict, microseconds: 1_000)
+        let report = LoadRunner.report([fast, behind], pace: .open(ratePerSecond: 100), seconds: 2)
+        let book = try #require(report.operations["book"])
+        #expect(book.calls == 100 && book.ok == 99 && book.errors == 1)
+        #expect(book.statusCodes == ["OK": 99, "DEADLINE_EXCEEDED": 1])
+        // 2 of 100 took minutes: the p99 is one of them, and so is the max (3 significant digits).
+        #expect(abs(book.p99Milliseconds - 300_000) < 300)
+        #expect(abs(book.maxMilliseconds - 400_000) < 400)
+        #expect(abs(book.p50Milliseconds - 2) < 0.01)
+        #expect(report.operations["cancel"]?.conflicts == 1)
+        #expect(report.all.calls == 101 && report.mode == "open" && report.bookingsPerSecond == 49.5)
+        #expect(abs(report.all.maxMilliseconds - 400_000) < 400)
+    }
+
     @Test("mix parsing")
     func mix() throws {
         #expect(try LoadPlan.parseMix("book=70, find=20,cancel=10") == [.book: 70, .find: 20, .cancel: 10])
