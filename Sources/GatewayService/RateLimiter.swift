@@ -7,31 +7,55 @@ import Synchronization
 public final class RateLimiter: Sendable {
     public let perSecond: Double
     public let burst: Double
-    private let buckets = Mutex<[String: (tokens: Double, at: Double)]>([:])
+    /// Buckets are swept for idle ones once there are this many.
+    let sweepThreshold: Int
+    private let state: Mutex<State>
 
-    public init(perSecond: Double, burst: Int) {
-        precondition(perSecond > 0 && burst >= 1)
+    struct State {
+        var buckets: [String: (tokens: Double, at: Double)] = [:]
+        /// The count at which the next sweep runs. After a sweep it is at least twice the buckets
+        /// left, so that many active keys (e.g. calls without credentials from many addresses)
+        /// cost one sweep per doubling instead of a sweep of every bucket on every call.
+        var nextSweep: Int
+        var sweeps = 0
+    }
+
+    public convenience init(perSecond: Double, burst: Int) {
+        self.init(perSecond: perSecond, burst: burst, sweepThreshold: 100_000)
+    }
+
+    init(perSecond: Double, burst: Int, sweepThreshold: Int) {
+        precondition(perSecond > 0 && burst >= 1 && sweepThreshold >= 1)
         self.perSecond = perSecond
         self.burst = Double(burst)
+        self.sweepThreshold = sweepThreshold
+        state = Mutex(State(nextSweep: sweepThreshold))
     }
 
     /// Takes a token for `key` at `now` (seconds); nil when allowed, otherwise the seconds to wait.
     public func take(_ key: String, now: Double) -> Double? {
-        buckets.withLock { buckets in
-            if buckets.count > 100_000 {
+        state.withLock { state in
+            if state.buckets.count >= state.nextSweep {
                 let full = burst / perSecond
-                buckets = buckets.filter { now - $0.value.at < full }
+                state.buckets = state.buckets.filter { now - $0.value.at < full }
+                state.nextSweep = max(sweepThreshold, 2 * state.buckets.count)
+                state.sweeps += 1
             }
-            var bucket = buckets[key] ?? (burst, now)
+            var bucket = state.buckets[key] ?? (burst, now)
             bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * perSecond)
             bucket.at = now
             guard bucket.tokens >= 1 else {
-                buckets[key] = bucket
+                state.buckets[key] = bucket
                 return (1 - bucket.tokens) / perSecond
             }
             bucket.tokens -= 1
-            buckets[key] = bucket
+            state.buckets[key] = bucket
             return nil
         }
+    }
+
+    /// Buckets held, and sweeps run so far.
+    var footprint: (buckets: Int, sweeps: Int) {
+        state.withLock { ($0.buckets.count, $0.sweeps) }
     }
 }
