@@ -48,16 +48,32 @@ public final class GatewayServer: Sendable {
     /// The RPC handlers: every routed method, and the gateway's own.
     public var service: any RPCService { GatewayRPCService(server: self) }
 
-    /// What the gateway passes on from the client's call: its credentials and idempotency key.
+    /// What the gateway passes on from the client's call: its credentials and idempotency key,
+    /// and the client's address (`tandem-client-address`, always the gateway's own view of the
+    /// peer: a value the client sent is not passed on), so that identity slows failed sign-ins
+    /// down per client instead of counting every client's failures against the gateway.
     /// The deadline and request id are inherited by every call made while serving; the trace
     /// continues through the tracing interceptors (the gateway's server span, a client span per
     /// upstream call, whose `traceparent` the service receives).
     static func forwarded(_ context: ServerContext) -> CallOptions {
+        CallOptions(metadata: forwarded(context.metadata, peerAddress: context.peer.address))
+    }
+
+    static func forwarded(_ received: Metadata, peerAddress: String) -> Metadata {
         var metadata = Metadata()
         for key in [Metadata.Keys.authorization, Metadata.Keys.idempotencyKey] {
-            if let value = context.metadata[key] { metadata[key] = value }
+            if let value = received[key] { metadata[key] = value }
         }
-        return CallOptions(metadata: metadata)
+        metadata[Metadata.Keys.clientAddress] = clientHost(peerAddress)
+        return metadata
+    }
+
+    /// `ip:port` without the port (`[::1]:443` and `::1:443` give `::1`).
+    static func clientHost(_ address: String) -> String {
+        guard let colon = address.lastIndex(of: ":") else { return address }
+        let host = address[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { return String(host.dropFirst().dropLast()) }
+        return String(host)
     }
 }
 

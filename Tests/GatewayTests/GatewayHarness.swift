@@ -42,9 +42,11 @@ struct GatewayCluster: Sendable {
         return (person.id, try await signIn(email).accessToken)
     }
 
-    /// A client of the gateway presenting no certificate.
-    static func client(_ endpoint: Endpoint) throws -> RPCClient {
+    /// A client of the gateway presenting no certificate; connecting from `localAddress` (e.g.
+    /// 127.0.0.2) when given.
+    static func client(_ endpoint: Endpoint, from localAddress: String? = nil) throws -> RPCClient {
         var configuration = ClientConfiguration()
+        configuration.localAddress = localAddress
         configuration.backoff = ConnectionBackoff(initial: .milliseconds(20), maximum: .milliseconds(200))
         return try RPCClient(
             endpoints: [endpoint], tls: ClientTLSConfiguration(trustRoots: TestPKI.shared.caCertificates, serverName: "gateway"),

@@ -126,6 +126,50 @@ struct GatewayTests {
         }
     }
 
+    @Test("failed sign-ins through the gateway count against each client's address, not the gateway's; a client cannot set its own")
+    func signInThrottlePerClient() async throws {
+        try await withGatewayCluster { cluster in
+            let guesser = try GatewayCluster.client(cluster.gatewayEndpoint, from: "127.0.0.2")
+            defer { guesser.close() }
+            let other = try GatewayCluster.client(cluster.gatewayEndpoint, from: "127.0.0.3")
+            defer { other.close() }
+            func signIn(_ client: RPCClient, _ email: String, _ password: String, claiming address: String? = nil) async throws {
+                var options = CallOptions(timeout: .seconds(30))
+                if let address { options.metadata[Metadata.Keys.clientAddress] = address }
+                _ = try await client.call(Identity.signIn, SignInRequest(organisation: "acme", email: email, password: password), options: options)
+            }
+            // 20 free failures per client, each for another account (5 free per account); the 21st
+            // starts the client's lock. The guesser claims another address each time, which the
+            // gateway does not pass on.
+            for index in 0..<21 {
+                await expectRPCError(.unauthenticated) { try await signIn(guesser, "guess\(index)@acme.example", "wrong password!!", claiming: "10.0.0.\(index)") }
+            }
+            let throttled = await expectRPCError(.resourceExhausted) { try await signIn(guesser, "fresh@acme.example", "wrong password!!") }
+            #expect(throttled?.message.contains("too many failed sign-ins") == true)
+            // Before, every client of the gateway shared the gateway's address, so one guesser locked
+            // everyone out.
+            try await signIn(other, "admin@acme.example", GatewayCluster.password)
+            await expectRPCError(.resourceExhausted) { try await signIn(guesser, "admin@acme.example", GatewayCluster.password) }
+        }
+    }
+
+    @Test("what the gateway forwards: credentials, the idempotency key and the client's address (never the client's claim of one)")
+    func forwardedMetadata() {
+        var metadata = Metadata()
+        metadata[Metadata.Keys.authorization] = "Bearer t"
+        metadata[Metadata.Keys.idempotencyKey] = "k1"
+        metadata[Metadata.Keys.clientAddress] = "10.9.8.7"
+        metadata["x-other"] = "dropped"
+        let forwarded = GatewayServer.forwarded(metadata, peerAddress: "192.0.2.4:50123")
+        #expect(forwarded[Metadata.Keys.authorization] == "Bearer t")
+        #expect(forwarded[Metadata.Keys.idempotencyKey] == "k1")
+        #expect(forwarded[Metadata.Keys.clientAddress] == "192.0.2.4")
+        #expect(forwarded["x-other"] == nil)
+        #expect(GatewayServer.clientHost("::1:443") == "::1")
+        #expect(GatewayServer.clientHost("[2001:db8::5]:443") == "2001:db8::5")
+        #expect(GatewayServer.clientHost("unix") == "unix")
+    }
+
     @Test("rate limits: a burst, then RESOURCE_EXHAUSTED with retry-after, then calls again once tokens refill")
     func rateLimits() async throws {
         try await withGatewayCluster(rate: 2, burst: 3) { cluster in

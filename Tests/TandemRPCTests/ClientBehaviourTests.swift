@@ -208,4 +208,24 @@ struct ClientBehaviourTests {
             await #expect { try await clash.run() } throws: { "\($0)".contains("cannot listen on 127.0.0.1:\(endpoint.port)") }
         }
     }
+
+    @Test("a client connects from the local address it is given; a bad one is a clear configuration error")
+    func localAddress() async throws {
+        var configuration = ClientConfiguration()
+        configuration.localAddress = "localhost"
+        #expect { try configuration.validate() } throws: { "\($0)".contains("localAddress must be an IPv4 or IPv6 address") }
+        configuration.localAddress = "127.0.0.7"
+        try configuration.validate()
+        struct PeerEcho: RPCService {
+            func register(into router: inout RPCRouter) {
+                router.register(Echo.get, unary: { _, context in EchoMessage(text: context.peer.address) })
+            }
+        }
+        try await withServer(services: [PeerEcho()]) { _, endpoint in
+            let client = try RPCClient(endpoints: [endpoint], tls: TestPKI.shared.clientTLS(), configuration: configuration, logger: Logger(label: "test"))
+            defer { client.close() }
+            let peer = try await client.call(Echo.get, EchoMessage()).text
+            #expect(peer.hasPrefix("127.0.0.7:"), "the server saw \(peer)")
+        }
+    }
 }

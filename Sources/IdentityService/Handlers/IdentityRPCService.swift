@@ -61,7 +61,7 @@ extension IdentityServer {
     /// The address sign-in attempts are counted against: the TLS peer, or, for calls the
     /// gateway forwards, the client address it reports.
     func clientAddress(_ context: ServerContext) -> String {
-        if context.peer.certificateNames.contains("gateway"), let forwarded = context.metadata["tandem-client-address"], !forwarded.isEmpty {
+        if context.peer.certificateNames.contains("gateway"), let forwarded = context.metadata[Metadata.Keys.clientAddress], !forwarded.isEmpty {
             return forwarded
         }
         let address = context.peer.address

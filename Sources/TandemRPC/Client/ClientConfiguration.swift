@@ -77,6 +77,10 @@ public struct ClientConfiguration: Sendable {
     /// Event loop threads when the client creates its own group.
     public var eventLoopThreads: Int = 1
     public var agent: String = "tandem-swift/1"
+    /// The local IP address connections are made from (any port); nil lets the system choose.
+    /// For hosts with several addresses, and for tests that need clients with distinct addresses
+    /// on loopback (127.0.0.2, 127.0.0.3…).
+    public var localAddress: String?
 
     public init() {}
 
@@ -86,6 +90,9 @@ public struct ClientConfiguration: Sendable {
         if connectTimeout <= .zero { throw ConfigurationError("connectTimeout must be positive") }
         if retryPolicy.maxAttempts < 1 { throw ConfigurationError("retryPolicy.maxAttempts must be at least 1") }
         if eventLoopThreads < 1 { throw ConfigurationError("eventLoopThreads must be at least 1") }
+        if let localAddress, (try? SocketAddress(ipAddress: localAddress, port: 0)) == nil {
+            throw ConfigurationError("localAddress must be an IPv4 or IPv6 address, not \"\(localAddress)\"")
+        }
     }
 }
 

@@ -34,7 +34,11 @@ final class ClientConnection: Sendable {
         let ready = eventLoop.makePromise(of: Void.self)
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: eventLoop)
+            var bootstrap = ClientBootstrap(group: eventLoop)
+            if let local = configuration.localAddress {
+                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: local, port: 0))
+            }
+            channel = try await bootstrap
                 .connectTimeout(configuration.connectTimeout)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))

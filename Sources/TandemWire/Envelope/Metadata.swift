@@ -38,6 +38,9 @@ public struct Metadata: Hashable, Sendable, Sequence, ExpressibleByDictionaryLit
         public static let idempotencyKey = "idempotency-key"
         /// In error trailers: milliseconds to wait before retrying.
         public static let retryAfter = "retry-after"
+        /// Set by the gateway on the calls it forwards: the address (no port) of the client that
+        /// called it. Services believe it only from a peer whose certificate names `gateway`.
+        public static let clientAddress = "tandem-client-address"
     }
 
     public private(set) var entries: [Entry] = []
