@@ -73,6 +73,95 @@ struct LimitsAndBadInputTests {
         }
     }
 
+    /// A unary call's HEADERS and a MESSAGE without END_STREAM.
+    func incompleteCall(_ streamID: UInt32, payloadBytes: Int = 0, delayMilliseconds: Int? = nil) throws -> [Frame] {
+        var headers = ByteBuffer()
+        RequestHeaders(method: "echo.Get").encode(into: &headers)
+        var message = ByteBuffer()
+        let request = EchoMessage(text: "\(streamID)", payload: Data(repeating: 7, count: payloadBytes), delayMilliseconds: delayMilliseconds)
+        try CBOREncoder().encode(request, into: &message)
+        return [Frame(type: .headers, streamID: streamID, payload: headers), Frame(type: .message, streamID: streamID, payload: message)]
+    }
+
+    func endStream(_ streamID: UInt32) -> Frame {
+        Frame(type: .message, flags: .endStream, streamID: streamID, payload: ByteBuffer())
+    }
+
+    /// The next frame's stream, and its status if it is TRAILERS.
+    func nextAnswer(_ raw: RawConnection) async throws -> (streamID: UInt32, trailers: Trailers?) {
+        guard case .frame(let frame) = try await raw.next() else { throw RPCError(code: .internal, message: "no frame") }
+        return (frame.streamID, frame.type == .trailers ? try Trailers(decoding: frame.payload) : nil)
+    }
+
+    @Test("a request not complete within the request timeout of its HEADERS gets DEADLINE_EXCEEDED; the connection goes on")
+    func incompleteRequestsTimeOut() async throws {
+        try await withServer(configure: { $0.requestTimeout = .milliseconds(300) }) { _, endpoint in
+            let raw = try await RawConnection.connect(to: endpoint)
+            defer { raw.close() }
+            _ = try await raw.handshake()
+            var headersOnly = ByteBuffer()
+            RequestHeaders(method: "echo.Get").encode(into: &headersOnly)
+            // A message without its END_STREAM, and HEADERS alone; neither sends a timeout.
+            try await raw.send(try incompleteCall(1) + [Frame(type: .headers, streamID: 3, payload: headersOnly)])
+            var timedOut: Set<UInt32> = []
+            for _ in 0..<2 {
+                let (streamID, trailers) = try await nextAnswer(raw)
+                #expect(trailers?.code == .deadlineExceeded)
+                #expect(trailers?.message.contains("not complete within") == true, "\(String(describing: trailers))")
+                timedOut.insert(streamID)
+            }
+            #expect(timedOut == [1, 3])
+            try await raw.send(try unaryCall("echo.Get", EchoMessage(text: "complete"), streamID: 5))
+            #expect(try await nextAnswer(raw).streamID == 5)
+            try await stillServing(endpoint)
+        }
+    }
+
+    @Test("incomplete requests may hold only so many bytes, per connection and in all; what a finished or closed one held is free again")
+    func incompleteRequestsAreLimitedInBytes() async throws {
+        try await withServer(configure: {
+            $0.maxPendingRequestBytes = 48 * 1024
+            $0.maxPendingRequestBytesTotal = 64 * 1024
+        }) { _, endpoint in
+            let first = try await RawConnection.connect(to: endpoint)
+            defer { first.close() }
+            _ = try await first.handshake()
+            // 30 KiB held; another 30 KiB would pass the connection's 48 KiB.
+            try await first.send(try incompleteCall(1, payloadBytes: 30 * 1024, delayMilliseconds: 600_000) + incompleteCall(3, payloadBytes: 30 * 1024))
+            var answer = try await nextAnswer(first)
+            #expect(answer.streamID == 3 && answer.trailers?.code == .resourceExhausted)
+            #expect(answer.trailers?.message.contains("on this connection") == true)
+            // Completing stream 1 frees its bytes as its handler starts (it then waits ten minutes):
+            // the next one fits.
+            try await first.send([endStream(1)] + incompleteCall(5, payloadBytes: 30 * 1024) + [endStream(5)])
+            answer = try await nextAnswer(first)
+            #expect(answer.streamID == 5 && answer.trailers == nil, "the echo of stream 5")
+            _ = try await nextAnswer(first)  // its trailers
+            try await first.send(try incompleteCall(7, payloadBytes: 30 * 1024))
+
+            // Another connection: 30 KiB more would pass the server's 64 KiB.
+            let second = try await RawConnection.connect(to: endpoint)
+            defer { second.close() }
+            _ = try await second.handshake()
+            try await second.send(try incompleteCall(1, payloadBytes: 40 * 1024))
+            answer = try await nextAnswer(second)
+            #expect(answer.streamID == 1 && answer.trailers?.code == .resourceExhausted)
+            #expect(answer.trailers?.message.contains("too many incomplete requests") == true)
+            // Once the first connection closes, what it held is free.
+            first.close()
+            try await first.waitUntilClosed()
+            var streamID: UInt32 = 1
+            #expect(try await eventually {
+                streamID += 2
+                try await second.send(try self.incompleteCall(streamID, payloadBytes: 40 * 1024) + [self.endStream(streamID)])
+                let answer = try await self.nextAnswer(second)
+                if answer.trailers == nil { _ = try await self.nextAnswer(second) }  // the echo's trailers
+                return answer.streamID == streamID && answer.trailers == nil
+            })
+            try await stillServing(endpoint)
+        }
+    }
+
     @Test func idleConnectionsAreClosedAndClientsReconnect() async throws {
         // Long enough that a busy CI machine gets the second call onto the new connection before
         // the server finds it idle (at 300 ms it once did not).

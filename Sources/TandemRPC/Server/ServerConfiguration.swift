@@ -24,6 +24,17 @@ public struct ServerConfiguration: Sendable {
     public var keepaliveInterval: TimeAmount = .seconds(60)
     /// A PING not answered within this closes the connection.
     public var keepaliveTimeout: TimeAmount = .seconds(20)
+    /// A unary or server-streaming call's request must be complete (its END_STREAM received)
+    /// within this of its HEADERS; otherwise TRAILERS DEADLINE_EXCEEDED. Nothing runs for a call
+    /// (authentication included) until its request is complete, so this bounds how long a client
+    /// that never finishes its requests holds streams and memory.
+    public var requestTimeout: TimeAmount = .seconds(10)
+    /// Bytes of request messages one connection may hold while their END_STREAM has not arrived
+    /// (a message sent with END_STREAM in the same frame is never held). More: RESOURCE_EXHAUSTED
+    /// on the stream that would exceed it. Default 16 MiB.
+    public var maxPendingRequestBytes: Int = 16 << 20
+    /// The same across all connections of the server. Default 256 MiB.
+    public var maxPendingRequestBytesTotal: Int = 256 << 20
     /// How long a drain waits for calls in flight before cancelling them.
     public var drainGracePeriod: TimeAmount = .seconds(20)
     /// Compress responses of at least `compressionThreshold` bytes when the client accepts deflate.
@@ -60,8 +71,11 @@ public struct ServerConfiguration: Sendable {
         if maxConcurrentStreams < 1 { try fail("maxConcurrentStreams must be at least 1") }
         if maxConnections < 1 { try fail("maxConnections must be at least 1") }
         for (name, value) in [("handshakeTimeout", handshakeTimeout), ("idleTimeout", idleTimeout), ("keepaliveInterval", keepaliveInterval),
-                              ("keepaliveTimeout", keepaliveTimeout)] where value <= .zero {
+                              ("keepaliveTimeout", keepaliveTimeout), ("requestTimeout", requestTimeout)] where value <= .zero {
             try fail("\(name) must be positive")
+        }
+        if maxPendingRequestBytes < 1 || maxPendingRequestBytesTotal < maxPendingRequestBytes {
+            try fail("maxPendingRequestBytes must be positive and maxPendingRequestBytesTotal at least as large")
         }
         if drainGracePeriod < .zero { try fail("drainGracePeriod must not be negative") }
         if eventLoopThreads < 0 { try fail("eventLoopThreads must not be negative") }

@@ -16,6 +16,9 @@ final class ServerShared: Sendable {
     let registry: ConnectionRegistry
     let metrics = ServerMetrics()
     private let draining = Atomic<Bool>(false)
+    /// Bytes of requests received on every connection whose END_STREAM has not arrived yet
+    /// (`ServerConfiguration.maxPendingRequestBytesTotal`).
+    let pendingRequestBytes = Atomic<Int>(0)
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
 
@@ -40,6 +43,7 @@ struct ServerMetrics: Sendable {
     let refusedDraining = Counter(label: "tandem_rpc_connections_refused_total", dimensions: [("reason", "draining")])
     let framesOversized = Counter(label: "tandem_rpc_frames_rejected_total", dimensions: [("reason", "oversized")])
     let protocolErrors = Counter(label: "tandem_rpc_frames_rejected_total", dimensions: [("reason", "protocol")])
+    let pendingRequestsRefused = Counter(label: "tandem_rpc_frames_rejected_total", dimensions: [("reason", "pending")])
 }
 
 /// Serves one client connection: reads frames, runs calls, writes responses (Protocols/WIRE.md).
@@ -64,6 +68,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         var deadline: NIODeadline?
         /// Request messages received (unary and server streaming take exactly one).
         var request: ByteBuffer?
+        /// When the request must be complete (unary and server streaming: END_STREAM received),
+        /// while it is not (`ServerConfiguration.requestTimeout`).
+        var requestDue: NIODeadline?
+        /// Bytes of `request` counted against the pending-request limits.
+        var pendingBytes = 0
         var requestCount = 0
         var halfClosed = false
         var sentHeaders = false
@@ -99,6 +108,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     private var idleTimer: Scheduled<Void>?
     /// Fires by the earliest deadline of the open streams.
     private var deadlineTimer = DeadlineTimer()
+    /// Bytes of this connection's requests not complete yet (`maxPendingRequestBytes`).
+    private var pendingRequestBytes = 0
     private var keepaliveTimer: Scheduled<Void>?
     private var nextPingPayload: UInt64 = 1
     private var closing = false
@@ -147,6 +158,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         cancelTimers()
         deadlineTimer.cancel()
         for (_, stream) in streams {
+            releasePending(stream)
             stream.call?.inbound?.continuation.finish(throwing: RPCError(code: .cancelled, message: "connection closed"))
             stream.task?.cancel()
         }
@@ -340,7 +352,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
             start(streamID)
             if frame.flags.contains(.endStream) { receivedEndStream(streamID) }
         case .unary, .serverStreaming:
-            if frame.flags.contains(.endStream) { receivedEndStream(streamID) }
+            if frame.flags.contains(.endStream) {
+                receivedEndStream(streamID)
+            } else if let context {
+                // Nothing runs (no authentication, no rate limit) until the request is complete, so
+                // an incomplete one may not hold its stream and its bytes for long.
+                let due = context.eventLoop.now + shared.configuration.requestTimeout
+                stream.requestDue = due
+                armDeadlineTimer(by: due)
+            }
         }
     }
 
@@ -361,6 +381,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
                 if stream.requestCount > 1 {
                     return failStream(streamID, RPCError(code: .invalidArgument, message: "\(stream.handler.descriptor.kind) method expects exactly one request message"))
                 }
+                if !frame.flags.contains(.endStream), let error = holdPending(stream, bytes: payload.readableBytes) {
+                    return failStream(streamID, error)
+                }
                 stream.request = payload
             case .clientStreaming, .bidirectionalStreaming:
                 stream.call?.inbound?.continuation.yield(payload)
@@ -372,6 +395,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     private func receivedEndStream(_ streamID: UInt32) {
         guard let stream = streams[streamID], !stream.halfClosed else { return }
         stream.halfClosed = true
+        stream.requestDue = nil
+        releasePending(stream)
         switch stream.handler.descriptor.kind {
         case .unary, .serverStreaming:
             guard stream.request != nil else {
@@ -501,13 +526,57 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         deadlineTimer.arm(by: deadline, on: context.eventLoop) { [weak self] in self?.deadlinesDue() }
     }
 
-    /// The deadline timer fired: ends the streams that are due, and arms it for the next one.
+    /// The deadline timer fired: ends the streams that are due (their call's deadline, or the
+    /// time their request had to be complete by), and arms it for the next one.
     private func deadlinesDue() {
         guard let context else { return }
         deadlineTimer.fired()
-        let (due, next) = DeadlineTimer.due(streams.lazy.map { ($0.key, $0.value.deadline) }, now: context.eventLoop.now)
-        for streamID in due { deadlineExpired(streamID) }
+        let now = context.eventLoop.now
+        let (due, next) = DeadlineTimer.due(streams.lazy.map { ($0.key, Self.earliest($0.value.deadline, $0.value.requestDue)) }, now: now)
+        for streamID in due {
+            if let requestDue = streams[streamID]?.requestDue, requestDue <= now {
+                failStream(streamID, RPCError(
+                    code: .deadlineExceeded, message: "the request was not complete within \(shared.configuration.requestTimeout) of its HEADERS"
+                ))
+            } else {
+                deadlineExpired(streamID)
+            }
+        }
         if let next { armDeadlineTimer(by: next) }
+    }
+
+    private static func earliest(_ first: NIODeadline?, _ second: NIODeadline?) -> NIODeadline? {
+        guard let first else { return second }
+        guard let second else { return first }
+        return min(first, second)
+    }
+
+    /// Counts an incomplete request's bytes against the connection's and the server's limits;
+    /// the error to fail its stream with when either would be exceeded.
+    private func holdPending(_ stream: Stream, bytes: Int) -> RPCError? {
+        let configuration = shared.configuration
+        if pendingRequestBytes + bytes > configuration.maxPendingRequestBytes {
+            shared.metrics.pendingRequestsRefused.increment()
+            return RPCError(
+                code: .resourceExhausted,
+                message: "incomplete requests on this connection would hold more than \(configuration.maxPendingRequestBytes) bytes; send END_STREAM with the message"
+            )
+        }
+        if shared.pendingRequestBytes.wrappingAdd(bytes, ordering: .relaxed).newValue > configuration.maxPendingRequestBytesTotal {
+            shared.pendingRequestBytes.wrappingSubtract(bytes, ordering: .relaxed)
+            shared.metrics.pendingRequestsRefused.increment()
+            return RPCError(code: .resourceExhausted, message: "the server holds too many incomplete requests; try again")
+        }
+        pendingRequestBytes += bytes
+        stream.pendingBytes = bytes
+        return nil
+    }
+
+    private func releasePending(_ stream: Stream) {
+        guard stream.pendingBytes > 0 else { return }
+        pendingRequestBytes -= stream.pendingBytes
+        shared.pendingRequestBytes.wrappingSubtract(stream.pendingBytes, ordering: .relaxed)
+        stream.pendingBytes = 0
     }
 
     private func deadlineExpired(_ streamID: UInt32) {
@@ -529,6 +598,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
 
     private func closeStream(_ streamID: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
+        releasePending(stream)
         stream.call?.inbound?.continuation.finish(throwing: RPCError(code: .cancelled, message: "call ended"))
         handleCloseAction(state.streamClosed())
     }
