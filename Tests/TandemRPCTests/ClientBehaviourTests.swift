@@ -13,16 +13,17 @@ enum Flood {
     static let method = MethodDescriptor<EchoMessage, EchoMessage>(service: "flood", method: "Pour", kind: .serverStreaming)
 }
 
-/// Writes as many 64 KiB messages as it is allowed to, counting them.
+/// Writes as many 64 KiB messages as it is allowed to (up to `count`), counting them.
 struct FloodService: RPCService {
     let written = Counter()
+    var count = 100_000
 
     func register(into router: inout RPCRouter) {
         router.register(Flood.method, serverStreaming: { _, writer, _ in
             // Random bytes, so compression cannot shrink them.
             var generator = SystemRandomNumberGenerator()
             let chunk = EchoMessage(payload: Data((0..<64 * 1024).map { _ in UInt8.random(in: 0...255, using: &generator) }))
-            for _ in 0..<100_000 {
+            for _ in 0..<count {
                 try await writer.write(chunk)
                 _ = written.next()
             }
@@ -49,6 +50,32 @@ struct ClientBehaviourTests {
             }
             #expect(flood.written.count < 2_000, "\(flood.written.count) messages of 64 KiB buffered")
             raw.close()
+        }
+    }
+
+    @Test("a caller that reads a stream more slowly than it arrives: past maxBufferedResponseBytes the call fails RESOURCE_EXHAUSTED; the connection goes on")
+    func slowReaderOfAStreamIsCutOff() async throws {
+        // 200 messages (12.5 MiB): the server goes on writing after the client gave up on the call
+        // (see the notes of 2026-11-28), and the call after it waits for them.
+        let flood = FloodService(count: 200)
+        try await withServer(services: [flood, EchoService()]) { _, endpoint in
+            var configuration = ClientConfiguration()
+            configuration.maxBufferedResponseBytes = 1 << 20
+            let client = try RPCClient(endpoints: [endpoint], tls: TestPKI.shared.clientTLS(), configuration: configuration, logger: Logger(label: "test"))
+            defer { client.close() }
+            let read = Counter()
+            let error = await expectRPCError(.resourceExhausted) {
+                try await client.serverStreaming(Flood.method, EchoMessage()) { stream in
+                    // Read nothing until the server has sent 2 MiB (32 messages of 64 KiB): the
+                    // connection takes them in for the call, and past 1 MiB the client ends it.
+                    _ = try await eventually { flood.written.count >= 32 }
+                    for try await _ in stream { _ = read.next() }
+                }
+            }
+            #expect(error?.message.contains("maxBufferedResponseBytes") == true)
+            #expect(read.count <= 16, "at most 1 MiB of messages was kept for the caller, got \(read.count)")
+            // The connection serves other calls.
+            #expect(try await client.call(Echo.get, EchoMessage(text: "still here")).text == "still here")
         }
     }
 

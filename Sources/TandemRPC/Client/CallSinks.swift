@@ -61,23 +61,47 @@ struct ClientResponse: Sendable {
     var metadata: Metadata
 }
 
+/// Bytes of a streaming call's responses received and not yet taken by the caller.
+final class BufferedResponseBytes: Sendable {
+    private let bytes = Atomic<Int>(0)
+
+    /// Adds `count`; returns the new total.
+    func add(_ count: Int) -> Int { bytes.wrappingAdd(count, ordering: .relaxed).newValue }
+    func take(_ count: Int) { bytes.wrappingSubtract(count, ordering: .relaxed) }
+    var current: Int { bytes.load(ordering: .relaxed) }
+}
+
 /// Delivers a streaming call's response messages to an `AsyncThrowingStream`. Confined to the
-/// connection's event loop.
+/// connection's event loop. The protocol has no flow control per call, and the connection keeps
+/// reading for its other calls, so a caller that reads more slowly than the server sends would
+/// make the messages pile up here: past `limit` bytes not yet taken the call fails with
+/// RESOURCE_EXHAUSTED (and is cancelled at the server).
 final class StreamingResponseSink: ClientStreamSink {
     private let continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
     let metadata: ResponseMetadataBox
+    let buffered: BufferedResponseBytes
+    let limit: Int
     var deadline: NIODeadline?
 
-    init(_ continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation, metadata: ResponseMetadataBox) {
+    init(_ continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation, metadata: ResponseMetadataBox, buffered: BufferedResponseBytes, limit: Int) {
         self.continuation = continuation
         self.metadata = metadata
+        self.buffered = buffered
+        self.limit = limit
     }
 
     func receivedHeaders(_ metadata: Metadata) {
         self.metadata.merge(metadata)
     }
 
-    func receivedMessage(_ payload: ByteBuffer) {
+    func receivedMessage(_ payload: ByteBuffer) throws(RPCError) {
+        let total = buffered.add(payload.readableBytes)
+        if total > limit {
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "responses not yet read exceed \(limit) bytes (maxBufferedResponseBytes): the caller reads them more slowly than the server sends"
+            )
+        }
         continuation.yield(payload)
     }
 
@@ -130,6 +154,7 @@ public struct RPCResponseStream<Output: Decodable & Sendable>: AsyncSequence, Se
     let messages: AsyncThrowingStream<ByteBuffer, any Error>
     let codec: MessageCodec
     let metadataBox: ResponseMetadataBox
+    let buffered: BufferedResponseBytes
 
     /// Initial and trailing metadata received so far (all of it once the stream has ended).
     public var metadata: Metadata { metadataBox.value }
@@ -137,15 +162,17 @@ public struct RPCResponseStream<Output: Decodable & Sendable>: AsyncSequence, Se
     public struct AsyncIterator: AsyncIteratorProtocol {
         var inner: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
         let codec: MessageCodec
+        let buffered: BufferedResponseBytes
 
         public mutating func next() async throws -> Output? {
             guard let payload = try await inner.next() else { return nil }
+            buffered.take(payload.readableBytes)
             return try codec.decodeResponse(Output.self, from: payload)
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(inner: messages.makeAsyncIterator(), codec: codec)
+        AsyncIterator(inner: messages.makeAsyncIterator(), codec: codec, buffered: buffered)
     }
 }
 

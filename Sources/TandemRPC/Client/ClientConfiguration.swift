@@ -62,6 +62,11 @@ public struct ClientConfiguration: Sendable {
     public var acceptsCompressedResponses = true
     /// Requests of at least this many bytes are compressed when the server accepts deflate; 0 disables.
     public var compressionThreshold: Int = WireDefaults.compressionThreshold
+    /// Bytes of a streaming call's responses that may wait for the caller to read them; past
+    /// this the call fails with RESOURCE_EXHAUSTED and is cancelled at the server (the protocol
+    /// has no flow control per call, and the connection goes on reading for its other calls).
+    /// Default 16 MiB.
+    public var maxBufferedResponseBytes: Int = 16 << 20
     /// Time for TCP, TLS and the SETTINGS exchange.
     public var connectTimeout: TimeAmount = .seconds(5)
     /// Connections kept to each endpoint; calls are spread over them round-robin.
@@ -90,6 +95,7 @@ public struct ClientConfiguration: Sendable {
         if connectTimeout <= .zero { throw ConfigurationError("connectTimeout must be positive") }
         if retryPolicy.maxAttempts < 1 { throw ConfigurationError("retryPolicy.maxAttempts must be at least 1") }
         if eventLoopThreads < 1 { throw ConfigurationError("eventLoopThreads must be at least 1") }
+        if maxBufferedResponseBytes < 1 { throw ConfigurationError("maxBufferedResponseBytes must be positive") }
         if let localAddress, (try? SocketAddress(ipAddress: localAddress, port: 0)) == nil {
             throw ConfigurationError("localAddress must be an IPv4 or IPv6 address, not \"\(localAddress)\"")
         }

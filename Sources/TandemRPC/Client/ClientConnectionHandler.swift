@@ -9,7 +9,8 @@ protocol ClientStreamSink: AnyObject {
     /// When the call must be over (the connection then cancels it with DEADLINE_EXCEEDED).
     var deadline: NIODeadline? { get set }
     func receivedHeaders(_ metadata: Metadata)
-    func receivedMessage(_ payload: ByteBuffer)
+    /// Throws (and the call is cancelled with that error) when the message cannot be taken.
+    func receivedMessage(_ payload: ByteBuffer) throws(RPCError)
     /// The call is over: TRAILERS arrived (`trailers`), or it failed locally (`error`).
     func finished(trailers: Trailers?, error: RPCError?)
 }
@@ -171,7 +172,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         case .message:
             guard let sink = streams[frame.streamID] else { return }
             do {
-                sink.receivedMessage(try codec.payload(of: frame))
+                try sink.receivedMessage(try codec.payload(of: frame))
             } catch {
                 fail(frame.streamID, error, cancel: true)
             }

@@ -287,13 +287,15 @@ public final class RPCClient: Service, Sendable {
         let headers = try requestHeaders(head.method, metadata: head.metadata, deadline: deadline)
         let (messages, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self)
         let metadata = ResponseMetadataBox()
+        let buffered = BufferedResponseBytes()
+        let limit = configuration.maxBufferedResponseBytes
         let handler = connection.handler
         let eventLoop = connection.eventLoop
         let streamID: UInt32 = try await eventLoop.submit {
-            let sink = StreamingResponseSink(continuation, metadata: metadata)
+            let sink = StreamingResponseSink(continuation, metadata: metadata, buffered: buffered, limit: limit)
             return try handler.value.openStream(headers, messages: frames, endStream: endStream, sink: sink, deadline: deadline)
         }.get()
-        let stream = RPCResponseStream<Output>(messages: messages, codec: connection.codec, metadataBox: metadata)
+        let stream = RPCResponseStream<Output>(messages: messages, codec: connection.codec, metadataBox: metadata, buffered: buffered)
         let cancel: @Sendable () -> Void = {
             eventLoop.execute { handler.value.cancel(streamID, error: RPCError(code: .cancelled, message: "call was cancelled")) }
         }
