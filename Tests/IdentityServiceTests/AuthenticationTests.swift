@@ -91,6 +91,25 @@ struct AuthenticationTests {
         }
     }
 
+    @Test("sign-in refuses an organisation or email longer than any can be, naming the field, before anything is counted")
+    func signInLengths() async throws {
+        try await withIdentity { identity in
+            let long = await expectRPCError(.invalidArgument) {
+                _ = try await identity.signIn(String(repeating: "a", count: 250) + "@acme.example", "wrong password!!")
+            }
+            #expect(long?.message.contains("email") == true)
+            let organisation = await expectRPCError(.invalidArgument) {
+                _ = try await identity.call(Identity.signIn, SignInRequest(organisation: String(repeating: "o", count: 41), email: "a@acme.example", password: "wrong password!!"))
+            }
+            #expect(organisation?.message.contains("organisation") == true)
+            // Refused, not failed: the account's five free failures are all still there.
+            for _ in 0..<5 {
+                await expectRPCError(.unauthenticated) { _ = try await identity.signIn("admin@acme.example", "wrong password!!") }
+            }
+            _ = try await identity.signIn("admin@acme.example", IdentityHarness.adminPassword)
+        }
+    }
+
     @Test("failed sign-ins lock the account with growing back-off, the same for unknown emails; per client too")
     func lockout() async throws {
         try await withIdentity { identity in

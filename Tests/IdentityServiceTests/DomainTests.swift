@@ -115,6 +115,21 @@ struct DomainTests {
         #expect(forgetful.lockedUntil("c", now: start.addingTimeInterval(120)) == nil)
     }
 
+    @Test("sign-in throttle: old records are forgotten in sweeps that cost one per doubling of the records, not one per failure")
+    func throttleSweeps() {
+        var throttle = SignInThrottle(freeFailures: 5, baseDelay: 1, maxDelay: 8, forgetAfter: 60)
+        let start = Date(timeIntervalSince1970: 1_000_000)
+        // 50,000 failures long ago, then 160,000 recent ones from as many clients.
+        for index in 0..<50_000 { throttle.recordFailure("old-\(index)", now: start) }
+        let later = start.addingTimeInterval(3600)
+        for index in 0..<160_000 { throttle.recordFailure("new-\(index)", now: later) }
+        // The sweep at 100,000 records forgot the 50,000 old ones; the next was due at 100,000 again
+        // (at least the threshold), and then not before 200,000: two in all, where sweeping at every
+        // failure past 100,000 (as the throttle once did) would have been about 60,000.
+        #expect(throttle.sweeps == 2)
+        #expect(throttle.count == 160_000)
+    }
+
     @Test("CSV: quotes, doubled quotes, embedded newlines, CRLF, BOM; broken quoting names the line")
     func csv() throws {
         let rows = try CSV.parse("\u{FEFF}a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n\n1,,3\n")

@@ -17,6 +17,13 @@ struct SignInThrottle {
     }
 
     private var records: [String: Record] = [:]
+    /// The record count at which old records are next forgotten: after each sweep at least twice
+    /// the records left, so that many recent failures cost a sweep per doubling, not one per failure.
+    private var nextSweep = SignInThrottle.sweepThreshold
+    static let sweepThreshold = 100_000
+    /// Sweeps done so far.
+    private(set) var sweeps = 0
+    var count: Int { records.count }
 
     init(freeFailures: Int = 5, baseDelay: TimeInterval = 1, maxDelay: TimeInterval = 15 * 60, forgetAfter: TimeInterval = 60 * 60) {
         self.freeFailures = freeFailures
@@ -42,7 +49,11 @@ struct SignInThrottle {
             record.lockedUntil = now.addingTimeInterval(delay)
         }
         records[key] = record
-        if records.count > 100_000 { forgetOld(now: now) }
+        if records.count >= nextSweep {
+            forgetOld(now: now)
+            nextSweep = max(Self.sweepThreshold, 2 * records.count)
+            sweeps += 1
+        }
     }
 
     mutating func recordSuccess(_ key: String) {

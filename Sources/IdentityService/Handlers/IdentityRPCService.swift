@@ -101,6 +101,10 @@ extension IdentityServer {
             violations.append(.init(field: field, rule: "required", description: "must not be empty"))
         }
         if request.password.count > 1024 { violations.append(.init(field: "password", rule: "length", description: "must be at most 1024 characters")) }
+        // Longer than any organisation slug or email can be: refused before they become throttle
+        // keys (which a failure keeps for an hour). Says nothing about whether an account exists.
+        if request.organisation.count > 40 { violations.append(.init(field: "organisation", rule: "length", description: "must be at most 40 characters")) }
+        if request.email.count > 254 { violations.append(.init(field: "email", rule: "length", description: "must be at most 254 characters")) }
         try Validation.check(violations)
 
         let slug = request.organisation.lowercased()
