@@ -250,7 +250,15 @@ public final class SQLiteConnection {
         guard result == SQLITE_OK else { throw error(result, sql) }
     }
 
-    /// A prepared statement, cached by its SQL text.
+    /// Statements kept prepared at most. SQL text built from a caller's values (a page size, a
+    /// list) would otherwise add a statement per distinct value, for the connection's lifetime.
+    static let maxCachedStatements = 256
+
+    /// Statements cached now.
+    var cachedStatements: Int { statements.count }
+
+    /// A prepared statement, cached by its SQL text. When the cache is full, every statement not
+    /// in the middle of its rows (an outer `forEachRow` whose body runs this one) is let go.
     private func statement(_ sql: String) throws -> OpaquePointer {
         if let cached = statements[sql] {
             sqlite3_reset(cached)
@@ -260,6 +268,13 @@ public final class SQLiteConnection {
         var statement: OpaquePointer?
         let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard result == SQLITE_OK, let statement else { throw error(result, sql) }
+        if statements.count >= Self.maxCachedStatements {
+            statements = statements.filter { _, cached in
+                guard sqlite3_stmt_busy(cached) == 0 else { return true }
+                sqlite3_finalize(cached)
+                return false
+            }
+        }
         statements[sql] = statement
         return statement
     }

@@ -368,6 +368,29 @@ struct SQLiteDatabaseTests {
         #expect(try connection.first("SELECT v FROM t WHERE v = ?", id)?.uuid(0) == id)
     }
 
+    @Test("prepared statements are kept up to a limit; past it the idle ones go, and one in the middle of its rows stays usable")
+    func statementCacheIsBounded() throws {
+        let connection = try SQLiteConnection(path: temporaryPath(), readOnly: false)
+        try connection.executeScript("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3)")
+        let limit = SQLiteConnection.maxCachedStatements
+        for index in 0..<(limit + 50) {
+            #expect(try connection.first("SELECT x + \(index) FROM t WHERE x = ?", 1)?.int(0) == Int64(1 + index))
+            #expect(connection.cachedStatements <= limit)
+        }
+        // The outer statement is stepping through its rows while its body fills the cache again.
+        var seen: [Int64] = []
+        var next = limit + 50
+        try connection.forEachRow("SELECT x FROM t ORDER BY x", []) { row in
+            seen.append(row.int(0) ?? 0)
+            for _ in 0..<limit {
+                _ = try connection.first("SELECT \(next)")
+                next += 1
+            }
+        }
+        #expect(seen == [1, 2, 3])
+        #expect(connection.cachedStatements <= limit + 1)
+    }
+
     @Test("after a failed sync the writer runs no more writes: each fails with the sync's error and changes nothing")
     func aFailedSyncStopsTheWriter() async throws {
         let connection = try SQLiteConnection(path: temporaryPath(), readOnly: false)

@@ -314,11 +314,14 @@ final class MatchingStore: Sendable {
                 values += [person, person]
             }
             if !statuses.isEmpty {
-                condition += " AND status IN (\(statuses.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))"
+                // Bound, not written into the text: each distinct text is a statement kept prepared.
+                condition += " AND status IN (\(Array(repeating: "?", count: statuses.count).joined(separator: ", ")))"
+                values += statuses.map(\.rawValue).sorted()
             }
+            values.append(limit)
             var result: [(Int64, Match)] = []
             let decoder = CBORDecoder()
-            try connection.forEachRow("SELECT seq, data FROM matches WHERE \(condition) ORDER BY seq LIMIT \(limit)", values) { row in
+            try connection.forEachRow("SELECT seq, data FROM matches WHERE \(condition) ORDER BY seq LIMIT ?", values) { row in
                 result.append((row.int(0) ?? 0, try decoder.decode(Match.self, from: row.blob(1) ?? [])))
             }
             return result
@@ -330,7 +333,7 @@ final class MatchingStore: Sendable {
         try await database.read { connection in
             var result: [(Int64, Match)] = []
             let decoder = CBORDecoder()
-            try connection.forEachRow("SELECT seq, data FROM matches WHERE seq > ? ORDER BY seq LIMIT \(limit)", [after]) { row in
+            try connection.forEachRow("SELECT seq, data FROM matches WHERE seq > ? ORDER BY seq LIMIT ?", [after, limit]) { row in
                 result.append((row.int(0) ?? 0, try decoder.decode(Match.self, from: row.blob(1) ?? [])))
             }
             return result
