@@ -225,11 +225,15 @@ extension FeedbackServer {
         while !Task.isCancelled {
             let matches = try await store.startedMatches(organisation: caller.organisationID)
             let answered = try await store.answeredSurveys(organisation: caller.organisationID)
-            for invitation in try await invitations(organisation: caller.organisationID, matches: matches, person: nil, answered: answered, since: since)
-            where !sent.contains(invitation.id) {
+            let due = try await invitations(organisation: caller.organisationID, matches: matches, person: nil, answered: answered, since: since)
+            for invitation in due where !sent.contains(invitation.id) {
                 try await responses.write(invitation)
                 sent.insert(invitation.id)
             }
+            // Only what is still due can come again: an invitation leaves the list once answered
+            // (or its match is gone), and never returns. So a stream that runs for months keeps
+            // what is unanswered now, not every invitation it ever sent.
+            sent.formIntersection(due.map(\.id))
             try await Task.sleep(for: configuration.invitationPoll)
         }
     }
