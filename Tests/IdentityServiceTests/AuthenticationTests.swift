@@ -56,6 +56,35 @@ struct AuthenticationTests {
         }
     }
 
+    @Test("a family keeps its last 20 used refresh tokens: a session refreshed for weeks does not grow without bound; reuse of a kept one still revokes it")
+    func refreshChainIsBounded() async throws {
+        try await withIdentity { identity in
+            let start = try await identity.admin()
+            var chain = [start.refreshToken!]
+            for _ in 0..<40 {
+                chain.append(try await identity.call(Identity.refresh, RefreshRequest(refreshToken: chain.last!)).refreshToken!)
+            }
+            let latest = secretDigest(chain.last!)
+            let rows = try await identity.identity.store.database.read { connection in
+                try connection.first(
+                    "SELECT count(*), sum(used) FROM refresh_tokens WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)",
+                    latest
+                )
+            }
+            #expect(rows?.int(0) == Int64(IdentityStore.keptUsedTokens + 1) && rows?.int(1) == Int64(IdentityStore.keptUsedTokens))
+            // The oldest used tokens are gone: presented again they are just invalid, and the
+            // session goes on.
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: chain[0])) }
+            chain.append(try await identity.call(Identity.refresh, RefreshRequest(refreshToken: chain.last!)).refreshToken!)
+            // A recent one presented again is reuse: the family is revoked, newest token included.
+            let reuse = await expectRPCError(.unauthenticated) {
+                _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: chain[chain.count - 3]))
+            }
+            #expect(reuse?.message.contains("already used") == true)
+            await expectRPCError(.unauthenticated) { _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: chain.last!)) }
+        }
+    }
+
     @Test("refresh tokens rotate on use; presenting a used one revokes the whole family; sign-out revokes")
     func refreshRotation() async throws {
         try await withIdentity { identity in

@@ -40,6 +40,9 @@ extension IdentityStore {
 
     // MARK: Refresh tokens
 
+    /// Used tokens a family keeps for reuse detection (`useRefreshToken`).
+    static let keptUsedTokens = 20
+
     func storeRefreshToken(digest: [UInt8], family: UUID, person: UUID, organisation: UUID, expiresAt: Date, now: Date) async throws {
         try await database.write { connection in
             try connection.execute("""
@@ -59,18 +62,27 @@ extension IdentityStore {
             ), let family = row.uuid(0), let person = row.uuid(1), let organisation = row.uuid(2) else { return .invalid }
             if row.int(5) == 1 { return .invalid }
             if row.int(4) == 1 {
-                try connection.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?", family)
+                try connection.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0", family)
                 return .reused
             }
             if (row.double(3) ?? 0) <= now.timeIntervalSince1970 { return .expired }
             guard try connection.first("SELECT 1 FROM people WHERE id = ? AND active = 1 AND erased = 0", person) != nil else {
-                try connection.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?", family)
+                try connection.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0", family)
                 return .invalid
             }
             try connection.execute("UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?", digest)
             try connection.execute("""
                 INSERT INTO refresh_tokens (token_hash, family_id, person_id, org_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
                 """, successor, family, person, organisation, successorExpiresAt.timeIntervalSince1970, now.timeIntervalSince1970)
+            // A family keeps its last `keptUsedTokens` used tokens for reuse detection, not every one
+            // since sign-in: a session refreshed every few minutes for weeks (or a client refreshing
+            // in a loop) would otherwise grow the table, and each sign-out rewrite, without bound.
+            // An older used token presented again is simply invalid.
+            try connection.execute("""
+                DELETE FROM refresh_tokens WHERE family_id = ?1 AND used = 1 AND token_hash NOT IN (
+                    SELECT token_hash FROM refresh_tokens WHERE family_id = ?1 AND used = 1 ORDER BY created_at DESC, rowid DESC LIMIT ?2
+                )
+                """, family, Self.keptUsedTokens)
             return .rotated(person: person, organisation: organisation)
         }
     }
@@ -80,7 +92,7 @@ extension IdentityStore {
         _ = try await database.write { connection in
             try connection.execute("""
                 UPDATE refresh_tokens SET revoked = 1
-                WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)
+                WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?) AND revoked = 0
                 """, digest)
         }
     }
