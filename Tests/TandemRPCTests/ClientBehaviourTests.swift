@@ -66,9 +66,10 @@ struct ClientBehaviourTests {
             let read = Counter()
             let error = await expectRPCError(.resourceExhausted) {
                 try await client.serverStreaming(Flood.method, EchoMessage()) { stream in
-                    // Read nothing until the server has sent 2 MiB (32 messages of 64 KiB): the
-                    // connection takes them in for the call, and past 1 MiB the client ends it.
-                    _ = try await eventually { flood.written.count >= 32 }
+                    // Read nothing until the server has sent 16 messages of 64 KiB, a little over
+                    // 1 MiB: the connection takes them in for the call, and past 1 MiB the client
+                    // ends it.
+                    #expect(try await eventually { flood.written.count >= 16 })
                     for try await _ in stream { _ = read.next() }
                 }
             }
@@ -76,6 +77,35 @@ struct ClientBehaviourTests {
             #expect(read.count <= 16, "at most 1 MiB of messages was kept for the caller, got \(read.count)")
             // The connection serves other calls.
             #expect(try await client.call(Echo.get, EchoMessage(text: "still here")).text == "still here")
+        }
+    }
+
+    @Test("a server stream whose writes never wait still reads: the client's CANCEL stops it, and the connection's other calls are answered meanwhile")
+    func aFastStreamDoesNotStarveItsConnection() async throws {
+        let flood = FloodService()
+        try await withServer(services: [flood, EchoService()]) { _, endpoint in
+            let client = try makeClient([endpoint])
+            defer { client.close() }
+            // This client reads as fast as the server writes, so the server never waits.
+            let received = try await client.serverStreaming(Flood.method, EchoMessage()) { stream in
+                var count = 0
+                for try await _ in stream {
+                    count += 1
+                    if count == 10 { break }  // and the call is cancelled
+                }
+                return count
+            }
+            #expect(received == 10)
+            // Answered while (or after) the server stops pouring; before, it waited behind all
+            // 100,000 messages of 64 KiB. The timeout only turns a regression into a failure.
+            let echo = try await client.call(Echo.get, EchoMessage(text: "next"), options: CallOptions(timeout: .seconds(30)))
+            #expect(echo.text == "next")
+            var last = -1
+            #expect(try await eventually {
+                defer { last = flood.written.count }
+                return flood.written.count == last
+            })
+            #expect(flood.written.count < 10_000, "\(flood.written.count) messages written after the cancel")
         }
     }
 

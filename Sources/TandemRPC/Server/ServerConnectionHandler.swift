@@ -108,6 +108,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     private var idleTimer: Scheduled<Void>?
     /// Fires by the earliest deadline of the open streams.
     private var deadlineTimer = DeadlineTimer()
+    /// Response bytes written since the connection last read (see `afterResponse`).
+    private var writtenSinceRead = 0
+    static let writtenBeforeReading = 256 * 1024
     /// Bytes of this connection's requests not complete yet (`maxPendingRequestBytes`).
     private var pendingRequestBytes = 0
     private var keepaliveTimer: Scheduled<Void>?
@@ -229,6 +232,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadCycle = false
+        writtenSinceRead = 0
         flushNow()
         context.fireChannelReadComplete()
     }
@@ -475,7 +479,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     /// on when the connection is not writable (back-pressure), nil when the caller may go on.
     func writeResponse<T: Encodable>(_ message: T, call: ServerCall) throws -> EventLoopFuture<Void>? {
         try prepareResponse(call)
+        let start = outbound.writerIndex
         try codec.writeMessage(message, streamID: call.streamID, into: &outbound)
+        writtenSinceRead += outbound.writerIndex - start
         return afterResponse()
     }
 
@@ -483,6 +489,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     func writeResponseFrame(_ frame: ByteBuffer, call: ServerCall) throws -> EventLoopFuture<Void>? {
         try prepareResponse(call)
         var frame = frame
+        writtenSinceRead += frame.readableBytes
         outbound.writeBuffer(&frame)
         return afterResponse()
     }
@@ -507,6 +514,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
             let promise = context.eventLoop.makePromise(of: Void.self)
             writabilityWaiters.append(promise)
             return promise.futureResult
+        }
+        if writtenSinceRead >= Self.writtenBeforeReading {
+            // A handler whose writes never wait (its client reads as fast as it writes) runs on
+            // this loop without a break: the loop runs every job that is ready before it polls its
+            // sockets again, so the connection would read nothing — not the client's CANCEL, nor
+            // its other calls — until the stream ended. A pause that is not ready at once (a timer)
+            // lets the loop poll first. Reads reset the count, so a busy connection never pauses.
+            writtenSinceRead = 0
+            return context.eventLoop.scheduleTask(in: .microseconds(50)) {}.futureResult
         }
         return nil
     }
