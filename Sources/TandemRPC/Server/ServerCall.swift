@@ -52,18 +52,18 @@ final class ServerCall: ResponseMetadata {
 
     /// Sends the one response of a unary or client-streaming call.
     func sendResponse<T: Encodable>(_ message: T) async throws {
-        try await send(message)
+        try await send(message, streaming: false)
     }
 
     /// Sends one message of a streaming response, waiting while the connection is not writable.
     func sendStreamMessage<T: Encodable>(_ message: T) async throws {
-        try await send(message)
+        try await send(message, streaming: true)
     }
 
-    private func send<T: Encodable>(_ message: T) async throws {
+    private func send<T: Encodable>(_ message: T, streaming: Bool) async throws {
         if eventLoop.inEventLoop {
             // On the connection's loop (the usual case): encode straight into its output.
-            if let wait = try connection.value.writeResponse(message, call: self) {
+            if let wait = try connection.value.writeResponse(message, call: self, streaming: streaming) {
                 try await wait.get()
             }
             return
@@ -72,7 +72,7 @@ final class ServerCall: ResponseMetadata {
         try codec.writeMessage(message, streamID: streamID, into: &frame)
         let wait = eventLoop.flatSubmit { [connection, frame] in
             do {
-                return try connection.value.writeResponseFrame(frame, call: self) ?? self.eventLoop.makeSucceededVoidFuture()
+                return try connection.value.writeResponseFrame(frame, call: self, streaming: streaming) ?? self.eventLoop.makeSucceededVoidFuture()
             } catch {
                 return self.eventLoop.makeFailedFuture(error)
             }

@@ -108,7 +108,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     private var idleTimer: Scheduled<Void>?
     /// Fires by the earliest deadline of the open streams.
     private var deadlineTimer = DeadlineTimer()
-    /// Response bytes written since the connection last read (see `afterResponse`).
+    /// Streaming response bytes written since the connection last read (see `afterResponse`;
+    /// a unary response is one write, and its handler ends with it).
     private var writtenSinceRead = 0
     static let writtenBeforeReading = 256 * 1024
     /// Bytes of this connection's requests not complete yet (`maxPendingRequestBytes`).
@@ -477,19 +478,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
 
     /// Encodes a response message for `call` straight into the output. Returns a future to wait
     /// on when the connection is not writable (back-pressure), nil when the caller may go on.
-    func writeResponse<T: Encodable>(_ message: T, call: ServerCall) throws -> EventLoopFuture<Void>? {
+    func writeResponse<T: Encodable>(_ message: T, call: ServerCall, streaming: Bool) throws -> EventLoopFuture<Void>? {
         try prepareResponse(call)
         let start = outbound.writerIndex
         try codec.writeMessage(message, streamID: call.streamID, into: &outbound)
-        writtenSinceRead += outbound.writerIndex - start
+        if streaming { writtenSinceRead += outbound.writerIndex - start }
         return afterResponse()
     }
 
     /// Writes a response frame encoded off the event loop.
-    func writeResponseFrame(_ frame: ByteBuffer, call: ServerCall) throws -> EventLoopFuture<Void>? {
+    func writeResponseFrame(_ frame: ByteBuffer, call: ServerCall, streaming: Bool) throws -> EventLoopFuture<Void>? {
         try prepareResponse(call)
         var frame = frame
-        writtenSinceRead += frame.readableBytes
+        if streaming { writtenSinceRead += frame.readableBytes }
         outbound.writeBuffer(&frame)
         return afterResponse()
     }
