@@ -16,10 +16,13 @@ enum Flood {
 /// Writes as many 64 KiB messages as it is allowed to (up to `count`), counting them.
 struct FloodService: RPCService {
     let written = Counter()
+    /// Handlers that returned (all written, or stopped by a failed write).
+    let ended = Counter()
     var count = 100_000
 
     func register(into router: inout RPCRouter) {
-        router.register(Flood.method, serverStreaming: { _, writer, _ in
+        router.register(Flood.method, serverStreaming: { [ended] _, writer, _ in
+            defer { _ = ended.next() }
             // Random bytes, so compression cannot shrink them.
             var generator = SystemRandomNumberGenerator()
             let chunk = EchoMessage(payload: Data((0..<64 * 1024).map { _ in UInt8.random(in: 0...255, using: &generator) }))
@@ -66,10 +69,10 @@ struct ClientBehaviourTests {
             let read = Counter()
             let error = await expectRPCError(.resourceExhausted) {
                 try await client.serverStreaming(Flood.method, EchoMessage()) { stream in
-                    // Read nothing until the server has sent 16 messages of 64 KiB, a little over
-                    // 1 MiB: the connection takes them in for the call, and past 1 MiB the client
-                    // ends it.
-                    #expect(try await eventually { flood.written.count >= 16 })
+                    // Read nothing until the server's handler has ended: the connection takes the
+                    // messages in for the call, past 1 MiB the client ends it, and the server's
+                    // next write fails. (Without the limit, it would end after all 200.)
+                    #expect(try await eventually { flood.ended.count == 1 })
                     for try await _ in stream { _ = read.next() }
                 }
             }

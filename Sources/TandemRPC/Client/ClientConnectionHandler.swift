@@ -273,7 +273,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     }
 
     private func armDeadlineTimer(by deadline: NIODeadline) {
-        guard let context else { return }
+        guard !deadlineTimer.fires(by: deadline), let context else { return }
         deadlineTimer.arm(by: deadline, on: context.eventLoop) { [weak self] in self?.deadlinesDue() }
     }
 

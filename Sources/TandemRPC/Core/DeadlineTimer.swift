@@ -12,9 +12,15 @@ struct DeadlineTimer {
     private var scheduled: Scheduled<Void>?
     private var armedFor: NIODeadline?
 
+    /// Whether the timer already fires by `deadline` (then `arm(by:)` would do nothing; asking
+    /// first spares the caller building its closure, an allocation, for every call).
+    func fires(by deadline: NIODeadline) -> Bool {
+        armedFor.map { $0 <= deadline } ?? false
+    }
+
     /// Makes sure the timer fires by `deadline`: arms it if it is not armed, or armed for later.
     mutating func arm(by deadline: NIODeadline, on eventLoop: any EventLoop, _ fire: @escaping () -> Void) {
-        if let armedFor, armedFor <= deadline { return }
+        if fires(by: deadline) { return }
         scheduled?.cancel()
         armedFor = deadline
         scheduled = eventLoop.assumeIsolated().scheduleTask(deadline: deadline, fire)
