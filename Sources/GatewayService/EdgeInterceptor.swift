@@ -40,7 +40,7 @@ public struct EdgeInterceptor: ServerInterceptor {
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
         guard let caller = try? context.caller() else {
-            try limit("address:" + Self.host(context.peer.address))
+            try limit("address:" + context.peer.host)
             return try await next(context)
         }
         try limit("subject:\(caller.organisationID)/\(caller.subject)")
@@ -62,11 +62,5 @@ public struct EdgeInterceptor: ServerInterceptor {
             code: .resourceExhausted,
             message: "rate limit: \(limiter.perSecond.formatted()) calls a second, bursts of \(Int(limiter.burst)); retry after \(milliseconds) ms", metadata: metadata
         )
-    }
-
-    /// The address without its port.
-    static func host(_ address: String) -> String {
-        guard let colon = address.lastIndex(of: ":") else { return address }
-        return String(address[..<colon])
     }
 }

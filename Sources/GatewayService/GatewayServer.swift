@@ -56,24 +56,16 @@ public final class GatewayServer: Sendable {
     /// continues through the tracing interceptors (the gateway's server span, a client span per
     /// upstream call, whose `traceparent` the service receives).
     static func forwarded(_ context: ServerContext) -> CallOptions {
-        CallOptions(metadata: forwarded(context.metadata, peerAddress: context.peer.address))
+        CallOptions(metadata: forwarded(context.metadata, peer: context.peer))
     }
 
-    static func forwarded(_ received: Metadata, peerAddress: String) -> Metadata {
+    static func forwarded(_ received: Metadata, peer: PeerIdentity) -> Metadata {
         var metadata = Metadata()
         for key in [Metadata.Keys.authorization, Metadata.Keys.idempotencyKey] {
             if let value = received[key] { metadata[key] = value }
         }
-        metadata[Metadata.Keys.clientAddress] = clientHost(peerAddress)
+        metadata[Metadata.Keys.clientAddress] = peer.host
         return metadata
-    }
-
-    /// `ip:port` without the port (`[::1]:443` and `::1:443` give `::1`).
-    static func clientHost(_ address: String) -> String {
-        guard let colon = address.lastIndex(of: ":") else { return address }
-        let host = address[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { return String(host.dropFirst().dropLast()) }
-        return String(host)
     }
 }
 

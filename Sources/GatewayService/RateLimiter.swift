@@ -1,4 +1,5 @@
 import Foundation
+import TandemAuth
 import Synchronization
 
 /// Token buckets, one per key (a user, a service account, or an address for calls without
@@ -7,17 +8,13 @@ import Synchronization
 public final class RateLimiter: Sendable {
     public let perSecond: Double
     public let burst: Double
-    /// Buckets are swept for idle ones once there are this many.
-    let sweepThreshold: Int
     private let state: Mutex<State>
 
     struct State {
         var buckets: [String: (tokens: Double, at: Double)] = [:]
-        /// The count at which the next sweep runs. After a sweep it is at least twice the buckets
-        /// left, so that many active keys (e.g. calls without credentials from many addresses)
-        /// cost one sweep per doubling instead of a sweep of every bucket on every call.
-        var nextSweep: Int
-        var sweeps = 0
+        /// Idle buckets are swept out (many active keys, e.g. calls without credentials from many
+        /// addresses, must not make every call sweep them all).
+        var sweep: SweepSchedule
     }
 
     public convenience init(perSecond: Double, burst: Int) {
@@ -25,21 +22,19 @@ public final class RateLimiter: Sendable {
     }
 
     init(perSecond: Double, burst: Int, sweepThreshold: Int) {
-        precondition(perSecond > 0 && burst >= 1 && sweepThreshold >= 1)
+        precondition(perSecond > 0 && burst >= 1)
         self.perSecond = perSecond
         self.burst = Double(burst)
-        self.sweepThreshold = sweepThreshold
-        state = Mutex(State(nextSweep: sweepThreshold))
+        state = Mutex(State(sweep: SweepSchedule(threshold: sweepThreshold)))
     }
 
     /// Takes a token for `key` at `now` (seconds); nil when allowed, otherwise the seconds to wait.
     public func take(_ key: String, now: Double) -> Double? {
         state.withLock { state in
-            if state.buckets.count >= state.nextSweep {
+            if state.sweep.isDue(state.buckets.count) {
                 let full = burst / perSecond
                 state.buckets = state.buckets.filter { now - $0.value.at < full }
-                state.nextSweep = max(sweepThreshold, 2 * state.buckets.count)
-                state.sweeps += 1
+                state.sweep.swept(remaining: state.buckets.count)
             }
             var bucket = state.buckets[key] ?? (burst, now)
             bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * perSecond)
@@ -56,6 +51,6 @@ public final class RateLimiter: Sendable {
 
     /// Buckets held, and sweeps run so far.
     var footprint: (buckets: Int, sweeps: Int) {
-        state.withLock { ($0.buckets.count, $0.sweeps) }
+        state.withLock { ($0.buckets.count, $0.sweep.sweeps) }
     }
 }

@@ -160,14 +160,14 @@ struct GatewayTests {
         metadata[Metadata.Keys.idempotencyKey] = "k1"
         metadata[Metadata.Keys.clientAddress] = "10.9.8.7"
         metadata["x-other"] = "dropped"
-        let forwarded = GatewayServer.forwarded(metadata, peerAddress: "192.0.2.4:50123")
+        let forwarded = GatewayServer.forwarded(metadata, peer: PeerIdentity(address: "192.0.2.4:50123"))
         #expect(forwarded[Metadata.Keys.authorization] == "Bearer t")
         #expect(forwarded[Metadata.Keys.idempotencyKey] == "k1")
         #expect(forwarded[Metadata.Keys.clientAddress] == "192.0.2.4")
         #expect(forwarded["x-other"] == nil)
-        #expect(GatewayServer.clientHost("::1:443") == "::1")
-        #expect(GatewayServer.clientHost("[2001:db8::5]:443") == "2001:db8::5")
-        #expect(GatewayServer.clientHost("unix") == "unix")
+        #expect(PeerIdentity(address: "::1:443").host == "::1")
+        #expect(PeerIdentity(address: "[2001:db8::5]:443").host == "2001:db8::5")
+        #expect(PeerIdentity(address: "unix").host == "unix")
     }
 
     @Test("rate limits: a burst, then RESOURCE_EXHAUSTED with retry-after, then calls again once tokens refill")

@@ -1,4 +1,5 @@
 import Foundation
+import TandemAuth
 
 /// Slows down password guessing, per account and per client address: after `freeFailures`
 /// failures, each further attempt must wait `baseDelay` × 2^(failures − freeFailures), at most
@@ -17,12 +18,9 @@ struct SignInThrottle {
     }
 
     private var records: [String: Record] = [:]
-    /// The record count at which old records are next forgotten: after each sweep at least twice
-    /// the records left, so that many recent failures cost a sweep per doubling, not one per failure.
-    private var nextSweep = SignInThrottle.sweepThreshold
-    static let sweepThreshold = 100_000
-    /// Sweeps done so far.
-    private(set) var sweeps = 0
+    /// When old records are forgotten (many recent failures must not make every failure sweep).
+    private var sweep = SweepSchedule(threshold: 100_000)
+    var sweeps: Int { sweep.sweeps }
     var count: Int { records.count }
 
     init(freeFailures: Int = 5, baseDelay: TimeInterval = 1, maxDelay: TimeInterval = 15 * 60, forgetAfter: TimeInterval = 60 * 60) {
@@ -49,10 +47,9 @@ struct SignInThrottle {
             record.lockedUntil = now.addingTimeInterval(delay)
         }
         records[key] = record
-        if records.count >= nextSweep {
+        if sweep.isDue(records.count) {
             forgetOld(now: now)
-            nextSweep = max(Self.sweepThreshold, 2 * records.count)
-            sweeps += 1
+            sweep.swept(remaining: records.count)
         }
     }
 

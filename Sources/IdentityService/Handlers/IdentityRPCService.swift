@@ -64,9 +64,7 @@ extension IdentityServer {
         if context.peer.certificateNames.contains("gateway"), let forwarded = context.metadata[Metadata.Keys.clientAddress], !forwarded.isEmpty {
             return forwarded
         }
-        let address = context.peer.address
-        guard let colon = address.lastIndex(of: ":") else { return address }
-        return String(address[..<colon])
+        return context.peer.host
     }
 
     private func throttled(until: Date) -> RPCError {

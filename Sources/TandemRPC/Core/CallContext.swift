@@ -25,6 +25,15 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         certificateNames.isEmpty ? address : "\(certificateNames[0])@\(address)"
     }
+
+    /// The address without its port (`[::1]:443` and `::1:443` give `::1`): what limits and
+    /// throttles per client count against.
+    public var host: String {
+        guard let colon = address.lastIndex(of: ":") else { return address }
+        let host = address[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { return String(host.dropFirst().dropLast()) }
+        return String(host)
+    }
 }
 
 /// Everything a handler knows about the call it serves.
