@@ -262,6 +262,15 @@ struct ClientBehaviourTests {
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
         configuration = ServerConfiguration(port: 70_000, tls: TestPKI.shared.serverTLS)
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration = ServerConfiguration(tls: TestPKI.shared.serverTLS)
+        configuration.requestTimeout = .zero
+        #expect { try configuration.validate() } throws: { "\($0)".contains("requestTimeout must be positive") }
+        configuration = ServerConfiguration(tls: TestPKI.shared.serverTLS)
+        configuration.maxPendingRequestBytesTotal = configuration.maxPendingRequestBytes - 1
+        #expect { try configuration.validate() } throws: { "\($0)".contains("maxPendingRequestBytesTotal at least as large") }
+        var client = ClientConfiguration()
+        client.maxBufferedResponseBytes = 0
+        #expect { try client.validate() } throws: { "\($0)".contains("maxBufferedResponseBytes must be positive") }
         // A port already in use fails at start-up with one clear line.
         try await withServer { _, endpoint in
             let clash = RPCServer(configuration: ServerConfiguration(host: "127.0.0.1", port: endpoint.port, tls: TestPKI.shared.serverTLS), services: [])
