@@ -63,6 +63,9 @@ final class MatchingStore: Sendable {
             """),
         // Where matching is in the feeds it follows (identity's erasures).
         Migration(version: 2, FeedCursors.schema),
+        // An organisation's matches in change order (`listMatches` without a program). Without it,
+        // every page of an org-admin's listing read all of the organisation's matches and sorted them.
+        Migration(version: 3, "CREATE INDEX matches_by_org ON matches (org_id, seq);"),
     ]
 
     // MARK: Settings and participants
@@ -302,30 +305,38 @@ final class MatchingStore: Sendable {
     /// Matches in the organisation after `after` (a page token: the last `seq` seen), newest first
     /// is not needed by anyone, so they come oldest change first.
     func listMatches(organisation: UUID, program: UUID?, person: UUID?, statuses: Set<MatchStatus>, after: Int64, limit: Int) async throws -> [(Int64, Match)] {
-        try await database.read { connection in
-            var condition = "org_id = ? AND seq > ?"
-            var values: [any SQLiteBindable] = [organisation, after]
-            if let program {
-                condition += " AND program_id = ?"
-                values.append(program)
-            }
-            if let person {
-                condition += " AND (mentor_id = ? OR mentee_id = ?)"
-                values += [person, person]
-            }
-            if !statuses.isEmpty {
-                // Bound, not written into the text: each distinct text is a statement kept prepared.
-                condition += " AND status IN (\(Array(repeating: "?", count: statuses.count).joined(separator: ", ")))"
-                values += statuses.map(\.rawValue).sorted()
-            }
-            values.append(limit)
+        let query = Self.listMatchesQuery(organisation: organisation, program: program, person: person, statuses: statuses, after: after, limit: limit)
+        return try await database.read { connection in
             var result: [(Int64, Match)] = []
             let decoder = CBORDecoder()
-            try connection.forEachRow("SELECT seq, data FROM matches WHERE \(condition) ORDER BY seq LIMIT ?", values) { row in
+            try connection.forEachRow(query.sql, query.values) { row in
                 result.append((row.int(0) ?? 0, try decoder.decode(Match.self, from: row.blob(1) ?? [])))
             }
             return result
         }
+    }
+
+    /// The statement `listMatches` runs, with its values.
+    static func listMatchesQuery(
+        organisation: UUID, program: UUID?, person: UUID?, statuses: Set<MatchStatus>, after: Int64, limit: Int
+    ) -> (sql: String, values: [SQLiteValue]) {
+        var condition = "org_id = ? AND seq > ?"
+        var values: [SQLiteValue] = [organisation.sqliteValue, after.sqliteValue]
+        if let program {
+            condition += " AND program_id = ?"
+            values.append(program.sqliteValue)
+        }
+        if let person {
+            condition += " AND (mentor_id = ? OR mentee_id = ?)"
+            values += [person.sqliteValue, person.sqliteValue]
+        }
+        if !statuses.isEmpty {
+            // Bound, not written into the text: each distinct text is a statement kept prepared.
+            condition += " AND status IN (\(Array(repeating: "?", count: statuses.count).joined(separator: ", ")))"
+            values += statuses.map(\.rawValue).sorted().map(SQLiteValue.text)
+        }
+        values.append(limit.sqliteValue)
+        return ("SELECT seq, data FROM matches WHERE \(condition) ORDER BY seq LIMIT ?", values)
     }
 
     /// The change feed: every organisation's matches changed after `after`, in change order.
