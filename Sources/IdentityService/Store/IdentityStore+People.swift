@@ -230,7 +230,7 @@ extension IdentityStore {
                 WHERE id = ?
                 """, "erased-\(id.uuidString.lowercased())@erased.invalid", try Self.workingHoursBlob(nil), now.timeIntervalSince1970, id)
             try connection.execute("UPDATE people SET manager_id = NULL WHERE org_id = ? AND manager_id = ?", organisation, id)
-            try connection.execute("DELETE FROM participation_skills WHERE person_id = ?", id)
+            try connection.execute(Self.eraseSkillsSQL, id)
             try connection.execute("DELETE FROM participations WHERE person_id = ?", id)
             try connection.execute("DELETE FROM program_admins WHERE person_id = ?", id)
             try connection.execute("DELETE FROM refresh_tokens WHERE person_id = ?", id)

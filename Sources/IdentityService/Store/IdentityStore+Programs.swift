@@ -230,32 +230,38 @@ extension IdentityStore {
 
     /// Active participants of a program, by participation id; `limit + 1` rows at most.
     func participants(organisation: UUID, program: UUID, role: ParticipantRole?, after: UUID?, limit: Int) async throws -> [ParticipantProfile]? {
-        try await database.read { connection in
+        let query = Self.participantsQuery(organisation: organisation, program: program, role: role, after: after, limit: limit)
+        return try await database.read { connection in
             guard try connection.first("SELECT 1 FROM programs WHERE org_id = ? AND id = ?", organisation, program) != nil else { return nil }
-            var sql = """
-                SELECT \(Self.participationColumns) FROM participations x JOIN people ON people.id = x.person_id
-                WHERE x.org_id = ? AND x.program_id = ? AND people.active = 1 AND people.erased = 0
-                """
-            var values: [any SQLiteBindable] = [organisation, program]
-            if let role {
-                sql += role == .both ? " AND x.role = ?" : " AND x.role IN (?, 'both')"
-                values.append(role.rawValue)
-            }
-            if let after {
-                sql += " AND x.id > ?"
-                values.append(after)
-            }
-            sql += " ORDER BY x.id LIMIT ?"
-            values.append(limit + 1)
-            return try connection.query(sql, values).map(Self.profile)
+            return try connection.query(query.sql, query.values).map(Self.profile)
         }
+    }
+
+    /// The statement `participants` runs, with its values.
+    static func participantsQuery(organisation: UUID, program: UUID, role: ParticipantRole?, after: UUID?, limit: Int) -> (sql: String, values: [SQLiteValue]) {
+        var sql = """
+            SELECT \(participationColumns) FROM participations x JOIN people ON people.id = x.person_id
+            WHERE x.org_id = ? AND x.program_id = ? AND people.active = 1 AND people.erased = 0
+            """
+        var values: [SQLiteValue] = [organisation.sqliteValue, program.sqliteValue]
+        if let role {
+            sql += role == .both ? " AND x.role = ?" : " AND x.role IN (?, 'both')"
+            values.append(.text(role.rawValue))
+        }
+        if let after {
+            sql += " AND x.id > ?"
+            values.append(after.sqliteValue)
+        }
+        sql += " ORDER BY x.id LIMIT ?"
+        values.append((limit + 1).sqliteValue)
+        return (sql, values)
     }
 
     /// The roles a person plays in programs (`mentor`, `mentee`).
     func participationRoles(person: UUID) async throws -> Set<String> {
         try await database.read { connection in
             var roles: Set<String> = []
-            for row in try connection.query("SELECT DISTINCT role FROM participations WHERE person_id = ?", person) {
+            for row in try connection.query(Self.participationRolesSQL, person) {
                 switch row.text(0) {
                 case "mentor": roles.insert("mentor")
                 case "mentee": roles.insert("mentee")

@@ -124,7 +124,22 @@ final class IdentityStore: Sendable {
             INSERT INTO erasures (org_id, person_id, erased_at)
                 SELECT org_id, id, updated_at FROM people WHERE erased = 1 ORDER BY updated_at, id;
             """),
+        // A person's participations (`participationRoles` on every sign-in and token refresh, and
+        // erasure): without it, each of those read the whole table, every organisation's rows. A
+        // program's participants in page order (`participants`): without it, every page read and
+        // sorted all of the program's participants.
+        Migration(version: 3, """
+            CREATE INDEX participations_by_person ON participations (person_id, role);
+            CREATE INDEX participations_by_program ON participations (program_id, id);
+            """),
     ]
+
+    /// The roles a person plays in programs, as stored (`participationRoles`).
+    static let participationRolesSQL = "SELECT DISTINCT role FROM participations WHERE person_id = ?"
+
+    /// A person's skills, deleted at erasure: found through their participations (the skills'
+    /// primary key starts with the participation), not by reading every skill row.
+    static let eraseSkillsSQL = "DELETE FROM participation_skills WHERE participation_id IN (SELECT id FROM participations WHERE person_id = ?)"
 }
 
 // MARK: - Row mapping
