@@ -251,7 +251,7 @@ public final class FeedbackServer: Sendable {
             } catch {
                 logger.warning("fit signal delivery failed", metadata: ["error": "\(error)"])
             }
-            if let counts = try? await store.outboxCounts() { pending.record(counts.pending) }
+            if let count = try? await store.pendingFitSignalCount() { pending.record(count) }
             try? await Task.sleep(for: configuration.syncInterval)
         }
     }

@@ -253,7 +253,17 @@ extension FeedbackStore {
         }
     }
 
-    /// Signals delivered and still waiting (for tests and metrics).
+    /// Signals still waiting (the metric), counted from the index of pending ones: delivered
+    /// signals are kept, and the table is not read in full on every pass.
+    func pendingFitSignalCount() async throws -> Int {
+        try await database.read { connection in
+            Int(try connection.first(Self.pendingFitSignalCountSQL)?.int(0) ?? 0)
+        }
+    }
+
+    static let pendingFitSignalCountSQL = "SELECT count(*) FROM fit_outbox WHERE delivered_at IS NULL"
+
+    /// Signals delivered and still waiting (for tests).
     func outboxCounts() async throws -> (delivered: Int, pending: Int) {
         try await database.read { connection in
             let row = try connection.first("SELECT count(delivered_at), count(*) - count(delivered_at) FROM fit_outbox")

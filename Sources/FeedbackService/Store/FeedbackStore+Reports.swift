@@ -134,6 +134,15 @@ extension FeedbackStore {
         } }
     }
 
+    /// The latest six ratings of a match's meetings, newest first: walked from the match's newest
+    /// meeting back (`meetings_by_match`), each meeting's feedback by its key. Read from the
+    /// feedback side instead, this read all of the organisation's feedback once per match, so a
+    /// program's health list grew with the square of its size.
+    static let recentRatingsSQL = """
+        SELECT f.rating FROM meetings t CROSS JOIN session_feedback f ON f.org_id = t.org_id AND f.meeting_id = t.meeting_id
+        WHERE t.org_id = ? AND t.match_id = ? ORDER BY t.start DESC LIMIT 6
+        """
+
     /// What match health is judged on, for the program's active matches.
     func healthInputs(organisation: UUID, program: UUID) async throws -> [(MatchFacts, MatchHealthRules.Input, Int)] {
         try await database.read { connection in
@@ -146,10 +155,7 @@ extension FeedbackStore {
                 let held = try connection.query(
                     "SELECT start FROM meetings WHERE org_id = ? AND match_id = ? AND status = 'held' ORDER BY start", organisation, match.matchID
                 ).compactMap { $0.double(0).map(Date.init(timeIntervalSince1970:)) }
-                let ratings = try connection.query("""
-                    SELECT f.rating FROM session_feedback f JOIN meetings t ON t.org_id = f.org_id AND t.meeting_id = f.meeting_id
-                    WHERE f.org_id = ? AND f.match_id = ? ORDER BY t.start DESC LIMIT 6
-                    """, organisation, match.matchID).compactMap { $0.int(0).map(Int.init) }.reversed()
+                let ratings = try connection.query(Self.recentRatingsSQL, organisation, match.matchID).compactMap { $0.int(0).map(Int.init) }.reversed()
                 result.append((match, MatchHealthRules.Input(startedAt: match.startedAt ?? Date(), heldStarts: held, recentRatings: Array(ratings)), held.count))
             }
             return result
