@@ -1,6 +1,7 @@
 import _CryptoExtras
 import ArgumentParser
 import Foundation
+import Synchronization
 import NIOCore
 import NIOPosix
 import IdentityService
@@ -105,6 +106,21 @@ struct IdentityBenchmark: AsyncParsableCommand {
         }
         let signInSeconds = seconds(ContinuousClock.now - signInStart)
         print("sign-in (2 in flight, \(signIns) calls): \(format(Double(signIns) / signInSeconds, 1))/s, \(format(signInSeconds / Double(signIns) * 2000, 0)) ms each; scrypt alone at the same cost (N=2^15, r=8, p=1), in this process: \(format(scryptAlone * 1000, 0)) ms")
+
+        // Refresh: each call rotates a refresh token (a write) and re-reads the person's roles and
+        // programs. Each of 16 chains takes its token from a pool and puts the new one back: a
+        // token is used once, as a client would.
+        let pool = Mutex<[String]>([])
+        for _ in 0..<16 {
+            let tokens = try await client.call(Identity.signIn, SignInRequest(organisation: "bench", email: "admin@bench.example", password: password))
+            if let refreshToken = tokens.refreshToken { pool.withLock { $0.append(refreshToken) } }
+        }
+        let refresh = try await closedLoop(client: client, concurrency: 16, warmup: 1, duration: seconds) {
+            guard let used = pool.withLock({ $0.popLast() }) else { throw CancellationError() }
+            let tokens = try await client.call(Identity.refresh, RefreshRequest(refreshToken: used))
+            if let next = tokens.refreshToken { pool.withLock { $0.append(next) } }
+        }
+        print("Refresh (refresh token rotated, roles and programs read again; 16 in flight): \(format(refresh.callsPerSecond, 0)) calls/s  p50 \(format(refresh.p50Microseconds, 0)) µs  p99 \(format(refresh.p99Microseconds, 0)) µs  errors \(refresh.errors)")
 
         let token = admin.accessToken
         let whoAmI = try await closedLoop(client: client, concurrency: 64, warmup: 1, duration: seconds) {
