@@ -5,7 +5,7 @@ import TandemStore
 import Testing
 @testable import MatchingService
 
-@Suite("Matching store: listings read only the caller's organisation")
+@Suite("Matching store: listings read only what they return")
 struct MatchingStorePlanTests {
     /// SQLite's plan for a statement, one line per step.
     static func plan(_ store: MatchingStore, _ query: (sql: String, values: [SQLiteValue])) async throws -> [String] {
@@ -14,20 +14,66 @@ struct MatchingStorePlanTests {
         }
     }
 
-    @Test("an organisation's matches without a program are searched by (organisation, seq), not walked across every organisation")
-    func organisationListingUsesItsIndex() async throws {
+    static func store() throws -> (MatchingStore, String) {
         let directory = matchingTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try MatchingStore(path: directory + "/matching.sqlite", logger: Logger(label: "test"))
-        defer { store.close() }
-        let organisation = UUID()
+        return (try MatchingStore(path: directory + "/matching.sqlite", logger: Logger(label: "test")), directory)
+    }
+
+    @Test(
+        "every ListMatches page is index ranges in seq order: the organisation's (organisation, seq), a program's (program, seq), a person's (as mentor, as mentee) merged — never all of the organisation's matches sorted",
+        arguments: [false, true], [false, true]
+    )
+    func listingPlans(program: Bool, person: Bool) async throws {
+        let (store, directory) = try Self.store()
+        defer { store.close(); try? FileManager.default.removeItem(atPath: directory) }
         for statuses in [[], [MatchStatus.active, .proposed]] as [Set<MatchStatus>] {
             let query = MatchingStore.listMatchesQuery(
-                organisation: organisation, program: nil, person: nil, statuses: statuses, after: 0, limit: 100
+                organisation: UUID(), program: program ? UUID() : nil, person: person ? UUID() : nil, statuses: statuses, after: 0, limit: 100
             )
             let plan = try await Self.plan(store, query)
-            #expect(plan.contains { $0.contains("matches_by_org (org_id=? AND seq>?)") }, "plan: \(plan)")
-            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "plan: \(plan)")
+            let expected = person
+                ? ["matches_by_person_mentor (org_id=? AND mentor_id=? AND seq>?)", "matches_by_person_mentee (org_id=? AND mentee_id=? AND seq>?)"]
+                : program ? ["matches_by_program (org_id=? AND program_id=? AND seq>?)"] : ["matches_by_org (org_id=? AND seq>?)"]
+            for index in expected {
+                #expect(plan.contains { $0.contains(index) }, "plan: \(plan)")
+            }
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") || $0.hasPrefix("SCAN") }, "plan: \(plan)")
         }
+    }
+
+    @Test("a person's listing returns their matches as mentor and as mentee, in seq order, once each, filtered by program and status, from the cursor on")
+    func personListing() async throws {
+        let (store, directory) = try Self.store()
+        defer { store.close(); try? FileManager.default.removeItem(atPath: directory) }
+        let organisation = UUID(), other = UUID(), person = UUID(), program = UUID(), otherProgram = UUID()
+        // seq 1…8: the person as mentor and as mentee, in two programs and states, among others' matches
+        // and another organisation's.
+        let rows: [(UUID, UUID, UUID, UUID, MatchStatus)] = [
+            (organisation, program, person, UUID(), .active),       // 1 ✓ as mentor
+            (organisation, program, UUID(), UUID(), .active),       // 2 someone else's
+            (organisation, program, UUID(), person, .proposed),     // 3 ✓ as mentee
+            (other, program, person, UUID(), .active),              // 4 another organisation
+            (organisation, otherProgram, UUID(), person, .active),  // 5 ✓ other program
+            (organisation, program, person, UUID(), .ended),        // 6 ✓ ended
+            (organisation, program, UUID(), person, .active),       // 7 ✓
+            (organisation, program, person, UUID(), .active),       // 8 ✓
+        ]
+        try await store.database.write { connection in
+            for (index, row) in rows.enumerated() {
+                try connection.execute(
+                    "INSERT INTO matches (id, org_id, program_id, mentor_id, mentee_id, status, seq, data) VALUES (?, ?, ?, ?, ?, ?, ?, x'00')",
+                    UUID(), row.0, row.1, row.2, row.3, row.4.rawValue, index + 1
+                )
+            }
+        }
+        func sequences(program: UUID? = nil, statuses: Set<MatchStatus> = [], after: Int64 = 0, limit: Int = 100) async throws -> [Int64] {
+            let query = MatchingStore.listMatchesQuery(organisation: organisation, program: program, person: person, statuses: statuses, after: after, limit: limit)
+            return try await store.database.read { connection in try connection.query(query.sql, query.values).compactMap { $0.int(0) } }
+        }
+        #expect(try await sequences() == [1, 3, 5, 6, 7, 8])
+        #expect(try await sequences(program: program) == [1, 3, 6, 7, 8])
+        #expect(try await sequences(statuses: [.active]) == [1, 5, 7, 8])
+        #expect(try await sequences(program: program, statuses: [.active, .proposed]) == [1, 3, 7, 8])
+        #expect(try await sequences(after: 3, limit: 2) == [5, 6])
     }
 }

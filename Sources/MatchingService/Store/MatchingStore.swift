@@ -316,27 +316,37 @@ final class MatchingStore: Sendable {
         }
     }
 
-    /// The statement `listMatches` runs, with its values.
+    /// The statement `listMatches` runs, with its values. A person's matches are two index ranges
+    /// merged in `seq` order (as mentor, then as mentee): with `mentor_id = ? OR mentee_id = ?`
+    /// SQLite walked all of the organisation's matches to find the person's few. With a person, a
+    /// program is checked on the rows (`+program_id`), not used to pick the index.
     static func listMatchesQuery(
         organisation: UUID, program: UUID?, person: UUID?, statuses: Set<MatchStatus>, after: Int64, limit: Int
     ) -> (sql: String, values: [SQLiteValue]) {
-        var condition = "org_id = ? AND seq > ?"
         var values: [SQLiteValue] = [organisation.sqliteValue, after.sqliteValue]
-        if let program {
-            condition += " AND program_id = ?"
-            values.append(program.sqliteValue)
+        func parameter(_ value: SQLiteValue) -> String {
+            values.append(value)
+            return "?\(values.count)"
         }
-        if let person {
-            condition += " AND (mentor_id = ? OR mentee_id = ?)"
-            values += [person.sqliteValue, person.sqliteValue]
-        }
+        var filters = ""
+        if let program { filters += " AND \(person == nil ? "" : "+")program_id = \(parameter(program.sqliteValue))" }
         if !statuses.isEmpty {
             // Bound, not written into the text: each distinct text is a statement kept prepared.
-            condition += " AND status IN (\(Array(repeating: "?", count: statuses.count).joined(separator: ", ")))"
-            values += statuses.map(\.rawValue).sorted().map(SQLiteValue.text)
+            filters += " AND status IN (\(statuses.map(\.rawValue).sorted().map { parameter(.text($0)) }.joined(separator: ", ")))"
         }
-        values.append(limit.sqliteValue)
-        return ("SELECT seq, data FROM matches WHERE \(condition) ORDER BY seq LIMIT ?", values)
+        let sql: String
+        if let person {
+            let who = parameter(person.sqliteValue)
+            sql = """
+                SELECT seq, data FROM matches WHERE org_id = ?1 AND mentor_id = \(who) AND seq > ?2\(filters)
+                UNION ALL
+                SELECT seq, data FROM matches WHERE org_id = ?1 AND mentee_id = \(who) AND mentor_id != \(who) AND seq > ?2\(filters)
+                ORDER BY seq LIMIT \(parameter(limit.sqliteValue))
+                """
+        } else {
+            sql = "SELECT seq, data FROM matches WHERE org_id = ?1 AND seq > ?2\(filters) ORDER BY seq LIMIT \(parameter(limit.sqliteValue))"
+        }
+        return (sql, values)
     }
 
     /// The change feed: every organisation's matches changed after `after`, in change order.
