@@ -9,7 +9,10 @@ import Testing
 struct FeedbackStoreQueryTests {
     static func plan(_ store: FeedbackStore, _ sql: String) async throws -> [String] {
         try await store.database.read { connection in
-            try connection.query("EXPLAIN QUERY PLAN " + sql, Array(repeating: SQLiteValue.blob([0]), count: sql.filter { $0 == "?" }.count))
+            // Numbered parameters (?1, ?2) count once each.
+            let numbered = sql.split(separator: "?").dropFirst().compactMap { Int($0.prefix { $0.isNumber }) }
+            let count = numbered.max() ?? sql.filter { $0 == "?" }.count
+            return try connection.query("EXPLAIN QUERY PLAN " + sql, Array(repeating: SQLiteValue.blob([0]), count: count))
                 .compactMap { $0.text(3) }
         }
     }
@@ -65,5 +68,28 @@ struct FeedbackStoreQueryTests {
         let plan = try await Self.plan(server.store, FeedbackStore.pendingFitSignalCountSQL)
         #expect(plan.contains { $0.contains("fit_outbox_pending") }, "plan: \(plan)")
         #expect(try await server.store.pendingFitSignalCount() == 0)
+    }
+
+    @Test("a person's matches are found as mentor and as mentee through the person indexes, once each, in their organisation only")
+    func personMatches() async throws {
+        let organisation = UUID(), program = UUID(), person = UUID()
+        let feeds = MemoryFeeds(organisation: organisation)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let asMentor = makeMatch(organisation: organisation, program: program, mentor: person, mentee: UUID(), startedAt: start)
+        let asMentee = makeMatch(organisation: organisation, program: program, mentor: UUID(), mentee: person, startedAt: start)
+        let others = makeMatch(organisation: organisation, program: program, mentor: UUID(), mentee: UUID(), startedAt: start)
+        for match in [asMentor, asMentee, others] { feeds.put(match) }
+        let elsewhere = MemoryFeeds(organisation: UUID())
+        elsewhere.put(makeMatch(organisation: elsewhere.organisation, program: program, mentor: person, mentee: UUID(), startedAt: start))
+        let server = try FeedbackServer.open(dataDirectory: temporaryDirectory(), peers: FeedbackPeers(meetings: feeds, matches: feeds), logger: Logger(label: "test"))
+        defer { server.close() }
+        _ = try await server.syncNow()
+        try await server.store.applyMatchChanges(try await elsewhere.matchChanges(after: 0, limit: 10))
+        let found = try await server.store.matches(organisation: organisation, person: person).map(\.matchID)
+        #expect(found.count == 2 && Set(found) == [asMentor.id, asMentee.id])
+
+        let plan = try await Self.plan(server.store, FeedbackStore.personMatchesSQL)
+        #expect(plan.contains { $0.contains("matches_by_mentor (org_id=? AND mentor_id=?)") }, "plan: \(plan)")
+        #expect(plan.contains { $0.contains("matches_by_mentee (org_id=? AND mentee_id=?)") }, "plan: \(plan)")
     }
 }

@@ -227,11 +227,18 @@ final class FeedbackStore: Sendable {
     /// The matches a person is in.
     func matches(organisation: UUID, person: UUID) async throws -> [MatchFacts] {
         try await database.read { connection in
-            try connection.query(
-                "SELECT \(Self.matchColumns) FROM matches WHERE org_id = ? AND (mentor_id = ? OR mentee_id = ?)", organisation, person, person
-            ).map(Self.match)
+            try connection.query(Self.personMatchesSQL, organisation, person).map(Self.match)
         }
     }
+
+    /// A person's matches: as mentor, then as mentee, each an index range. With
+    /// `mentor_id = ? OR mentee_id = ?` SQLite read all of the organisation's matches (the
+    /// dashboard's due surveys ask on every load).
+    static let personMatchesSQL = """
+        SELECT \(matchColumns) FROM matches WHERE org_id = ?1 AND mentor_id = ?2
+        UNION ALL
+        SELECT \(matchColumns) FROM matches WHERE org_id = ?1 AND mentee_id = ?2 AND mentor_id != ?2
+        """
 
     /// Started matches of an organisation (for the invitation stream), or of one program.
     func startedMatches(organisation: UUID, program: UUID? = nil) async throws -> [MatchFacts] {
