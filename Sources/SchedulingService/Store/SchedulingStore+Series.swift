@@ -118,6 +118,14 @@ extension SchedulingStore {
         }
     }
 
+    /// A series' scheduled occurrences from a time on, through the series index: left to itself,
+    /// SQLite walked the organisation's upcoming meetings by start (`meetings_by_start`) — inside
+    /// the write transaction every booking waits for.
+    static let seriesOccurrencesFromSQL = """
+        SELECT \(meetingColumns) FROM meetings INDEXED BY meetings_by_series
+        WHERE series_id = ? AND org_id = ? AND status = 'scheduled' AND start >= ?
+        """
+
     /// Cancels the scheduled occurrences starting at or after `from`.
     func cancelSeries(organisation: UUID, id: UUID, from: Int64, reason: String, now: Date) async throws -> (StoredSeries, [Meeting]) {
         try await database.write { connection in
@@ -127,7 +135,7 @@ extension SchedulingStore {
             var series = try Self.series(row)
             var cancelledAny = false
             for meetingRow in try connection.query(
-                "SELECT \(Self.meetingColumns) FROM meetings WHERE series_id = ? AND org_id = ? AND status = 'scheduled' AND start >= ?", id, organisation, from
+                Self.seriesOccurrencesFromSQL, id, organisation, from
             ) {
                 try Self.cancelRow(connection, organisation: organisation, meeting: try Self.meeting(meetingRow), row: meetingRow, reason: reason, now: now)
                 cancelledAny = true

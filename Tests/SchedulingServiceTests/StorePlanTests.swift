@@ -1,0 +1,23 @@
+import Foundation
+import Logging
+import TandemStore
+import Testing
+@testable import SchedulingService
+
+@Suite("Scheduling store: a series' occurrences are found through the series")
+struct SchedulingStorePlanTests {
+    @Test("cancelling a series from a date reads the series' occurrences, not the organisation's upcoming meetings, inside the write transaction")
+    func seriesOccurrences() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SchedulingStore(path: directory + "/scheduling.sqlite", checkpointPages: 1000, logger: Logger(label: "test"))
+        defer { store.close() }
+        let plan = try await store.database.read { connection in
+            try connection.query(
+                "EXPLAIN QUERY PLAN " + SchedulingStore.seriesOccurrencesFromSQL, SQLiteValue.blob([1]), SQLiteValue.blob([2]), SQLiteValue.integer(0)
+            ).compactMap { $0.text(3) }
+        }
+        #expect(plan.contains { $0.contains("meetings_by_series (series_id=?)") }, "plan: \(plan)")
+        #expect(!plan.contains { $0.contains("meetings_by_start") || $0.hasPrefix("SCAN") }, "plan: \(plan)")
+    }
+}
