@@ -40,3 +40,34 @@ extension IdentityStorePlanTests {
         }
     }
 }
+
+extension IdentityStorePlanTests {
+    static func peoplePlan(_ filter: PeopleFilter, cursor: PeopleCursor? = nil) async throws -> [String] {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try IdentityStore(path: directory + "/identity.sqlite", logger: Logger(label: "test"))
+        defer { store.close() }
+        let query = IdentityStore.peopleQuery(organisation: UUID(), filter: filter, after: cursor, limit: 50)
+        return try await store.database.read { connection in
+            try connection.query("EXPLAIN QUERY PLAN " + query.sql, query.values).compactMap { $0.text(3) }
+        }
+    }
+
+    @Test("a directory page by division comes from the division index in page order, whatever the division's case", arguments: [nil, PeopleCursor(name: "M", id: UUID())])
+    func divisionPages(cursor: PeopleCursor?) async throws {
+        let plan = try await Self.peoplePlan(PeopleFilter(division: "sales"), cursor: cursor)
+        #expect(plan.first?.contains("people_by_org_division (org_id=? AND division=?") == true, "plan: \(plan)")
+        #expect(!plan.contains { $0.contains("TEMP B-TREE") || $0.hasPrefix("SCAN") }, "plan: \(plan)")
+    }
+
+    @Test("a directory page by skill checks each person with one look-up in the skill index, not a walk over everyone with the skill")
+    func skillProbe() async throws {
+        for filter in [PeopleFilter(skill: "Swift"), PeopleFilter(programID: UUID(), skill: "Swift")] {
+            let plan = try await Self.peoplePlan(filter)
+            #expect(plan.contains { $0.contains("skills_by_org_skill (org_id=? AND skill=? AND kind=? AND person_id=?)") }, "plan: \(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") || $0.hasPrefix("SCAN") }, "plan: \(plan)")
+        }
+        let unfiltered = try await Self.peoplePlan(PeopleFilter())
+        #expect(unfiltered.first?.contains("people_by_org_name (org_id=?)") == true && !unfiltered.contains { $0.contains("TEMP B-TREE") }, "plan: \(unfiltered)")
+    }
+}

@@ -154,50 +154,56 @@ extension IdentityStore {
     /// One page of people, ordered by name then id; returns `limit + 1` rows at most so the
     /// caller can tell whether there is a next page.
     func people(organisation: UUID, filter: PeopleFilter, after cursor: PeopleCursor?, limit: Int) async throws -> [Person] {
-        var sql = "SELECT \(Self.personColumns) FROM people WHERE people.org_id = ? AND people.erased = 0"
-        var values: [any SQLiteBindable] = [organisation]
+        let query = Self.peopleQuery(organisation: organisation, filter: filter, after: cursor, limit: limit)
+        return try await database.read { connection in
+            try connection.query(query.sql, query.values).map(Self.person)
+        }
+    }
+
+    /// The statement `people` runs, with its values: the organisation's people walked in name
+    /// order (`people_by_org_name`), or a division's (`people_by_org_division`, in the same order),
+    /// each filter a check on the row or an index probe.
+    static func peopleQuery(organisation: UUID, filter: PeopleFilter, after cursor: PeopleCursor?, limit: Int) -> (sql: String, values: [SQLiteValue]) {
+        var sql = "SELECT \(personColumns) FROM people WHERE people.org_id = ? AND people.erased = 0"
+        var values: [SQLiteValue] = [organisation.sqliteValue]
         if !filter.includeInactive { sql += " AND people.active = 1" }
         if let division = filter.division {
             sql += " AND people.division = ? COLLATE NOCASE"
-            values.append(division)
+            values.append(.text(division))
         }
         if let query = filter.query {
             let pattern = "%" + query.replacing("\\", with: "\\\\").replacing("%", with: "\\%").replacing("_", with: "\\_") + "%"
             sql += " AND (people.name LIKE ? ESCAPE '\\' OR people.email LIKE ? ESCAPE '\\')"
-            values += [pattern, pattern]
+            values += [.text(pattern), .text(pattern)]
         }
         if filter.programID != nil || filter.role != nil {
             sql += " AND EXISTS (SELECT 1 FROM participations x WHERE x.person_id = people.id AND x.org_id = people.org_id"
             if let program = filter.programID {
                 sql += " AND x.program_id = ?"
-                values.append(program)
+                values.append(program.sqliteValue)
             }
             if let role = filter.role {
                 sql += role == .both ? " AND x.role = ?" : " AND x.role IN (?, 'both')"
-                values.append(role.rawValue)
+                values.append(.text(role.rawValue))
             }
             sql += ")"
         }
         if let skill = filter.skill {
             sql += " AND EXISTS (SELECT 1 FROM participation_skills s WHERE s.person_id = people.id AND s.org_id = people.org_id AND s.kind = 'offered' AND s.skill = ?"
-            values.append(skill.lowercased())
+            values.append(.text(skill.lowercased()))
             if let program = filter.programID {
                 sql += " AND s.participation_id IN (SELECT x.id FROM participations x WHERE x.program_id = ?)"
-                values.append(program)
+                values.append(program.sqliteValue)
             }
             sql += ")"
         }
         if let cursor {
             sql += " AND (people.name, people.id) > (?, ?)"
-            values += [cursor.name, cursor.id]
+            values += [.text(cursor.name), cursor.id.sqliteValue]
         }
         sql += " ORDER BY people.name, people.id LIMIT ?"
-        values.append(limit + 1)
-        let query = sql
-        let bound = SendableValues(values)
-        return try await database.read { connection in
-            try connection.query(query, bound.values).map(Self.person)
-        }
+        values.append((limit + 1).sqliteValue)
+        return (sql, values)
     }
 
     func deactivatePerson(organisation: UUID, id: UUID, now: Date) async throws -> Person {
@@ -258,12 +264,3 @@ extension IdentityStore {
     }
 }
 
-/// Bound values carried into a database closure.
-struct SendableValues: @unchecked Sendable {
-    // Safe: the values are immutable strings, numbers, UUIDs and byte arrays.
-    let values: [any SQLiteBindable]
-
-    init(_ values: [any SQLiteBindable]) {
-        self.values = values
-    }
-}

@@ -132,6 +132,16 @@ final class IdentityStore: Sendable {
             CREATE INDEX participations_by_person ON participations (person_id, role);
             CREATE INDEX participations_by_program ON participations (program_id, id);
             """),
+        // ListPeople's filters as index probes. A division compares without case, which the binary
+        // division index could not serve, so a division's page walked the organisation by name;
+        // now a division's people come from the index in page order. A skill filter probed every
+        // holder of the skill for each person walked; with the person in the index it is one look-up.
+        Migration(version: 4, """
+            DROP INDEX people_by_org_division;
+            CREATE INDEX people_by_org_division ON people (org_id, division COLLATE NOCASE, name, id);
+            DROP INDEX skills_by_org_skill;
+            CREATE INDEX skills_by_org_skill ON participation_skills (org_id, skill, kind, person_id);
+            """),
     ]
 
     /// The roles a person plays in programs, as stored (`participationRoles`).
