@@ -77,3 +77,24 @@ struct MatchingStorePlanTests {
         #expect(try await sequences(after: 3, limit: 2) == [5, 6])
     }
 }
+
+extension MatchingStorePlanTests {
+    @Test("erasures and withdrawals find a person's matches and participations through the person's indexes")
+    func personPlans() async throws {
+        let (store, directory) = try Self.store()
+        defer { store.close(); try? FileManager.default.removeItem(atPath: directory) }
+        let blob = SQLiteValue.blob(Array(repeating: 1, count: 16))
+        for (sql, expected) in [
+            (MatchingStore.personMatchesSQL(""), ["matches_by_person_mentor (org_id=? AND mentor_id=?)", "matches_by_person_mentee (org_id=? AND mentee_id=?)"]),
+            (MatchingStore.personMatchesSQL(" AND program_id = ?3 AND status = ?4"),
+             ["matches_by_mentor (org_id=? AND program_id=? AND mentor_id=? AND status=?)", "matches_by_mentee (org_id=? AND program_id=? AND mentee_id=? AND status=?)"]),
+            ("SELECT program_id FROM participants WHERE org_id = ?1 AND person_id = ?2", ["participants_by_person (org_id=? AND person_id=?)"]),
+            ("DELETE FROM participants WHERE org_id = ?1 AND person_id = ?2", ["participants_by_person (org_id=? AND person_id=?)"]),
+        ] {
+            let count = sql.contains("?4") ? 4 : sql.contains("?3") ? 3 : 2
+            let plan = try await Self.plan(store, (sql, Array(repeating: blob, count: count)))
+            for index in expected { #expect(plan.contains { $0.contains(index) }, "\(sql): \(plan)") }
+            #expect(!plan.contains { $0.hasPrefix("SCAN") || $0.contains("TEMP B-TREE") }, "\(sql): \(plan)")
+        }
+    }
+}

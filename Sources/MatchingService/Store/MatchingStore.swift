@@ -66,6 +66,9 @@ final class MatchingStore: Sendable {
         // An organisation's matches in change order (`listMatches` without a program). Without it,
         // every page of an org-admin's listing read all of the organisation's matches and sorted them.
         Migration(version: 3, "CREATE INDEX matches_by_org ON matches (org_id, seq);"),
+        // A person's participations (identity's erasures, up to 500 a page in one write
+        // transaction): without it, each erasure read every participant profile of the organisation.
+        Migration(version: 4, "CREATE INDEX participants_by_person ON participants (org_id, person_id);"),
     ]
 
     // MARK: Settings and participants
@@ -117,8 +120,7 @@ final class MatchingStore: Sendable {
             let gone = before.subtracting(profiles.map(\.personID))
             var withdrawn: [Match] = []
             for person in gone {
-                for match in try Self.matches(connection, "org_id = ? AND program_id = ? AND (mentor_id = ? OR mentee_id = ?) AND status = 'proposed'",
-                                               [organisation, program, person, person]) {
+                for match in try Self.personMatches(connection, organisation: organisation, person: person, program: program, status: .proposed) {
                     let ended = try MatchLifecycle.end(match, outcome: .ended, reason: "withdrawn: a participant left the program", now: now)
                     try Self.write(connection, ended)
                     withdrawn.append(ended)
@@ -157,6 +159,37 @@ final class MatchingStore: Sendable {
             result.append(try decoder.decode(Match.self, from: row.blob(0) ?? []))
         }
         return result
+    }
+
+    /// A person's matches, as mentor then as mentee, optionally of one program and in one state:
+    /// two index ranges. With `mentor_id = ? OR mentee_id = ?` SQLite read all of the
+    /// organisation's (or the program's) matches to find the person's few.
+    static func personMatches(_ connection: SQLiteConnection, organisation: UUID, person: UUID, program: UUID? = nil, status: MatchStatus? = nil) throws -> [Match] {
+        var values: [SQLiteValue] = [organisation.sqliteValue, person.sqliteValue]
+        var filters = ""
+        if let program {
+            values.append(program.sqliteValue)
+            filters += " AND program_id = ?\(values.count)"
+        }
+        if let status {
+            values.append(.text(status.rawValue))
+            filters += " AND status = ?\(values.count)"
+        }
+        var result: [Match] = []
+        let decoder = CBORDecoder()
+        try connection.forEachRow(personMatchesSQL(filters), values) { row in
+            result.append(try decoder.decode(Match.self, from: row.blob(0) ?? []))
+        }
+        return result
+    }
+
+    /// The statement of `personMatches`, with more conditions on both halves.
+    static func personMatchesSQL(_ filters: String) -> String {
+        """
+        SELECT data FROM matches WHERE org_id = ?1 AND mentor_id = ?2\(filters)
+        UNION ALL
+        SELECT data FROM matches WHERE org_id = ?1 AND mentee_id = ?2 AND mentor_id != ?2\(filters)
+        """
     }
 
     /// Writes the match with the next change sequence.
@@ -384,7 +417,7 @@ extension MatchingStore {
                     if let program = row.uuid(0) { touched.insert(program) }
                 }
                 try connection.execute("DELETE FROM participants WHERE org_id = ? AND person_id = ?", organisation, person)
-                for match in try Self.matches(connection, "org_id = ? AND (mentor_id = ? OR mentee_id = ?)", [organisation, person, person]) {
+                for match in try Self.personMatches(connection, organisation: organisation, person: person) {
                     var changed = match
                     if MatchLifecycle.holdsPlace(match.status), let end = try? MatchLifecycle.end(match, outcome: .ended, reason: Erasure.reason, now: now) {
                         changed = end
