@@ -98,3 +98,53 @@ extension MatchingStorePlanTests {
         }
     }
 }
+
+extension MatchingStorePlanTests {
+    static func match(_ organisation: UUID, _ program: UUID, mentor: UUID, mentee: UUID, status: MatchStatus) -> Match {
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        return Match(
+            id: UUID(), organisationID: organisation, programID: program, mentorID: mentor, menteeID: mentee, groupID: nil, status: status, source: .cohort,
+            score: 80, parts: [], mentorAccepted: false, menteeAccepted: false, proposedAt: at, expiresAt: nil,
+            startedAt: status == .active ? at : nil, endedAt: nil, endReason: nil, notAGoodFit: false, declinedBy: nil, rematchOf: nil, rematchID: nil,
+            agreement: nil, version: 1, updatedAt: at
+        )
+    }
+
+    static func profile(_ person: UUID, _ program: UUID, _ role: ParticipantRole) -> ParticipantProfile {
+        ParticipantProfile(
+            id: UUID(), personID: person, programID: program, role: role, displayName: "P", division: "D", jobTitle: "J", seniority: 3,
+            timeZone: "UTC", languages: ["en"], skillsOffered: [], skillsWanted: [], updatedAt: Date(timeIntervalSince1970: 1_800_000_000), version: 1
+        )
+    }
+
+    @Test("a participant who leaves the program has their proposals withdrawn — as mentor and as mentee, in that program only; active matches and others' proposals stay")
+    func leavingWithdrawsProposals() async throws {
+        let (store, directory) = try Self.store()
+        defer { store.close(); try? FileManager.default.removeItem(atPath: directory) }
+        let organisation = UUID(), program = UUID(), otherProgram = UUID()
+        let ada = UUID(), bea = UUID(), cai = UUID(), dan = UUID()
+        _ = try await store.replaceParticipants(
+            organisation: organisation, program: program,
+            [Self.profile(ada, program, .mentor), Self.profile(bea, program, .mentor), Self.profile(cai, program, .both), Self.profile(dan, program, .mentee)],
+            now: Date()
+        )
+        let asMentee = Self.match(organisation, program, mentor: ada, mentee: cai, status: .proposed)
+        let asMentor = Self.match(organisation, program, mentor: cai, mentee: dan, status: .proposed)
+        let active = Self.match(organisation, program, mentor: bea, mentee: cai, status: .active)
+        let others = Self.match(organisation, program, mentor: ada, mentee: dan, status: .proposed)
+        let elsewhere = Self.match(organisation, otherProgram, mentor: cai, mentee: UUID(), status: .proposed)
+        try await store.database.write { connection in
+            for match in [asMentee, asMentor, active, others, elsewhere] { try MatchingStore.write(connection, match) }
+        }
+        let (removed, withdrawn) = try await store.replaceParticipants(
+            organisation: organisation, program: program,
+            [Self.profile(ada, program, .mentor), Self.profile(bea, program, .mentor), Self.profile(dan, program, .mentee)], now: Date()
+        )
+        #expect(removed == 1)
+        #expect(Set(withdrawn.map(\.id)) == [asMentee.id, asMentor.id] && withdrawn.count == 2)
+        #expect(withdrawn.allSatisfy { $0.status == .ended })
+        for (match, status) in [(active, MatchStatus.active), (others, .proposed), (elsewhere, .proposed)] {
+            #expect(try await store.match(organisation: organisation, id: match.id)?.status == status)
+        }
+    }
+}
