@@ -1,5 +1,6 @@
 import CTandemSQLite
 import CTandemSQLiteVFS
+import Glibc
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
@@ -268,6 +269,7 @@ public final class SQLiteConnection {
         var statement: OpaquePointer?
         let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard result == SQLITE_OK, let statement else { throw error(result, sql) }
+        if let path = Self.planLogPath { logPlan(sql, to: path) }
         if statements.count >= Self.maxCachedStatements {
             statements = statements.filter { _, cached in
                 guard sqlite3_stmt_busy(cached) == 0 else { return true }
@@ -277,6 +279,36 @@ public final class SQLiteConnection {
         }
         statements[sql] = statement
         return statement
+    }
+
+    /// SQLite's plan for a statement, one line per step (`EXPLAIN QUERY PLAN`); nothing is run.
+    public func plan(_ sql: String) throws -> [String] {
+        var explain: OpaquePointer?
+        let result = sqlite3_prepare_v2(handle, "EXPLAIN QUERY PLAN " + sql, -1, &explain, nil)
+        guard result == SQLITE_OK, let explain else { throw error(result, sql) }
+        defer { sqlite3_finalize(explain) }
+        var lines: [String] = []
+        while sqlite3_step(explain) == SQLITE_ROW {
+            if let text = sqlite3_column_text(explain, 3) { lines.append(String(cString: text)) }
+        }
+        return lines
+    }
+
+    /// Whether a plan reads a whole table or sorts its rows: what a query audit looks at.
+    public static func readsWholeTableOrSorts(_ plan: [String]) -> Bool {
+        plan.contains { ($0.hasPrefix("SCAN ") && !$0.hasSuffix("CONSTANT ROW") && !$0.hasSuffix("CONSTANT ROWS")) || $0.contains("TEMP B-TREE") }
+    }
+
+    /// An audit aid: with `TANDEM_SQL_PLAN_LOG` set to a file, every statement prepared whose plan
+    /// reads a whole table or sorts is appended to it with its plan (e.g. during `swift test`;
+    /// `Benchmarks/sql/plan-log.py` summarises the file). Read once; unset, it costs nothing.
+    static let planLogPath = ProcessInfo.processInfo.environment["TANDEM_SQL_PLAN_LOG"].flatMap { $0.isEmpty ? nil : $0 }
+
+    private func logPlan(_ sql: String, to path: String) {
+        guard let plan = try? plan(sql), Self.readsWholeTableOrSorts(plan), let file = fopen(path, "a") else { return }
+        let entry = "SQL: " + sql.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n" + plan.map { "    " + $0 + "\n" }.joined()
+        fputs(entry, file)
+        fclose(file)
     }
 
     private func bind(_ statement: OpaquePointer, _ values: [any SQLiteBindable], _ sql: String) throws {

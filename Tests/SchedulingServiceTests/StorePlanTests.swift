@@ -12,11 +12,7 @@ struct SchedulingStorePlanTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try SchedulingStore(path: directory + "/scheduling.sqlite", checkpointPages: 1000, logger: Logger(label: "test"))
         defer { store.close() }
-        let plan = try await store.database.read { connection in
-            try connection.query(
-                "EXPLAIN QUERY PLAN " + SchedulingStore.seriesOccurrencesFromSQL, SQLiteValue.blob([1]), SQLiteValue.blob([2]), SQLiteValue.integer(0)
-            ).compactMap { $0.text(3) }
-        }
+        let plan = try await store.database.read { try $0.plan(SchedulingStore.seriesOccurrencesFromSQL) }
         #expect(plan.contains { $0.contains("meetings_by_series (series_id=?)") }, "plan: \(plan)")
         #expect(!plan.contains { $0.contains("meetings_by_start") || $0.hasPrefix("SCAN") }, "plan: \(plan)")
     }

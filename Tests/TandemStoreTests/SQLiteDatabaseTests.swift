@@ -601,3 +601,27 @@ private final class Answers: @unchecked Sendable {
 
     var all: [(String, Bool)] { lock.withLock { answers } }
 }
+
+@Suite("SQLite plans")
+struct SQLitePlanTests {
+    @Test("a statement's plan is read without running it, and a whole-table read or a sort is told apart from an index search")
+    func plans() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
+        defer { database.close() }
+        try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('kept', 1)") }
+        let (byName, byAmount, sorted) = try await database.read { connection in
+            _ = try connection.plan("DELETE FROM items")
+            return (
+                try connection.plan("SELECT amount FROM items WHERE name = ?"),
+                try connection.plan("SELECT name FROM items WHERE amount = ?"),
+                try connection.plan("SELECT name FROM items WHERE id > ? ORDER BY amount")
+            )
+        }
+        #expect(byName.contains { $0.contains("SEARCH items USING") && $0.contains("(name=?)") } && !SQLiteConnection.readsWholeTableOrSorts(byName))
+        #expect(byAmount == ["SCAN items"] && SQLiteConnection.readsWholeTableOrSorts(byAmount))
+        #expect(sorted.contains { $0.contains("TEMP B-TREE") } && SQLiteConnection.readsWholeTableOrSorts(sorted))
+        // Planning the DELETE ran nothing.
+        #expect(try await database.read { try $0.first("SELECT count(*) FROM items")?.int(0) } == 1)
+        #expect(!SQLiteConnection.readsWholeTableOrSorts(["SCAN CONSTANT ROW"]) && !SQLiteConnection.readsWholeTableOrSorts(["SCAN 2 CONSTANT ROWS"]))
+    }
+}
