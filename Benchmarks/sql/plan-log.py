@@ -28,5 +28,5 @@ for sql, plans in sorted(statements.items()):
     print("SQL:", sql)
     for plan in plans:
         print("    " + " | ".join(plan))
-sys.stdout.flush()
-print(f"{shown} statement(s) read a whole table or sort, outside the small tables", file=sys.stderr)
+
+print(f"{shown} statement(s) read a whole table or sort, outside the small tables")

@@ -46,7 +46,8 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`; stdout and stderr go to one file.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") }
+        // The test's own TANDEM_ settings are not the service's, except the query-plan audit's log.
+        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TANDEM_") || $0.key == "TANDEM_SQL_PLAN_LOG" }
         merged.merge(environment) { _, new in new }
         outputPath = Scratch.path("process", suffix: ".log")
         let fd = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
