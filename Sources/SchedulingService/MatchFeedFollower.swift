@@ -89,6 +89,13 @@ extension SchedulingStore {
         }
     }
 
+    /// A person's pairs (match, active): as mentor, then as mentee, each an index range.
+    static let personPairsSQL = """
+        SELECT match_id, active FROM pairs WHERE org_id = ?1 AND mentor_id = ?2
+        UNION ALL
+        SELECT match_id, active FROM pairs WHERE org_id = ?1 AND mentee_id = ?2 AND mentor_id != ?2
+        """
+
     /// What erasing people in identity means here, with the cursor, in one transaction: their
     /// availability is deleted, their pairs stop booking, and their meetings still to come are
     /// cancelled (freeing their partners' time). Meetings that took place stay, as ids and times.
@@ -103,9 +110,7 @@ extension SchedulingStore {
             for erasure in page.erasures {
                 let organisation = erasure.organisationID, person = erasure.personID
                 try connection.execute("DELETE FROM availability WHERE org_id = ? AND person_id = ?", organisation, person)
-                let matches = try connection.query(
-                    "SELECT match_id, active FROM pairs WHERE org_id = ? AND (mentor_id = ? OR mentee_id = ?)", organisation, person, person
-                )
+                let matches = try connection.query(Self.personPairsSQL, organisation, person)
                 for row in matches {
                     guard let match = row.uuid(0) else { continue }
                     if row.int(1) == 1 {

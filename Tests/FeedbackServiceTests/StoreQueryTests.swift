@@ -86,4 +86,14 @@ struct FeedbackStoreQueryTests {
         #expect(plan.contains { $0.contains("matches_by_mentor (org_id=? AND mentor_id=?)") }, "plan: \(plan)")
         #expect(plan.contains { $0.contains("matches_by_mentee (org_id=? AND mentee_id=?)") }, "plan: \(plan)")
     }
+
+    @Test("erasing a person finds their goals and fit signals through indexes on the person")
+    func erasurePlans() async throws {
+        let server = try FeedbackServer.open(dataDirectory: temporaryDirectory(), peers: FeedbackPeers(meetings: MemoryFeeds(organisation: UUID()), matches: MemoryFeeds(organisation: UUID())), logger: Logger(label: "test"))
+        defer { server.close() }
+        for (sql, index) in [(FeedbackStore.eraseGoalsSQL, "goals_by_mentee (org_id=? AND mentee_id=?)"), (FeedbackStore.eraseFitCommentsSQL, "fit_outbox_by_person (org_id=? AND person_id=?)")] {
+            let plan = try await Self.plan(server.store, sql)
+            #expect(plan.contains { $0.contains(index) }, "\(sql): \(plan)")
+        }
+    }
 }

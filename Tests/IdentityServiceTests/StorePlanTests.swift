@@ -65,3 +65,15 @@ extension IdentityStorePlanTests {
         #expect(unfiltered.first?.contains("people_by_org_name (org_id=?)") == true && !SQLiteConnection.readsWholeTableOrSorts(unfiltered), "plan: \(unfiltered)")
     }
 }
+
+extension IdentityStorePlanTests {
+    @Test("erasing a person clears their reports' manager through the manager index")
+    func erasedManager() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try IdentityStore(path: directory + "/identity.sqlite", logger: Logger(label: "test"))
+        defer { store.close() }
+        let plan = try await store.database.read { try $0.plan(IdentityStore.clearManagerSQL) }
+        #expect(plan.contains { $0.contains("people_by_manager (org_id=? AND manager_id=?)") }, "plan: \(plan)")
+    }
+}

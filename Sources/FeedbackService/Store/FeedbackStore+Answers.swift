@@ -212,13 +212,16 @@ extension FeedbackStore {
 
     /// The erasure itself (`feedback.ErasePerson` and identity's erasure feed): the person's
     /// session feedback with its private notes, survey answers and goals. Returns the rows removed.
+    static let eraseGoalsSQL = "DELETE FROM goals WHERE org_id = ? AND mentee_id = ?"
+    static let eraseFitCommentsSQL = "UPDATE fit_outbox SET comment = NULL WHERE org_id = ? AND person_id = ?"
+
     static func erase(_ connection: SQLiteConnection, organisation: UUID, person: UUID) throws -> Int {
         var removed = 0
         removed += try connection.execute("DELETE FROM session_feedback WHERE org_id = ? AND person_id = ?", organisation, person)
         removed += try connection.execute("DELETE FROM survey_responses WHERE org_id = ? AND person_id = ?", organisation, person)
-        removed += try connection.execute("DELETE FROM goals WHERE org_id = ? AND mentee_id = ?", organisation, person)
+        removed += try connection.execute(Self.eraseGoalsSQL, organisation, person)
         // A signal not yet delivered still goes out (matching needs it), without the comment.
-        try connection.execute("UPDATE fit_outbox SET comment = NULL WHERE org_id = ? AND person_id = ?", organisation, person)
+        try connection.execute(Self.eraseFitCommentsSQL, organisation, person)
         return removed
     }
 

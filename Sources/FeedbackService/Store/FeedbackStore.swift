@@ -120,6 +120,12 @@ final class FeedbackStore: Sendable {
                 org_id BLOB NOT NULL, person_id BLOB NOT NULL, erased_at REAL NOT NULL, PRIMARY KEY (org_id, person_id)
             ) WITHOUT ROWID;
             """),
+        // A person's goals and fit signals, for their erasure: without them, each erasure read the
+        // organisation's goals and signals.
+        Migration(version: 3, """
+            CREATE INDEX goals_by_mentee ON goals (org_id, mentee_id);
+            CREATE INDEX fit_outbox_by_person ON fit_outbox (org_id, person_id);
+            """),
     ]
 
     // MARK: Keys

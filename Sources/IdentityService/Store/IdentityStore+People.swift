@@ -235,7 +235,7 @@ extension IdentityStore {
                                   version = version + 1, updated_at = ?
                 WHERE id = ?
                 """, "erased-\(id.uuidString.lowercased())@erased.invalid", try Self.workingHoursBlob(nil), now.timeIntervalSince1970, id)
-            try connection.execute("UPDATE people SET manager_id = NULL WHERE org_id = ? AND manager_id = ?", organisation, id)
+            try connection.execute(Self.clearManagerSQL, organisation, id)
             try connection.execute(Self.eraseSkillsSQL, id)
             try connection.execute("DELETE FROM participations WHERE person_id = ?", id)
             try connection.execute("DELETE FROM program_admins WHERE person_id = ?", id)

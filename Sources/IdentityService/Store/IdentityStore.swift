@@ -142,7 +142,13 @@ final class IdentityStore: Sendable {
             DROP INDEX skills_by_org_skill;
             CREATE INDEX skills_by_org_skill ON participation_skills (org_id, skill, kind, person_id);
             """),
+        // An erased person's reports (their `manager_id` is cleared): without it, each erasure
+        // walked the organisation's people.
+        Migration(version: 5, "CREATE INDEX people_by_manager ON people (org_id, manager_id) WHERE manager_id IS NOT NULL;"),
     ]
+
+    /// Clears the manager of an erased person's reports.
+    static let clearManagerSQL = "UPDATE people SET manager_id = NULL WHERE org_id = ? AND manager_id = ?"
 
     /// The roles a person plays in programs, as stored (`participationRoles`).
     static let participationRolesSQL = "SELECT DISTINCT role FROM participations WHERE person_id = ?"

@@ -141,6 +141,13 @@ final class SchedulingStore: Sendable {
         // A pair's meetings are found through its mentor's attendances (`matchMeetingRows`): one
         // index fewer to write a random page of for every booking.
         Migration(version: 4, "DROP INDEX IF EXISTS meetings_by_match;"),
+        // An erased person's pairs (identity's erasure feed, up to 500 people a page in the writer's
+        // transaction): without them, each person read all of the organisation's pairs. Bookings
+        // change only the pairs' burden, which these do not hold.
+        Migration(version: 5, """
+            CREATE INDEX pairs_by_mentor ON pairs (org_id, mentor_id, mentee_id, active);
+            CREATE INDEX pairs_by_mentee ON pairs (org_id, mentee_id, mentor_id, active);
+            """),
     ]
 
     /// The next change sequence, as an SQL expression (evaluated inside the write transaction,
