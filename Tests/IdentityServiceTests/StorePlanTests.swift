@@ -7,14 +7,19 @@ import Testing
 
 @Suite("Identity store: a person's participations are found by the person")
 struct IdentityStorePlanTests {
-    @Test("the roles read at every sign-in and token refresh, and the skills deleted at erasure, use indexes instead of reading every organisation's rows")
-    func participationsByPerson() async throws {
+    /// SQLite's plan for a statement on a new identity database.
+    static func plan(_ sql: String) async throws -> [String] {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try IdentityStore(path: directory + "/identity.sqlite", logger: Logger(label: "test"))
         defer { store.close() }
+        return try await store.database.read { try $0.plan(sql) }
+    }
+
+    @Test("the roles read at every sign-in and token refresh, and the skills deleted at erasure, use indexes instead of reading every organisation's rows")
+    func participationsByPerson() async throws {
         for sql in [IdentityStore.participationRolesSQL, IdentityStore.eraseSkillsSQL] {
-            let plan = try await store.database.read { try $0.plan(sql) }
+            let plan = try await Self.plan(sql)
             #expect(plan.contains { $0.contains("participations_by_person (person_id=?)") }, "\(sql): \(plan)")
             #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(sql): \(plan)")
         }
@@ -24,13 +29,9 @@ struct IdentityStorePlanTests {
 extension IdentityStorePlanTests {
     @Test("a page of a program's participants is one index range in page order, not all of the program's participants sorted", arguments: [nil, ParticipantRole.mentor, .both])
     func participantPages(role: ParticipantRole?) async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try IdentityStore(path: directory + "/identity.sqlite", logger: Logger(label: "test"))
-        defer { store.close() }
         for after in [nil, UUID()] {
             let query = IdentityStore.participantsQuery(organisation: UUID(), program: UUID(), role: role, after: after, limit: 100)
-            let plan = try await store.database.read { try $0.plan(query.sql) }
+            let plan = try await Self.plan(query.sql)
             #expect(plan.first?.contains("participations_by_program (program_id=?") == true, "plan: \(plan)")
             #expect(!SQLiteConnection.readsWholeTableOrSorts(plan), "plan: \(plan)")
         }
@@ -39,12 +40,7 @@ extension IdentityStorePlanTests {
 
 extension IdentityStorePlanTests {
     static func peoplePlan(_ filter: PeopleFilter, cursor: PeopleCursor? = nil) async throws -> [String] {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try IdentityStore(path: directory + "/identity.sqlite", logger: Logger(label: "test"))
-        defer { store.close() }
-        let query = IdentityStore.peopleQuery(organisation: UUID(), filter: filter, after: cursor, limit: 50)
-        return try await store.database.read { try $0.plan(query.sql) }
+        try await plan(IdentityStore.peopleQuery(organisation: UUID(), filter: filter, after: cursor, limit: 50).sql)
     }
 
     @Test("a directory page by division comes from the division index in page order, whatever the division's case", arguments: [nil, PeopleCursor(name: "M", id: UUID())])
@@ -69,11 +65,7 @@ extension IdentityStorePlanTests {
 extension IdentityStorePlanTests {
     @Test("erasing a person clears their reports' manager through the manager index")
     func erasedManager() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try IdentityStore(path: directory + "/identity.sqlite", logger: Logger(label: "test"))
-        defer { store.close() }
-        let plan = try await store.database.read { try $0.plan(IdentityStore.clearManagerSQL) }
+        let plan = try await Self.plan(IdentityStore.clearManagerSQL)
         #expect(plan.contains { $0.contains("people_by_manager (org_id=? AND manager_id=?)") }, "plan: \(plan)")
     }
 }
