@@ -608,7 +608,7 @@ struct SQLitePlanTests {
     func plans() async throws {
         let database = try SQLiteDatabase(path: temporaryPath(), migrations: schema)
         defer { database.close() }
-        try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('kept', 1)") }
+        _ = try await database.write { try $0.execute("INSERT INTO items (name, amount) VALUES ('kept', 1)") }
         let (byName, byAmount, sorted) = try await database.read { connection in
             _ = try connection.plan("DELETE FROM items")
             return (
