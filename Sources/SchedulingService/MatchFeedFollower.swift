@@ -89,12 +89,8 @@ extension SchedulingStore {
         }
     }
 
-    /// A person's pairs (match, active): as mentor, then as mentee, each an index range.
-    static let personPairsSQL = """
-        SELECT match_id, active FROM pairs WHERE org_id = ?1 AND mentor_id = ?2
-        UNION ALL
-        SELECT match_id, active FROM pairs WHERE org_id = ?1 AND mentee_id = ?2 AND mentor_id != ?2
-        """
+    /// A person's pairs (match, active), as mentor and as mentee.
+    static let personPairsSQL = PairSQL.eitherSide(select: "match_id, active", from: "pairs", where: "org_id = ?1", person: "?2")
 
     /// What erasing people in identity means here, with the cursor, in one transaction: their
     /// availability is deleted, their pairs stop booking, and their meetings still to come are

@@ -250,6 +250,11 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
+    /// SQLite's plan for a statement (`SQLiteConnection.plan`), read on a reader connection.
+    public func plan(_ sql: String) async throws -> [String] {
+        try await read { try $0.plan(sql) }
+    }
+
     /// Runs `body` on a reader connection, in one read transaction (a consistent snapshot).
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

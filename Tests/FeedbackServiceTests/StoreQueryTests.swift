@@ -7,10 +7,6 @@ import Testing
 
 @Suite("Feedback store: per-match reads stay with the match")
 struct FeedbackStoreQueryTests {
-    static func plan(_ store: FeedbackStore, _ sql: String) async throws -> [String] {
-        try await store.database.read { try $0.plan(sql) }
-    }
-
     @Test("match health reads each match's latest six ratings, in meeting order, through the match's meetings — not the organisation's feedback")
     func recentRatings() async throws {
         let organisation = UUID(), program = UUID()
@@ -50,7 +46,7 @@ struct FeedbackStoreQueryTests {
         #expect(byMatch[busy.id] == (3...8).map { byDay[$0]! })
         #expect(byMatch[quiet.id] == [5, 5])
 
-        let plan = try await Self.plan(server.store, FeedbackStore.recentRatingsSQL)
+        let plan = try await server.store.database.plan(FeedbackStore.recentRatingsSQL)
         #expect(plan.first?.contains("meetings_by_match (org_id=? AND match_id=?)") == true, "plan: \(plan)")
         #expect(!SQLiteConnection.readsWholeTableOrSorts(plan), "plan: \(plan)")
     }
@@ -59,7 +55,7 @@ struct FeedbackStoreQueryTests {
     func pendingCount() async throws {
         let server = try FeedbackServer.open(dataDirectory: temporaryDirectory(), peers: FeedbackPeers(meetings: MemoryFeeds(organisation: UUID()), matches: MemoryFeeds(organisation: UUID())), logger: Logger(label: "test"))
         defer { server.close() }
-        let plan = try await Self.plan(server.store, FeedbackStore.pendingFitSignalCountSQL)
+        let plan = try await server.store.database.plan(FeedbackStore.pendingFitSignalCountSQL)
         #expect(plan.contains { $0.contains("fit_outbox_pending") }, "plan: \(plan)")
         #expect(try await server.store.pendingFitSignalCount() == 0)
     }
@@ -82,7 +78,7 @@ struct FeedbackStoreQueryTests {
         let found = try await server.store.matches(organisation: organisation, person: person).map(\.matchID)
         #expect(found.count == 2 && Set(found) == [asMentor.id, asMentee.id])
 
-        let plan = try await Self.plan(server.store, FeedbackStore.personMatchesSQL)
+        let plan = try await server.store.database.plan(FeedbackStore.personMatchesSQL)
         #expect(plan.contains { $0.contains("matches_by_mentor (org_id=? AND mentor_id=?)") }, "plan: \(plan)")
         #expect(plan.contains { $0.contains("matches_by_mentee (org_id=? AND mentee_id=?)") }, "plan: \(plan)")
     }
@@ -92,7 +88,7 @@ struct FeedbackStoreQueryTests {
         let server = try FeedbackServer.open(dataDirectory: temporaryDirectory(), peers: FeedbackPeers(meetings: MemoryFeeds(organisation: UUID()), matches: MemoryFeeds(organisation: UUID())), logger: Logger(label: "test"))
         defer { server.close() }
         for (sql, index) in [(FeedbackStore.eraseGoalsSQL, "goals_by_mentee (org_id=? AND mentee_id=?)"), (FeedbackStore.eraseFitCommentsSQL, "fit_outbox_by_person (org_id=? AND person_id=?)")] {
-            let plan = try await Self.plan(server.store, sql)
+            let plan = try await server.store.database.plan(sql)
             #expect(plan.contains { $0.contains(index) }, "\(sql): \(plan)")
         }
     }

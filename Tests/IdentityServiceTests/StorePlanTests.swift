@@ -13,7 +13,7 @@ struct IdentityStorePlanTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try IdentityStore(path: directory + "/identity.sqlite", logger: Logger(label: "test"))
         defer { store.close() }
-        return try await store.database.read { try $0.plan(sql) }
+        return try await store.database.plan(sql)
     }
 
     @Test("the roles read at every sign-in and token refresh, and the skills deleted at erasure, use indexes instead of reading every organisation's rows")

@@ -7,11 +7,6 @@ import Testing
 
 @Suite("Matching store: listings read only what they return")
 struct MatchingStorePlanTests {
-    /// SQLite's plan for a statement, one line per step.
-    static func plan(_ store: MatchingStore, _ sql: String) async throws -> [String] {
-        try await store.database.read { try $0.plan(sql) }
-    }
-
     static func store() throws -> (MatchingStore, String) {
         let directory = matchingTemporaryDirectory()
         return (try MatchingStore(path: directory + "/matching.sqlite", logger: Logger(label: "test")), directory)
@@ -28,7 +23,7 @@ struct MatchingStorePlanTests {
             let query = MatchingStore.listMatchesQuery(
                 organisation: UUID(), program: program ? UUID() : nil, person: person ? UUID() : nil, statuses: statuses, after: 0, limit: 100
             )
-            let plan = try await Self.plan(store, query.sql)
+            let plan = try await store.database.plan(query.sql)
             let expected = person
                 ? ["matches_by_person_mentor (org_id=? AND mentor_id=? AND seq>?)", "matches_by_person_mentee (org_id=? AND mentee_id=? AND seq>?)"]
                 : program ? ["matches_by_program (org_id=? AND program_id=? AND seq>?)"] : ["matches_by_org (org_id=? AND seq>?)"]
@@ -88,7 +83,7 @@ extension MatchingStorePlanTests {
             ("SELECT program_id FROM participants WHERE org_id = ?1 AND person_id = ?2", ["participants_by_person (org_id=? AND person_id=?)"]),
             ("DELETE FROM participants WHERE org_id = ?1 AND person_id = ?2", ["participants_by_person (org_id=? AND person_id=?)"]),
         ] {
-            let plan = try await Self.plan(store, sql)
+            let plan = try await store.database.plan(sql)
             for index in expected { #expect(plan.contains { $0.contains(index) }, "\(sql): \(plan)") }
             #expect(!SQLiteConnection.readsWholeTableOrSorts(plan), "\(sql): \(plan)")
         }

@@ -625,3 +625,26 @@ struct SQLitePlanTests {
         #expect(!SQLiteConnection.readsWholeTableOrSorts(["SCAN CONSTANT ROW"]) && !SQLiteConnection.readsWholeTableOrSorts(["SCAN 2 CONSTANT ROWS"]))
     }
 }
+
+@Suite("Pair SQL")
+struct PairSQLTests {
+    @Test("a person's rows come back once each, as mentor and as mentee (and once when both), through the two people indexes, with the shared conditions on both halves")
+    func eitherSide() async throws {
+        let database = try SQLiteDatabase(path: temporaryPath(), migrations: [Migration(version: 1, """
+            CREATE TABLE pairs (id INTEGER PRIMARY KEY, org TEXT NOT NULL, mentor_id TEXT NOT NULL, mentee_id TEXT NOT NULL);
+            CREATE INDEX pairs_by_mentor ON pairs (org, mentor_id);
+            CREATE INDEX pairs_by_mentee ON pairs (org, mentee_id);
+            """)])
+        defer { database.close() }
+        try await database.write { connection in
+            for (id, org, mentor, mentee) in [(1, "a", "ann", "bob"), (2, "a", "cat", "ann"), (3, "a", "ann", "ann"), (4, "a", "cat", "bob"), (5, "b", "ann", "dan")] {
+                try connection.execute("INSERT INTO pairs VALUES (?, ?, ?, ?)", id, org, mentor, mentee)
+            }
+        }
+        let sql = PairSQL.eitherSide(select: "id", from: "pairs", where: "org = ?1", person: "?2")
+        let ids = try await database.read { try $0.query(sql, "a", "ann").compactMap { $0.int(0) } }
+        #expect(ids.sorted() == [1, 2, 3])
+        let plan = try await database.plan(sql)
+        #expect(plan.contains { $0.contains("pairs_by_mentor (org=? AND mentor_id=?)") } && plan.contains { $0.contains("pairs_by_mentee (org=? AND mentee_id=?)") }, "plan: \(plan)")
+    }
+}

@@ -237,14 +237,8 @@ final class FeedbackStore: Sendable {
         }
     }
 
-    /// A person's matches: as mentor, then as mentee, each an index range. With
-    /// `mentor_id = ? OR mentee_id = ?` SQLite read all of the organisation's matches (the
-    /// dashboard's due surveys ask on every load).
-    static let personMatchesSQL = """
-        SELECT \(matchColumns) FROM matches WHERE org_id = ?1 AND mentor_id = ?2
-        UNION ALL
-        SELECT \(matchColumns) FROM matches WHERE org_id = ?1 AND mentee_id = ?2 AND mentor_id != ?2
-        """
+    /// A person's matches, as mentor and as mentee (the dashboard's due surveys ask on every load).
+    static let personMatchesSQL = PairSQL.eitherSide(select: matchColumns, from: "matches", where: "org_id = ?1", person: "?2")
 
     /// Started matches of an organisation (for the invitation stream), or of one program.
     func startedMatches(organisation: UUID, program: UUID? = nil) async throws -> [MatchFacts] {

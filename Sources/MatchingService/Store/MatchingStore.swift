@@ -161,9 +161,8 @@ final class MatchingStore: Sendable {
         return result
     }
 
-    /// A person's matches, as mentor then as mentee, optionally of one program and in one state:
-    /// two index ranges. With `mentor_id = ? OR mentee_id = ?` SQLite read all of the
-    /// organisation's (or the program's) matches to find the person's few.
+    /// A person's matches, as mentor and as mentee (`PairSQL`), optionally of one program and in
+    /// one state.
     static func personMatches(_ connection: SQLiteConnection, organisation: UUID, person: UUID, program: UUID? = nil, status: MatchStatus? = nil) throws -> [Match] {
         var values: [SQLiteValue] = [organisation.sqliteValue, person.sqliteValue]
         var filters = ""
@@ -185,11 +184,7 @@ final class MatchingStore: Sendable {
 
     /// The statement of `personMatches`, with more conditions on both halves.
     static func personMatchesSQL(_ filters: String) -> String {
-        """
-        SELECT data FROM matches WHERE org_id = ?1 AND mentor_id = ?2\(filters)
-        UNION ALL
-        SELECT data FROM matches WHERE org_id = ?1 AND mentee_id = ?2 AND mentor_id != ?2\(filters)
-        """
+        PairSQL.eitherSide(select: "data", from: "matches", where: "org_id = ?1" + filters, person: "?2")
     }
 
     /// Writes the match with the next change sequence.
@@ -350,9 +345,8 @@ final class MatchingStore: Sendable {
     }
 
     /// The statement `listMatches` runs, with its values. A person's matches are two index ranges
-    /// merged in `seq` order (as mentor, then as mentee): with `mentor_id = ? OR mentee_id = ?`
-    /// SQLite walked all of the organisation's matches to find the person's few. With a person, a
-    /// program is checked on the rows (`+program_id`), not used to pick the index.
+    /// (`PairSQL`) merged in `seq` order; with a person, a program is checked on the rows
+    /// (`+program_id`), not used to pick the index.
     static func listMatchesQuery(
         organisation: UUID, program: UUID?, person: UUID?, statuses: Set<MatchStatus>, after: Int64, limit: Int
     ) -> (sql: String, values: [SQLiteValue]) {
@@ -370,12 +364,8 @@ final class MatchingStore: Sendable {
         let sql: String
         if let person {
             let who = parameter(person.sqliteValue)
-            sql = """
-                SELECT seq, data FROM matches WHERE org_id = ?1 AND mentor_id = \(who) AND seq > ?2\(filters)
-                UNION ALL
-                SELECT seq, data FROM matches WHERE org_id = ?1 AND mentee_id = \(who) AND mentor_id != \(who) AND seq > ?2\(filters)
-                ORDER BY seq LIMIT \(parameter(limit.sqliteValue))
-                """
+            sql = PairSQL.eitherSide(select: "seq, data", from: "matches", where: "org_id = ?1 AND seq > ?2" + filters, person: who)
+                + " ORDER BY seq LIMIT \(parameter(limit.sqliteValue))"
         } else {
             sql = "SELECT seq, data FROM matches WHERE org_id = ?1 AND seq > ?2\(filters) ORDER BY seq LIMIT \(parameter(limit.sqliteValue))"
         }
