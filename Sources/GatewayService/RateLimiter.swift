@@ -1,6 +1,6 @@
 import Foundation
-import TandemAuth
 import Synchronization
+import TandemAuth
 
 /// Token buckets, one per key (a user, a service account, or an address for calls without
 /// credentials): each holds up to `burst` tokens and refills at `perSecond`; a call takes one.

@@ -210,11 +210,12 @@ extension FeedbackStore {
         throw RPCError(code: .unauthenticated, message: "person \(person.uuidString.lowercased()) was erased; nothing more is kept for them")
     }
 
-    /// The erasure itself (`feedback.ErasePerson` and identity's erasure feed): the person's
-    /// session feedback with its private notes, survey answers and goals. Returns the rows removed.
+    /// A person's goals (as mentee) and the comments of their fit signals, for their erasure.
     static let eraseGoalsSQL = "DELETE FROM goals WHERE org_id = ? AND mentee_id = ?"
     static let eraseFitCommentsSQL = "UPDATE fit_outbox SET comment = NULL WHERE org_id = ? AND person_id = ?"
 
+    /// The erasure itself (`feedback.ErasePerson` and identity's erasure feed): the person's
+    /// session feedback with its private notes, survey answers and goals. Returns the rows removed.
     static func erase(_ connection: SQLiteConnection, organisation: UUID, person: UUID) throws -> Int {
         var removed = 0
         removed += try connection.execute("DELETE FROM session_feedback WHERE org_id = ? AND person_id = ?", organisation, person)

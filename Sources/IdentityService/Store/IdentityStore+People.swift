@@ -220,6 +220,13 @@ extension IdentityStore {
         }
     }
 
+    /// Clears the manager of an erased person's reports.
+    static let clearManagerSQL = "UPDATE people SET manager_id = NULL WHERE org_id = ? AND manager_id = ?"
+
+    /// A person's skills, deleted at erasure: found through their participations (the skills'
+    /// primary key starts with the participation), not by reading every skill row.
+    static let eraseSkillsSQL = "DELETE FROM participation_skills WHERE participation_id IN (SELECT id FROM participations WHERE person_id = ?)"
+
     /// Removes a person's personal data for good. The row stays as an anonymous tombstone, so
     /// ids other services hold (meetings, matches, survey aggregates) keep pointing at
     /// something, but nothing about the person can be read back; the email is free again.

@@ -257,6 +257,9 @@ extension IdentityStore {
         return (sql, values)
     }
 
+    /// The roles a person plays in programs, as stored.
+    static let participationRolesSQL = "SELECT DISTINCT role FROM participations WHERE person_id = ?"
+
     /// The roles a person plays in programs (`mentor`, `mentee`).
     func participationRoles(person: UUID) async throws -> Set<String> {
         try await database.read { connection in

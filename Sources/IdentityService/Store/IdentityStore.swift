@@ -146,16 +146,6 @@ final class IdentityStore: Sendable {
         // walked the organisation's people.
         Migration(version: 5, "CREATE INDEX people_by_manager ON people (org_id, manager_id) WHERE manager_id IS NOT NULL;"),
     ]
-
-    /// Clears the manager of an erased person's reports.
-    static let clearManagerSQL = "UPDATE people SET manager_id = NULL WHERE org_id = ? AND manager_id = ?"
-
-    /// The roles a person plays in programs, as stored (`participationRoles`).
-    static let participationRolesSQL = "SELECT DISTINCT role FROM participations WHERE person_id = ?"
-
-    /// A person's skills, deleted at erasure: found through their participations (the skills'
-    /// primary key starts with the participation), not by reading every skill row.
-    static let eraseSkillsSQL = "DELETE FROM participation_skills WHERE participation_id IN (SELECT id FROM participations WHERE person_id = ?)"
 }
 
 // MARK: - Row mapping
