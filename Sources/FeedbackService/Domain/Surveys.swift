@@ -55,6 +55,36 @@ enum SurveySchedule {
     }
 }
 
+/// One participant's survey of one round: what an invitation is for, without its text id (which
+/// costs two UUID strings to build, and is built only for what is sent).
+struct InvitationKey: Hashable, Sendable {
+    var match: UUID
+    var person: UUID
+    var kind: SurveyKind
+    var round: Int
+
+    var id: String { SurveySchedule.invitationID(match: match, person: person, kind: kind, round: round) }
+}
+
+/// A survey that has fallen due for one participant, answered or not.
+struct DueInvitation: Sendable {
+    var key: InvitationKey
+    var programID: UUID
+    var dueAt: Date
+
+    func invitation(organisation: UUID) -> SurveyInvitation {
+        SurveyInvitation(
+            id: key.id, organisationID: organisation, programID: programID, matchID: key.match, personID: key.person,
+            kind: key.kind, round: key.round, dueAt: dueAt
+        )
+    }
+
+    /// Invitations in the order they are listed and sent: oldest first.
+    static func sorted(_ due: [DueInvitation], organisation: UUID) -> [SurveyInvitation] {
+        due.map { $0.invitation(organisation: organisation) }.sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
+    }
+}
+
 /// The standard templates and the rules answers must keep.
 enum SurveyRules {
     typealias Violation = ErrorDetail.FieldViolation

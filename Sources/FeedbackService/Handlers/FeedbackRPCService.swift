@@ -143,11 +143,12 @@ extension FeedbackServer {
         return (template.firstAfterDays ?? SurveySchedule.defaultFirstAfterDays, template.everyDays ?? SurveySchedule.defaultEveryDays)
     }
 
-    /// Unanswered surveys of `matches`, due within the invitation lifetime.
-    func invitations(organisation: UUID, matches: [MatchFacts], person: UUID?, answered: Set<String>, since: Date) async throws -> [SurveyInvitation] {
+    /// The surveys of `matches` due at or after `since` (all of them, answered or not), for
+    /// `person` only if given.
+    func dueInvitations(organisation: UUID, matches: [MatchFacts], person: UUID?, since: Date) async throws -> [DueInvitation] {
         let now = configuration.now()
         var schedules: [UUID: (first: Int, every: Int)] = [:]
-        var result: [SurveyInvitation] = []
+        var result: [DueInvitation] = []
         for match in matches {
             let schedule: (first: Int, every: Int)
             if let known = schedules[match.programID] {
@@ -158,16 +159,14 @@ extension FeedbackServer {
             }
             for survey in SurveySchedule.due(match, firstAfterDays: schedule.first, everyDays: schedule.every, now: now) where survey.dueAt >= since {
                 for participant in [match.mentorID, match.menteeID] where person == nil || person == participant {
-                    let id = SurveySchedule.invitationID(match: match.matchID, person: participant, kind: survey.kind, round: survey.round)
-                    guard !answered.contains(id) else { continue }
-                    result.append(SurveyInvitation(
-                        id: id, organisationID: organisation, programID: match.programID, matchID: match.matchID, personID: participant,
-                        kind: survey.kind, round: survey.round, dueAt: survey.dueAt
+                    result.append(DueInvitation(
+                        key: InvitationKey(match: match.matchID, person: participant, kind: survey.kind, round: survey.round),
+                        programID: match.programID, dueAt: survey.dueAt
                     ))
                 }
             }
         }
-        return result.sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
+        return result
     }
 
     func listDueSurveys(_ request: ListDueSurveysRequest, context: ServerContext) async throws -> SurveyInvitationList {
@@ -179,7 +178,8 @@ extension FeedbackServer {
         let matches = try await store.matches(organisation: caller.organisationID, person: person)
         let answered = try await store.answeredSurveys(organisation: caller.organisationID, person: person)
         let since = configuration.now().addingTimeInterval(-Double(configuration.invitationLifetimeDays) * 86_400)
-        return SurveyInvitationList(invitations: try await invitations(organisation: caller.organisationID, matches: matches, person: person, answered: answered, since: since))
+        let due = try await dueInvitations(organisation: caller.organisationID, matches: matches, person: person, since: since)
+        return SurveyInvitationList(invitations: DueInvitation.sorted(due.filter { !answered.contains($0.key) }, organisation: caller.organisationID))
     }
 
     func submitSurvey(_ request: SurveyResponseInput, context: ServerContext) async throws -> SurveyReceipt {
@@ -220,23 +220,59 @@ extension FeedbackServer {
         guard caller.isOrganisationAdmin || caller.isService else {
             throw RPCError(code: .permissionDenied, message: "survey invitations are for the organisation's notification worker (org-admin or a service account)")
         }
-        let since = request.since ?? configuration.now().addingTimeInterval(-7 * 86_400)
-        var sent = Set<String>()
+        var poll = InvitationPoll(organisation: caller.organisationID, since: request.since ?? configuration.now().addingTimeInterval(-7 * 86_400))
         while !Task.isCancelled {
-            let matches = try await store.startedMatches(organisation: caller.organisationID)
-            let answered = try await store.answeredSurveys(organisation: caller.organisationID)
-            let due = try await invitations(organisation: caller.organisationID, matches: matches, person: nil, answered: answered, since: since)
-            for invitation in due where !sent.contains(invitation.id) {
+            for invitation in try await poll.next(self) {
                 try await responses.write(invitation)
-                sent.insert(invitation.id)
             }
-            // Only what is still due can come again: an invitation leaves the list once answered
-            // (or its match is gone), and never returns. So a stream that runs for months keeps
-            // what is unanswered now, not every invitation it ever sent.
-            sent.formIntersection(due.map(\.id))
             try await Task.sleep(for: configuration.invitationPoll)
         }
     }
+}
+
+/// What one invitation stream has done, so that each pass costs what fell due since the last one
+/// rather than a re-read of the organisation's history:
+/// - the organisation's started matches are read again only when its data generation moved;
+/// - an invitation already sent, or found answered, is not looked up again (an answer is
+///   withdrawn only by its person's erasure, and an erased person is sent no invitation);
+/// - after the first pass the window starts `invitationLifetimeDays` back (a match learnt late
+///   still has its recent invitations sent), so what is remembered stays within it.
+package struct InvitationPoll: Sendable {
+    let organisation: UUID
+    private(set) var since: Date
+    private var first = true
+    private var matches: (generation: UInt64, list: [MatchFacts])?
+    /// Invitations in the window already sent or found answered.
+    private var settled = Set<InvitationKey>()
+
+    package init(organisation: UUID, since: Date) {
+        self.organisation = organisation
+        self.since = since
+    }
+
+    /// The invitations to send now, oldest first.
+    package mutating func next(_ server: FeedbackServer) async throws -> [SurveyInvitation] {
+        if !first {
+            since = max(since, server.configuration.now().addingTimeInterval(-Double(server.configuration.invitationLifetimeDays) * 86_400))
+        }
+        first = false
+        // The generation is read first: a change that commits during the read moves it again.
+        let generation = server.store.generation(organisation)
+        if matches?.generation != generation {
+            matches = (generation, try await server.store.startedMatches(organisation: organisation))
+        }
+        let due = try await server.dueInvitations(organisation: organisation, matches: matches?.list ?? [], person: nil, since: since)
+        let fresh = due.filter { !settled.contains($0.key) }
+        let settledNow = try await server.store.answeredOrErased(organisation: organisation, among: fresh.map(\.key))
+        // Only what is still due is kept: the window moves forward, and an invitation that left it
+        // (or whose match is gone) does not come back.
+        settled.formIntersection(due.map(\.key))
+        settled.formUnion(fresh.map(\.key))
+        return DueInvitation.sorted(fresh.filter { !settledNow.contains($0.key) }, organisation: organisation)
+    }
+
+    /// How many invitations the stream remembers.
+    package var remembered: Int { settled.count }
 }
 
 // MARK: - Goals

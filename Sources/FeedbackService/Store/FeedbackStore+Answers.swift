@@ -111,20 +111,43 @@ extension FeedbackStore {
         }
     }
 
-    /// The surveys a person has answered: invitation ids.
-    func answeredSurveys(organisation: UUID, person: UUID? = nil) async throws -> Set<String> {
+    /// The surveys a person has answered.
+    func answeredSurveys(organisation: UUID, person: UUID) async throws -> Set<InvitationKey> {
         try await database.read { connection in
-            let rows: [SQLiteRow]
-            if let person {
-                rows = try connection.query("SELECT match_id, person_id, kind, round FROM survey_responses WHERE org_id = ? AND person_id = ?", organisation, person)
-            } else {
-                rows = try connection.query("SELECT match_id, person_id, kind, round FROM survey_responses WHERE org_id = ?", organisation)
-            }
-            return Set(rows.compactMap { row in
-                guard let match = row.uuid(0), let person = row.uuid(1), let kind = row.text(2).flatMap(SurveyKind.init(rawValue:)) else { return nil }
-                return SurveySchedule.invitationID(match: match, person: person, kind: kind, round: Int(row.int(3) ?? 0))
-            })
+            Set(try connection.query(
+                "SELECT match_id, person_id, kind, round FROM survey_responses WHERE org_id = ? AND person_id = ?", organisation, person
+            ).compactMap(Self.invitationKey))
         }
+    }
+
+    /// Which of `invitations` need no invitation sent: answered, or for a person since erased.
+    /// A primary-key lookup each, in one snapshot, so what it costs grows with what is asked, not
+    /// with the organisation's history of answers.
+    func answeredOrErased(organisation: UUID, among invitations: [InvitationKey]) async throws -> Set<InvitationKey> {
+        guard !invitations.isEmpty else { return [] }
+        return try await database.read { connection in
+            var erased: [UUID: Bool] = [:]
+            var settled = Set<InvitationKey>()
+            for key in invitations {
+                let personErased = try erased[key.person] ?? {
+                    let found = try connection.first("SELECT 1 FROM erased_people WHERE org_id = ? AND person_id = ?", organisation, key.person) != nil
+                    erased[key.person] = found
+                    return found
+                }()
+                if try personErased || connection.first(
+                    "SELECT 1 FROM survey_responses WHERE org_id = ? AND match_id = ? AND person_id = ? AND kind = ? AND round = ?",
+                    organisation, key.match, key.person, key.kind.rawValue, key.round
+                ) != nil {
+                    settled.insert(key)
+                }
+            }
+            return settled
+        }
+    }
+
+    static func invitationKey(_ row: SQLiteRow) -> InvitationKey? {
+        guard let match = row.uuid(0), let person = row.uuid(1), let kind = row.text(2).flatMap(SurveyKind.init(rawValue:)) else { return nil }
+        return InvitationKey(match: match, person: person, kind: kind, round: Int(row.int(3) ?? 0))
     }
 
     // MARK: Goals

@@ -26,3 +26,19 @@ extension FeedbackServer {
         }
     }
 }
+
+extension FeedbackServer {
+    /// A pass of the invitation stream as it used to be, kept as the benchmark's baseline: the
+    /// organisation's started matches and every answer it ever received read again, then the
+    /// due invitations filtered. Returns how many are unanswered.
+    package func baselineInvitationPass(organisation: UUID, since: Date) async throws -> Int {
+        let matches = try await store.startedMatches(organisation: organisation)
+        let answered = try await store.database.read { connection in
+            Set(try connection.query("SELECT match_id, person_id, kind, round FROM survey_responses WHERE org_id = ?", organisation).compactMap {
+                FeedbackStore.invitationKey($0)?.id
+            })
+        }
+        let due = try await dueInvitations(organisation: organisation, matches: matches, person: nil, since: since)
+        return DueInvitation.sorted(due.filter { !answered.contains($0.key.id) }, organisation: organisation).count
+    }
+}
