@@ -61,16 +61,6 @@ struct ClientResponse: Sendable {
     var metadata: Metadata
 }
 
-/// Bytes of a streaming call's responses received and not yet taken by the caller.
-final class BufferedResponseBytes: Sendable {
-    private let bytes = Atomic<Int>(0)
-
-    /// Adds `count`; returns the new total.
-    func add(_ count: Int) -> Int { bytes.wrappingAdd(count, ordering: .relaxed).newValue }
-    func take(_ count: Int) { bytes.wrappingSubtract(count, ordering: .relaxed) }
-    var current: Int { bytes.load(ordering: .relaxed) }
-}
-
 /// Delivers a streaming call's response messages to an `AsyncThrowingStream`. Confined to the
 /// connection's event loop. The protocol has no flow control per call, and the connection keeps
 /// reading for its other calls, so a caller that reads more slowly than the server sends would
@@ -79,11 +69,11 @@ final class BufferedResponseBytes: Sendable {
 final class StreamingResponseSink: ClientStreamSink {
     private let continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
     let metadata: ResponseMetadataBox
-    let buffered: BufferedResponseBytes
+    let buffered: BufferedBytes
     let limit: Int
     var deadline: NIODeadline?
 
-    init(_ continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation, metadata: ResponseMetadataBox, buffered: BufferedResponseBytes, limit: Int) {
+    init(_ continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation, metadata: ResponseMetadataBox, buffered: BufferedBytes, limit: Int) {
         self.continuation = continuation
         self.metadata = metadata
         self.buffered = buffered
@@ -154,7 +144,7 @@ public struct RPCResponseStream<Output: Decodable & Sendable>: AsyncSequence, Se
     let messages: AsyncThrowingStream<ByteBuffer, any Error>
     let codec: MessageCodec
     let metadataBox: ResponseMetadataBox
-    let buffered: BufferedResponseBytes
+    let buffered: BufferedBytes
 
     /// Initial and trailing metadata received so far (all of it once the stream has ended).
     public var metadata: Metadata { metadataBox.value }
@@ -162,7 +152,7 @@ public struct RPCResponseStream<Output: Decodable & Sendable>: AsyncSequence, Se
     public struct AsyncIterator: AsyncIteratorProtocol {
         var inner: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
         let codec: MessageCodec
-        let buffered: BufferedResponseBytes
+        let buffered: BufferedBytes
 
         public mutating func next() async throws -> Output? {
             guard let payload = try await inner.next() else { return nil }

@@ -287,7 +287,7 @@ public final class RPCClient: Service, Sendable {
         let headers = try requestHeaders(head.method, metadata: head.metadata, deadline: deadline)
         let (messages, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self)
         let metadata = ResponseMetadataBox()
-        let buffered = BufferedResponseBytes()
+        let buffered = BufferedBytes()
         let limit = configuration.maxBufferedResponseBytes
         let handler = connection.handler
         let eventLoop = connection.eventLoop

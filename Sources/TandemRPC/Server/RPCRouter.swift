@@ -128,6 +128,7 @@ public struct RPCRequestStream<Input: Decodable & Sendable>: AsyncSequence, Send
 
         public mutating func next() async throws -> Input? {
             guard let payload = try await inner.next() else { return nil }
+            call.tookUnread(payload.readableBytes)
             return try call.codec.decodeRequest(Input.self, from: payload)
         }
     }

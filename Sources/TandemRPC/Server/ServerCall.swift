@@ -14,14 +14,23 @@ final class ServerCall: ResponseMetadata {
     let request: ByteBuffer?
     /// The requests of a client-streaming or bidirectional call (nil for the other shapes).
     let inbound: (messages: AsyncThrowingStream<ByteBuffer, any Error>, continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation)?
+    /// Bytes of `inbound` received and not yet taken by the handler: bounded per call by
+    /// `maxPendingRequestBytes`, and counted in `held` with every other request held in memory.
+    let unread = BufferedBytes()
+    /// The server's count of request bytes held (`ServerShared.pendingRequestBytes`).
+    private let held: BufferedBytes
     private let metadata = Mutex<(initial: Metadata, trailing: Metadata)>((Metadata(), Metadata()))
 
-    init(streamID: UInt32, connection: ServerConnectionHandler, eventLoop: any EventLoop, codec: MessageCodec, request: ByteBuffer?, streamingRequests: Bool) {
+    init(
+        streamID: UInt32, connection: ServerConnectionHandler, eventLoop: any EventLoop, codec: MessageCodec, request: ByteBuffer?, streamingRequests: Bool,
+        held: BufferedBytes
+    ) {
         self.streamID = streamID
         self.eventLoop = eventLoop
         self.connection = NIOLoopBound(connection, eventLoop: eventLoop)
         self.codec = codec
         self.request = request
+        self.held = held
         if streamingRequests {
             let (messages, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .unbounded)
             self.inbound = (messages, continuation)
@@ -30,8 +39,38 @@ final class ServerCall: ResponseMetadata {
         }
     }
 
+    // What the handler never read is free again once nothing refers to the call (its stream is
+    // closed and its handler returned).
+    deinit {
+        held.take(unread.current)
+    }
+
     var inboundMessages: AsyncThrowingStream<ByteBuffer, any Error> {
         inbound?.messages ?? AsyncThrowingStream { $0.finish() }
+    }
+
+    /// Counts a request message handed to `inbound`; an error if it would hold more than the
+    /// limits allow (the message is then not counted).
+    func holdUnread(_ bytes: Int, limit: Int, totalLimit: Int) -> RPCError? {
+        if unread.add(bytes) > limit {
+            unread.take(bytes)
+            return RPCError(
+                code: .resourceExhausted,
+                message: "request messages not yet read by the handler exceed \(limit) bytes (maxPendingRequestBytes): the client sends faster than the method reads"
+            )
+        }
+        if held.add(bytes) > totalLimit {
+            held.take(bytes)
+            unread.take(bytes)
+            return RPCError(code: .resourceExhausted, message: "the server holds too many request messages not yet read; try again")
+        }
+        return nil
+    }
+
+    /// The handler took a request message.
+    func tookUnread(_ bytes: Int) {
+        unread.take(bytes)
+        held.take(bytes)
     }
 
     func setInitial(_ key: String, _ value: Metadata.Value) {

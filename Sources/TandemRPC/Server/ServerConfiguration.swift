@@ -30,10 +30,11 @@ public struct ServerConfiguration: Sendable {
     /// that never finishes its requests holds streams and memory.
     public var requestTimeout: TimeAmount = .seconds(10)
     /// Bytes of request messages one connection may hold while their END_STREAM has not arrived
-    /// (a message sent with END_STREAM in the same frame is never held). More: RESOURCE_EXHAUSTED
-    /// on the stream that would exceed it. Default 16 MiB.
+    /// (a message sent with END_STREAM in the same frame is never held), and the bytes of a
+    /// client-streaming or bidirectional call's messages its handler has not read yet (per call).
+    /// More: RESOURCE_EXHAUSTED on the stream that would exceed it. Default 16 MiB.
     public var maxPendingRequestBytes: Int = 16 << 20
-    /// The same across all connections of the server. Default 256 MiB.
+    /// Both kinds across all connections of the server. Default 256 MiB.
     public var maxPendingRequestBytesTotal: Int = 256 << 20
     /// How long a drain waits for calls in flight before cancelling them.
     public var drainGracePeriod: TimeAmount = .seconds(20)

@@ -16,9 +16,10 @@ final class ServerShared: Sendable {
     let registry: ConnectionRegistry
     let metrics = ServerMetrics()
     private let draining = Atomic<Bool>(false)
-    /// Bytes of requests received on every connection whose END_STREAM has not arrived yet
+    /// Bytes of requests held in memory on every connection: those whose END_STREAM has not
+    /// arrived yet, and the messages of streaming requests not yet read by their handlers
     /// (`ServerConfiguration.maxPendingRequestBytesTotal`).
-    let pendingRequestBytes = Atomic<Int>(0)
+    let pendingRequestBytes = BufferedBytes()
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
 
@@ -391,7 +392,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
                 }
                 stream.request = payload
             case .clientStreaming, .bidirectionalStreaming:
-                stream.call?.inbound?.continuation.yield(payload)
+                guard let call = stream.call else { break }
+                let configuration = shared.configuration
+                if let error = call.holdUnread(
+                    payload.readableBytes, limit: configuration.maxPendingRequestBytes, totalLimit: configuration.maxPendingRequestBytesTotal
+                ) {
+                    shared.metrics.pendingRequestsRefused.increment()
+                    return failStream(streamID, error)
+                }
+                call.inbound?.continuation.yield(payload)
             }
         }
         if frame.flags.contains(.endStream) { receivedEndStream(streamID) }
@@ -420,7 +429,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         let kind = stream.handler.descriptor.kind
         let call = ServerCall(
             streamID: streamID, connection: self, eventLoop: context.eventLoop, codec: codec, request: stream.request,
-            streamingRequests: kind == .clientStreaming || kind == .bidirectionalStreaming
+            streamingRequests: kind == .clientStreaming || kind == .bidirectionalStreaming, held: shared.pendingRequestBytes
         )
         stream.call = call
         stream.request = nil
@@ -579,8 +588,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
                 message: "incomplete requests on this connection would hold more than \(configuration.maxPendingRequestBytes) bytes; send END_STREAM with the message"
             )
         }
-        if shared.pendingRequestBytes.wrappingAdd(bytes, ordering: .relaxed).newValue > configuration.maxPendingRequestBytesTotal {
-            shared.pendingRequestBytes.wrappingSubtract(bytes, ordering: .relaxed)
+        if shared.pendingRequestBytes.add(bytes) > configuration.maxPendingRequestBytesTotal {
+            shared.pendingRequestBytes.take(bytes)
             shared.metrics.pendingRequestsRefused.increment()
             return RPCError(code: .resourceExhausted, message: "the server holds too many incomplete requests; try again")
         }
@@ -592,7 +601,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     private func releasePending(_ stream: Stream) {
         guard stream.pendingBytes > 0 else { return }
         pendingRequestBytes -= stream.pendingBytes
-        shared.pendingRequestBytes.wrappingSubtract(stream.pendingBytes, ordering: .relaxed)
+        shared.pendingRequestBytes.take(stream.pendingBytes)
         stream.pendingBytes = 0
     }
 
