@@ -55,6 +55,23 @@ struct UnreadRequestTests {
             }
             #expect(read.text == "\(410 * 10 * 1024)")
 
+            /// A call holding 450 KiB until its method reads: it fits only while less than
+            /// 318 KiB of the server's 768 KiB is held by other calls.
+            func fits() async throws -> Bool {
+                service.open.withLock { $0 = false }
+                async let call = client.clientStreaming(Echo.collect, options: held) { writer in
+                    for _ in 0..<45 { try await writer.write(piece) }
+                }
+                // Not read yet: the bytes sit at the server. Then let it read.
+                try await Task.sleep(for: .milliseconds(50))
+                service.open.withLock { $0 = true }
+                do {
+                    return try await call.text == "\(45 * 10 * 1024)"
+                } catch let error as RPCError where error.code == .resourceExhausted {
+                    return false
+                }
+            }
+
             // A method that does not read: the message that would pass 512 KiB fails the call.
             let perCall = await expectRPCError(.resourceExhausted) {
                 _ = try await client.clientStreaming(Echo.collect, options: held) { writer in
@@ -63,9 +80,12 @@ struct UnreadRequestTests {
             }
             #expect(perCall?.message.contains("not yet read by the handler") == true)
             #expect(perCall?.message.contains("maxPendingRequestBytes") == true)
+            // What it held (~510 KiB) is given back once the call has ended.
+            #expect(try await eventually { try await fits() })
 
             // Two calls holding 400 KiB each: the second passes the server's 768 KiB. (One
             // connection, so the first call's messages arrive first.)
+            service.open.withLock { $0 = false }
             let firstSent = Mutex(false)
             async let first = client.clientStreaming(Echo.collect, options: held) { writer in
                 for _ in 0..<40 { try await writer.write(piece) }
@@ -81,23 +101,8 @@ struct UnreadRequestTests {
             // The first call is read once its method reads.
             service.open.withLock { $0 = true }
             #expect(try await first.text == "\(40 * 10 * 1024)")
-
-            // The failed calls' unread messages were given back once they ended (~870 KiB would
-            // otherwise still count): another 450 KiB held fits.
-            #expect(try await eventually {
-                do {
-                    service.open.withLock { $0 = false }
-                    async let call = client.clientStreaming(Echo.collect, options: held) { writer in
-                        for _ in 0..<45 { try await writer.write(piece) }
-                    }
-                    // Not read yet: the bytes sit at the server. Then let it read.
-                    try await Task.sleep(for: .milliseconds(50))
-                    service.open.withLock { $0 = true }
-                    return try await call.text == "\(45 * 10 * 1024)"
-                } catch let error as RPCError where error.code == .resourceExhausted {
-                    return false
-                }
-            })
+            // And the second call's unread messages are given back too.
+            #expect(try await eventually { try await fits() })
         }
     }
 }

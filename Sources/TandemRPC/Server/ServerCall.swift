@@ -16,7 +16,8 @@ final class ServerCall: ResponseMetadata {
     let inbound: (messages: AsyncThrowingStream<ByteBuffer, any Error>, continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation)?
     /// Bytes of `inbound` received and not yet taken by the handler: bounded per call by
     /// `maxPendingRequestBytes`, and counted in `held` with every other request held in memory.
-    let unread = BufferedBytes()
+    /// (Inline, not a `BufferedBytes`: no allocation for the calls that never stream requests.)
+    private let unread = Atomic<Int>(0)
     /// The server's count of request bytes held (`ServerShared.pendingRequestBytes`).
     private let held: BufferedBytes
     private let metadata = Mutex<(initial: Metadata, trailing: Metadata)>((Metadata(), Metadata()))
@@ -42,7 +43,7 @@ final class ServerCall: ResponseMetadata {
     // What the handler never read is free again once nothing refers to the call (its stream is
     // closed and its handler returned).
     deinit {
-        held.take(unread.current)
+        held.take(unread.load(ordering: .relaxed))
     }
 
     var inboundMessages: AsyncThrowingStream<ByteBuffer, any Error> {
@@ -52,8 +53,8 @@ final class ServerCall: ResponseMetadata {
     /// Counts a request message handed to `inbound`; an error if it would hold more than the
     /// limits allow (the message is then not counted).
     func holdUnread(_ bytes: Int, limit: Int, totalLimit: Int) -> RPCError? {
-        if unread.add(bytes) > limit {
-            unread.take(bytes)
+        if unread.wrappingAdd(bytes, ordering: .relaxed).newValue > limit {
+            unread.wrappingSubtract(bytes, ordering: .relaxed)
             return RPCError(
                 code: .resourceExhausted,
                 message: "request messages not yet read by the handler exceed \(limit) bytes (maxPendingRequestBytes): the client sends faster than the method reads"
@@ -61,7 +62,7 @@ final class ServerCall: ResponseMetadata {
         }
         if held.add(bytes) > totalLimit {
             held.take(bytes)
-            unread.take(bytes)
+            unread.wrappingSubtract(bytes, ordering: .relaxed)
             return RPCError(code: .resourceExhausted, message: "the server holds too many request messages not yet read; try again")
         }
         return nil
@@ -69,7 +70,7 @@ final class ServerCall: ResponseMetadata {
 
     /// The handler took a request message.
     func tookUnread(_ bytes: Int) {
-        unread.take(bytes)
+        unread.wrappingSubtract(bytes, ordering: .relaxed)
         held.take(bytes)
     }
 
