@@ -298,3 +298,27 @@ struct ClientBehaviourTests {
         }
     }
 }
+
+extension ClientBehaviourTests {
+    @Test("calls that are not retried (no retry policy) whose turn falls on an instance that drained and stopped go to the other instance: nothing was sent")
+    func aStoppedInstanceCostsItsTurnNotTheCall() async throws {
+        let firstEcho = CountingEcho(), secondEcho = CountingEcho()
+        try await withServer(services: [firstEcho]) { _, firstEndpoint in
+            let client = try await withServer(services: [secondEcho]) { _, secondEndpoint in
+                let client = try makeClient([firstEndpoint, secondEndpoint]) { $0.healthCheckInterval = nil }
+                for index in 0..<4 { _ = try await client.call(Echo.get, EchoMessage(text: "\(index)")) }
+                #expect(firstEcho.served.count == 2 && secondEcho.served.count == 2)
+                return client
+            }
+            defer { client.close() }
+            // The second server drained (GOAWAY) and stopped: its slot has no connection, and is
+            // not backing off, so it is the next call's turn to connect there, which fails.
+            #expect(try await eventually { client.pool.openConnections.count == 1 })
+            for index in 0..<6 {
+                let answer = try await client.call(Echo.get, EchoMessage(text: "\(index)"), options: CallOptions(retryPolicy: RetryPolicy.none))
+                #expect(answer.text == "\(index)")
+            }
+            #expect(firstEcho.served.count == 8)
+        }
+    }
+}

@@ -185,8 +185,35 @@ final class ConnectionPool: Sendable {
     }
 
     /// A connection for the next call: the next ready, healthy slot in round-robin order;
-    /// otherwise a new connection on a slot that is not backing off. UNAVAILABLE when none can be had.
+    /// otherwise a new connection on a slot that is not backing off. When that connection cannot
+    /// be made the slot backs off and the next one is tried (nothing was sent, so this holds for
+    /// every call, idempotent or not): an instance that restarts or went away costs its turn in
+    /// the rotation, not the call. UNAVAILABLE when no slot can give one.
     func connection() async throws -> ClientConnection {
+        var lastError: (any Error)?
+        // Each failed attempt puts its slot in back-off, so the slots run out; the bound is for
+        // a back-off shorter than a connection attempt.
+        for _ in 0...slots.withLock({ $0.count }) {
+            do {
+                return try await nextConnection()
+            } catch let failed as ConnectAttemptFailed {
+                if Task.isCancelled { throw failed.error }
+                lastError = failed.error
+            } catch let error as RPCError where error.code == .unavailable && lastError != nil {
+                // No slot left to try: this call's own attempt says best why (a refusal's code
+                // and message, e.g. RESOURCE_EXHAUSTED or PERMISSION_DENIED from the server).
+                throw lastError!
+            }
+        }
+        throw lastError ?? RPCError(code: .unavailable, message: "no connection to \(serverName) can be made now")
+    }
+
+    /// A connection attempt that failed (the pool may try another slot).
+    private struct ConnectAttemptFailed: Error {
+        var error: any Error
+    }
+
+    private func nextConnection() async throws -> ClientConnection {
         guard !closed.load(ordering: .relaxed) else { throw RPCError(code: .unavailable, message: "client is closed") }
         let start = next.wrappingAdd(1, ordering: .relaxed).oldValue
         enum Choice {
@@ -220,19 +247,28 @@ final class ConnectionPool: Sendable {
         case .ready(let connection):
             return connection
         case .connect(let index):
-            return try await connect(slot: index)
+            do {
+                return try await connect(slot: index)
+            } catch {
+                throw ConnectAttemptFailed(error: error)
+            }
         case .wait(let index):
-            let joined: ClientConnection? = try await withCheckedThrowingContinuation { continuation in
-                let waiting = slots.withLock { slots -> Bool in
-                    guard slots[index].connecting != nil else { return false }
-                    slots[index].connecting!.append(continuation)
-                    return true
+            let joined: ClientConnection?
+            do {
+                joined = try await withCheckedThrowingContinuation { continuation in
+                    let waiting = slots.withLock { slots -> Bool in
+                        guard slots[index].connecting != nil else { return false }
+                        slots[index].connecting!.append(continuation)
+                        return true
+                    }
+                    // The attempt ended between the two looks: choose again.
+                    if !waiting { continuation.resume(returning: nil) }
                 }
-                // The attempt ended between the two looks: choose again.
-                if !waiting { continuation.resume(returning: nil) }
+            } catch {
+                throw ConnectAttemptFailed(error: error)
             }
             if let joined { return joined }
-            return try await connection()
+            return try await nextConnection()
         case .unavailable(let error):
             throw RPCError(code: .unavailable, message: "no connection to \(serverName) can be made now" + (error.map { ": \($0.message)" } ?? ""))
         }
