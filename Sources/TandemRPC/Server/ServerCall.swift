@@ -43,7 +43,8 @@ final class ServerCall: ResponseMetadata {
     // What the handler never read is free again once nothing refers to the call (its stream is
     // closed and its handler returned).
     deinit {
-        held.take(unread.load(ordering: .relaxed))
+        let left = unread.load(ordering: .relaxed)
+        if left != 0 { held.take(left) }
     }
 
     var inboundMessages: AsyncThrowingStream<ByteBuffer, any Error> {
