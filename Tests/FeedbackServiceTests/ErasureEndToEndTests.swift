@@ -41,6 +41,9 @@ struct ErasureEndToEndTests {
             #expect(try await cluster.server.store.goals(organisation: cluster.admin.organisationID, match: mentees[0].match).isEmpty)
             #expect(try await cluster.server.store.goals(organisation: cluster.admin.organisationID, match: mentees[1].match).count == 1)
             #expect(try await cluster.server.store.cursor("erasures") == 1)
+            // Their answer is gone, but their survey is not due again: nothing is offered to an
+            // erased person (the others' surveys are answered too).
+            #expect(try await cluster.call(Feedback.listDueSurveys, ListDueSurveysRequest(personID: mentees[0].id), token: admin).invitations.isEmpty)
         }
     }
 }

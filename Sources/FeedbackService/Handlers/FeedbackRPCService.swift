@@ -175,6 +175,8 @@ extension FeedbackServer {
         if person != caller.subject, !(caller.isOrganisationAdmin || caller.isService) {
             throw RPCError(code: .permissionDenied, message: "only org-admin and service accounts list someone else's surveys")
         }
+        // A person erased in identity is offered nothing (their answers are gone, not their surveys' dates).
+        if try await store.isErased(organisation: caller.organisationID, person: person) { return SurveyInvitationList(invitations: []) }
         let matches = try await store.matches(organisation: caller.organisationID, person: person)
         let answered = try await store.answeredSurveys(organisation: caller.organisationID, person: person)
         let since = configuration.now().addingTimeInterval(-Double(configuration.invitationLifetimeDays) * 86_400)

@@ -120,6 +120,13 @@ extension FeedbackStore {
         }
     }
 
+    /// Whether the person was erased (identity's erasure feed, or `feedback.ErasePerson`).
+    func isErased(organisation: UUID, person: UUID) async throws -> Bool {
+        try await database.quickRead { connection in
+            try connection.first("SELECT 1 FROM erased_people WHERE org_id = ? AND person_id = ?", organisation, person) != nil
+        }
+    }
+
     /// Which of `invitations` need no invitation sent: answered, or for a person since erased.
     /// A primary-key lookup each, in one snapshot, so what it costs grows with what is asked, not
     /// with the organisation's history of answers.
