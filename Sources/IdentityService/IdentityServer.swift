@@ -101,11 +101,14 @@ public final class IdentityServer: Sendable {
     }
 
     /// Creates the first organisation and its administrator, who is also a platform admin.
-    /// Refuses when any organisation exists.
+    /// Refuses when any organisation exists. The admin's email is stored normalised, as
+    /// `CreateOrganisation` and `CreatePerson` store it: sign-in looks emails up in lower case.
     public func bootstrap(organisationName: String, slug: String, admin: PersonInput, password: String) async throws -> (Organisation, Person) {
         guard try await store.organisationCount() == 0 else {
             throw RPCError(code: .failedPrecondition, message: "the platform is already bootstrapped (an organisation exists)")
         }
+        var admin = admin
+        admin.email = Validation.normalizedEmail(admin.email)
         try Validation.check(Self.organisationViolations(name: organisationName, slug: slug, admin: admin, password: password))
         let hash = try await hashPassword(password)
         return try await store.createOrganisation(name: organisationName, slug: slug, admin: admin, adminPasswordHash: hash, platformAdmin: true, now: configuration.now())

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TandemAuth
 import TandemProtocols
 import TandemRPC
@@ -34,6 +35,39 @@ struct AuthenticationTests {
             // Emails are matched without case.
             _ = try await identity.signIn("ADMIN@Acme.Example", IdentityHarness.adminPassword)
             await expectRPCError(.invalidArgument) { _ = try await identity.signIn("", "") }
+        }
+    }
+
+    @Test("bootstrap stores the admin's email normalised, so an admin typed with capitals can sign in; a bad email is refused, naming the field, and creates nothing")
+    func bootstrapNormalisesEmail() async throws {
+        let directory = temporaryDirectory()
+        let clock = TestClock()
+        var configuration = IdentityConfiguration()
+        configuration.scryptLogN = 10
+        configuration.now = clock.now
+        let server = try await IdentityServer.open(dataDirectory: directory, configuration: configuration, logger: Logger(label: "test.identity"))
+        do {
+            let bad = await expectRPCError(.invalidArgument) {
+                _ = try await server.bootstrap(
+                    organisationName: "Big", slug: "big", admin: personInput("not an email"), password: IdentityHarness.adminPassword
+                )
+            }
+            #expect(bad?.fieldViolations.map { "\($0.field) \($0.rule)" } == ["admin.email format"])
+            #expect(try await server.store.organisationCount() == 0, "a refused bootstrap can be run again")
+            let (_, admin) = try await server.bootstrap(
+                organisationName: "Big", slug: "big", admin: personInput(" Boss@Big.Example "), password: IdentityHarness.adminPassword
+            )
+            #expect(admin.email == "boss@big.example")
+        } catch {
+            server.close()
+            throw error
+        }
+        server.close()
+        try await withIdentity(directory: directory, clock: clock) { identity in
+            for typed in ["Boss@Big.Example", "boss@big.example"] {
+                let tokens = try await identity.signIn(typed, IdentityHarness.adminPassword, organisation: "big")
+                #expect(tokens.roles.contains(Role.platformAdmin))
+            }
         }
     }
 
