@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TandemAuth
 import TandemProtocols
 import TandemRPC
@@ -206,6 +207,43 @@ struct AuthenticationTests {
         }
     }
 
+    @Test("wrong passwords sent at once: attempts in flight count, so only the free failures reach the password check; the rest must wait; the right password still works")
+    func concurrentFailures() async throws {
+        let gate = PasswordCheckGate()
+        try await withIdentity(configure: { $0.beforePasswordCheck = { await gate.arrive() } }) { identity in
+            let attempts = 12
+            let answered = EventLog()
+            let errors = try await withThrowingTaskGroup(of: RPCError.self, returning: [RPCError].self) { group in
+                for _ in 0..<attempts {
+                    group.addTask {
+                        defer { answered.record("answer") }
+                        do {
+                            _ = try await identity.signIn("admin@acme.example", "wrong password!!")
+                            throw RPCError(code: .ok, message: "signed in with a wrong password")
+                        } catch let error as RPCError {
+                            return error
+                        }
+                    }
+                }
+                // Every attempt either waits at the password check or has its answer: nothing moves
+                // on until the gate opens, so the count does not depend on timing.
+                #expect(try await eventually(timeout: .seconds(60)) { gate.arrived + answered.all.count == attempts })
+                #expect(gate.arrived == 5, "the account's five free failures, not one per attempt sent")
+                gate.open()
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(errors.filter { $0.code == .unauthenticated }.count == 5)
+            let waits = errors.filter { $0.code == .resourceExhausted }
+            #expect(waits.count == attempts - 5)
+            for wait in waits {
+                #expect(wait.metadata[Metadata.Keys.retryAfter] == "1000" && wait.details.contains(.retryInfo(retryDelayMilliseconds: 1000)))
+            }
+            // Five failures are recorded, as if they came one by one: the right password is the
+            // sixth attempt and still works.
+            _ = try await identity.admin()
+        }
+    }
+
     @Test("key rotation: new tokens use the new key, old ones work through the overlap, other services follow")
     func keyRotation() async throws {
         try await withIdentity { identity in
@@ -335,5 +373,38 @@ struct AuthenticationTests {
         #expect(caller(["health.*"]).scopeAllows("health"), "a method without a dot is its own service")
         #expect(!caller([]).scopeAllows("identity.GetPerson"))
         #expect(caller([], service: false).scopeAllows("identity.GetPerson"))
+    }
+}
+
+/// Holds password checks until opened, counting those that arrive.
+final class PasswordCheckGate: Sendable {
+    private struct State {
+        var arrived = 0
+        var open = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    var arrived: Int { state.withLock { $0.arrived } }
+
+    func arrive() async {
+        await withCheckedContinuation { continuation in
+            let proceed = state.withLock { state in
+                state.arrived += 1
+                if !state.open { state.waiting.append(continuation) }
+                return state.open
+            }
+            if proceed { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiting = state.withLock { state in
+            state.open = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
     }
 }

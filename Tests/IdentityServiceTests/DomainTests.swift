@@ -115,6 +115,24 @@ struct DomainTests {
         #expect(forgetful.lockedUntil("c", now: start.addingTimeInterval(120)) == nil)
     }
 
+    @Test("sign-in throttle: attempts in flight count against the free failures; past them, one at a time; an attempt that ends without failing costs nothing")
+    func throttleInFlight() {
+        var throttle = SignInThrottle(freeFailures: 3, baseDelay: 1, maxDelay: 8, forgetAfter: 3600)
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        for _ in 0..<3 { #expect(throttle.begin("a", now: now) == nil) }
+        #expect(throttle.begin("a", now: now) == now.addingTimeInterval(1), "three in flight use the three free failures")
+        #expect(throttle.begin("b", now: now) == nil, "other keys are not affected")
+        throttle.end("a", failed: false, now: now)
+        #expect(throttle.begin("a", now: now) == nil, "a place freed by an attempt that did not fail")
+        for _ in 0..<3 { throttle.end("a", failed: true, now: now) }
+        // Three failures and nothing in flight: the next attempt goes ahead alone, as one by one.
+        #expect(throttle.begin("a", now: now) == nil)
+        #expect(throttle.begin("a", now: now) == now.addingTimeInterval(1))
+        throttle.end("a", failed: true, now: now)
+        #expect(throttle.begin("a", now: now) == now.addingTimeInterval(1), "the fourth failure's wait")
+        #expect(throttle.begin("a", now: now.addingTimeInterval(1)) == nil)
+    }
+
     @Test("sign-in throttle: old records are forgotten in sweeps that cost one per doubling of the records, not one per failure")
     func throttleSweeps() {
         var throttle = SignInThrottle(freeFailures: 5, baseDelay: 1, maxDelay: 8, forgetAfter: 60)

@@ -193,12 +193,18 @@ extension IdentityServer {
                 throw RPCError.invalidArgument(field: "currentPassword", rule: "required", "is needed to change your own password")
             }
             let account = "self/" + caller.subject.uuidString
-            try checkThrottle(account: account, client: clientAddress(context))
-            let stored = try await store.passwordHash(organisation: caller.organisationID, id: caller.subject)
-            guard try await verifyPassword(current, against: stored) else {
-                recordFailure(account: account, client: clientAddress(context))
-                throw RPCError(code: .permissionDenied, message: "currentPassword is wrong")
+            let client = clientAddress(context)
+            try beginAttempt(account: account, client: client)
+            let matches: Bool
+            do {
+                let stored = try await store.passwordHash(organisation: caller.organisationID, id: caller.subject)
+                matches = try await verifyPassword(current, against: stored)
+            } catch {
+                endAttempt(account: account, client: client, failed: false)
+                throw error
             }
+            endAttempt(account: account, client: client, failed: !matches)
+            guard matches else { throw RPCError(code: .permissionDenied, message: "currentPassword is wrong") }
         } else {
             guard caller.isOrganisationAdmin else {
                 throw RPCError(code: .permissionDenied, message: "setting another person's password needs the org-admin role")

@@ -82,6 +82,26 @@ extension IdentityServer {
         if let until = [accountLock, clientLock].compactMap({ $0 }).max() { throw throttled(until: until) }
     }
 
+    /// Admits a password attempt for `account` (if any) and `client`, counted against both as in
+    /// flight until `endAttempt` (so attempts sent at once cannot all get past the throttle);
+    /// RESOURCE_EXHAUSTED with the wait when either must wait, and then nothing is counted.
+    func beginAttempt(account: String?, client: String) throws(RPCError) {
+        let now = configuration.now()
+        let accountWait = account.flatMap { key in accountThrottle.withLock { $0.begin(key, now: now) } }
+        let clientWait = clientThrottle.withLock { $0.begin(client, now: now) }
+        guard let until = [accountWait, clientWait].compactMap({ $0 }).max() else { return }
+        if let account, accountWait == nil { accountThrottle.withLock { $0.end(account, failed: false, now: now) } }
+        if clientWait == nil { clientThrottle.withLock { $0.end(client, failed: false, now: now) } }
+        throw throttled(until: until)
+    }
+
+    /// Ends an attempt `beginAttempt` admitted: `failed` when the password was wrong.
+    func endAttempt(account: String?, client: String, failed: Bool) {
+        let now = configuration.now()
+        if let account { accountThrottle.withLock { $0.end(account, failed: failed, now: now) } }
+        clientThrottle.withLock { $0.end(client, failed: failed, now: now) }
+    }
+
     func recordFailure(account: String?, client: String) {
         let now = configuration.now()
         if let account { accountThrottle.withLock { $0.recordFailure(account, now: now) } }
@@ -109,22 +129,31 @@ extension IdentityServer {
         let email = Validation.normalizedEmail(request.email)
         let account = slug + "/" + email
         let client = clientAddress(context)
-        try checkThrottle(account: account, client: client)
+        try beginAttempt(account: account, client: client)
 
-        let record: SignInRecord?
-        if let organisation = try await store.organisation(slug: slug) {
-            record = try await store.signInRecord(organisation: organisation.id, email: email)
-        } else {
-            record = nil
+        let signedIn: Person?
+        do {
+            let record: SignInRecord?
+            if let organisation = try await store.organisation(slug: slug) {
+                record = try await store.signInRecord(organisation: organisation.id, email: email)
+            } else {
+                record = nil
+            }
+            // Unknown accounts, deactivated people and people without a password cost the same
+            // scrypt run as a wrong password, and get the same answer.
+            let usable = record.flatMap { $0.person.active ? $0.passwordHash : nil }
+            signedIn = try await verifyPassword(request.password, against: usable) ? record?.person : nil
+        } catch {
+            // Not an answer about the password (the store failed, the call was cancelled).
+            endAttempt(account: account, client: client, failed: false)
+            throw error
         }
-        // Unknown accounts, deactivated people and people without a password cost the same
-        // scrypt run as a wrong password, and get the same answer.
-        let usable = record.flatMap { $0.person.active ? $0.passwordHash : nil }
-        guard try await verifyPassword(request.password, against: usable), let person = record?.person else {
-            recordFailure(account: account, client: client)
+        guard let person = signedIn else {
+            endAttempt(account: account, client: client, failed: true)
             context.logger.info("sign-in failed", metadata: ["client": "\(client)"])
             throw RPCError(code: .unauthenticated, message: "the organisation, email or password is wrong")
         }
+        endAttempt(account: account, client: client, failed: false)
         accountThrottle.withLock { $0.recordSuccess(account) }
         let refresh = newRefreshToken()
         try await store.storeRefreshToken(
