@@ -104,6 +104,31 @@ struct MatchingServiceTests {
         }
     }
 
+    @Test("answering a proposal again the same way returns it unchanged: same version, nothing new in the change feed")
+    func answerAgain() async throws {
+        try await withMatchingCluster { cluster in
+            let program = try await cluster.program()
+            let mentor = try await cluster.person("Again Mentor", division: "Sales", seniority: 7)
+            let mentee = try await cluster.person("Again Mentee")
+            try await cluster.enrol(mentor.id, in: program, as: .mentor, offered: Self.swift, capacity: 2)
+            try await cluster.enrol(mentee.id, in: program, as: .mentee, wanted: Self.swift)
+            try await cluster.prepare(program)
+            let feedback = try cluster.client(as: "feedback")
+            defer { feedback.close() }
+
+            let proposed = try await cluster.call(Matching.proposeMatch, ProposeMatchRequest(programID: program, menteeID: mentee.id, mentorID: mentor.id), token: cluster.admin)
+            let accepted = try await cluster.call(Matching.respondToMatch, RespondToMatchRequest(matchID: proposed.id, accept: true), token: mentee.token)
+            #expect(accepted.status == .proposed && accepted.menteeAccepted && accepted.version == proposed.version + 1)
+            let feed = try await feedback.call(Matching.listMatchChanges, ListMatchChangesRequest(after: 0))
+            #expect(feed.changes.map(\.match) == [accepted])
+
+            let again = try await cluster.call(Matching.respondToMatch, RespondToMatchRequest(matchID: proposed.id, accept: true), token: mentee.token)
+            #expect(again == accepted)
+            #expect(try await cluster.call(Matching.getMatch, MatchRef(matchID: proposed.id), token: mentee.token) == accepted)
+            #expect(try await feedback.call(Matching.listMatchChanges, ListMatchChangesRequest(after: feed.last)).changes.isEmpty)
+        }
+    }
+
     @Test("concurrent proposals and accepts never take a mentor past her capacity")
     func concurrentCapacity() async throws {
         try await withMatchingCluster { cluster in

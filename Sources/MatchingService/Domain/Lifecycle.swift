@@ -20,10 +20,11 @@ public enum MatchLifecycle {
     }
 
     /// A participant accepts or declines a proposal. The match becomes active once both accepted.
-    /// Accepting again is a no-op (the call is idempotent).
+    /// Answering again the same way returns the match unchanged (the call is idempotent).
     public static func respond(_ match: Match, by person: UUID, accept: Bool, reason: String?, now: Date) throws(Refusal) -> Match {
         guard person == match.mentorID || person == match.menteeID else { throw .notAParticipant }
         if accept, match.status == .active { return match }
+        if accept, match.status == .proposed, person == match.mentorID ? match.mentorAccepted : match.menteeAccepted { return match }
         if !accept, match.status == .declined, match.declinedBy == person { return match }
         guard match.status == .proposed else { throw .wrongStatus(match.status, accept ? "accepted" : "declined") }
         var changed = match
