@@ -129,6 +129,39 @@ struct MatchingServiceTests {
         }
     }
 
+    @Test("a proposal past its deadline cannot be answered, before the sweep runs too: it expires then, as the sweep would expire it")
+    func answerAfterDeadline() async throws {
+        try await withMatchingCluster { cluster in
+            let program = try await cluster.program()
+            let best = try await cluster.person("Late Mentor", division: "Sales", seniority: 7)
+            let second = try await cluster.person("Next Mentor", division: "Engineering", seniority: 7)
+            let mentee = try await cluster.person("Late Mentee")
+            try await cluster.enrol(best.id, in: program, as: .mentor, offered: Self.swift, capacity: 2)
+            try await cluster.enrol(second.id, in: program, as: .mentor, offered: Self.swift, capacity: 2)
+            try await cluster.enrol(mentee.id, in: program, as: .mentee, wanted: Self.swift)
+            try await cluster.prepare(program, expiryDays: 3)
+            let proposed = try await cluster.call(Matching.proposeMatch, ProposeMatchRequest(programID: program, mentorID: best.id), token: mentee.token)
+            #expect(proposed.status == .proposed && proposed.menteeAccepted)
+
+            // Past the deadline; the sweep (`expireProposals`) has not run.
+            cluster.clock.advance(3 * 86_400 + 1)
+            let mentor = try await cluster.signIn("Late Mentor")
+            for accept in [true, false] {
+                let refused = await expectRPCError(.failedPrecondition) {
+                    _ = try await cluster.call(Matching.respondToMatch, RespondToMatchRequest(matchID: proposed.id, accept: accept), token: mentor)
+                }
+                #expect(refused?.message == "the match is expired: it cannot be \(accept ? "accepted" : "declined")")
+                #expect(refused?.details.contains { if case .preconditionFailure(let violations) = $0 { violations.map(\.type) == ["MATCH_STATUS"] } else { false } } == true)
+            }
+            let lapsed = try await cluster.call(Matching.getMatch, MatchRef(matchID: proposed.id), token: mentor)
+            #expect(lapsed.status == .expired && lapsed.endReason == "not accepted by both within the time allowed" && lapsed.startedAt == nil)
+            // The mentee is offered the next mentor, as after the sweep; the sweep finds nothing left.
+            let next = try await cluster.call(Matching.getMatch, MatchRef(matchID: try #require(lapsed.rematchID)), token: try await cluster.signIn("Late Mentee"))
+            #expect(next.mentorID == second.id && next.status == .proposed && next.rematchOf == proposed.id)
+            #expect(try await cluster.server.expireProposals().isEmpty)
+        }
+    }
+
     @Test("concurrent proposals and accepts never take a mentor past her capacity")
     func concurrentCapacity() async throws {
         try await withMatchingCluster { cluster in

@@ -20,13 +20,17 @@ public enum MatchLifecycle {
     }
 
     /// A participant accepts or declines a proposal. The match becomes active once both accepted.
-    /// Answering again the same way returns the match unchanged (the call is idempotent).
+    /// Answering again the same way returns the match unchanged (the call is idempotent). A
+    /// proposal past its deadline has lapsed, whether or not `expire` has run yet: it is refused
+    /// as expired.
     public static func respond(_ match: Match, by person: UUID, accept: Bool, reason: String?, now: Date) throws(Refusal) -> Match {
         guard person == match.mentorID || person == match.menteeID else { throw .notAParticipant }
+        let action = accept ? "accepted" : "declined"
+        if match.status == .proposed, let expiresAt = match.expiresAt, expiresAt <= now { throw .wrongStatus(.expired, action) }
         if accept, match.status == .active { return match }
         if accept, match.status == .proposed, person == match.mentorID ? match.mentorAccepted : match.menteeAccepted { return match }
         if !accept, match.status == .declined, match.declinedBy == person { return match }
-        guard match.status == .proposed else { throw .wrongStatus(match.status, accept ? "accepted" : "declined") }
+        guard match.status == .proposed else { throw .wrongStatus(match.status, action) }
         var changed = match
         if accept {
             if person == match.mentorID { changed.mentorAccepted = true } else { changed.menteeAccepted = true }

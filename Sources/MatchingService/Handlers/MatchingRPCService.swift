@@ -266,9 +266,20 @@ extension MatchingServer {
         let capacity = model.mentorIndex[match.mentorID].map(model.capacity(ofMentor:)) ?? 0
         let now = configuration.now()
         let (changed, _) = try await store.update(organisation: caller.organisationID, id: match.id, capacity: capacity) { current in
-            try MatchingValidation.lifecycle(current) { () throws(MatchLifecycle.Refusal) in
+            // A proposal past its deadline that the sweep has not reached yet expires now, as
+            // the sweep would expire it; the answer is refused below.
+            if caller.subject == current.mentorID || caller.subject == current.menteeID, let lapsed = MatchLifecycle.expire(current, now: now) {
+                return lapsed
+            }
+            return try MatchingValidation.lifecycle(current) { () throws(MatchLifecycle.Refusal) in
                 try MatchLifecycle.respond(current, by: caller.subject, accept: request.accept, reason: request.reason, now: now)
             }
+        }
+        // `respond` never gives `expired`: the proposal lapsed just now.
+        if changed.status == .expired {
+            invalidate(organisation: caller.organisationID, program: match.programID)
+            await offerRematch(after: changed)
+            throw MatchingValidation.refusal(.wrongStatus(.expired, request.accept ? "accepted" : "declined"), changed)
         }
         guard changed.status == .declined, match.status != .declined else { return changed }
         invalidate(organisation: caller.organisationID, program: match.programID)
