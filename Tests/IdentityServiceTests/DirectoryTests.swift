@@ -55,6 +55,35 @@ struct DirectoryTests {
         }
     }
 
+    @Test("goal tags are stored lower case and trimmed; more than 50 goal tags or topics is refused naming that list, and writes nothing")
+    func goalTagsAndTopics() async throws {
+        try await withIdentity { identity in
+            let admin = try await identity.admin().accessToken
+            let gia = try await identity.call(Identity.createPerson, CreatePersonRequest(person: personInput("gia@acme.example")), token: admin)
+            let program = try await identity.call(Identity.createProgram, ProgramInput(name: "Goals", format: .oneToOne, startsOn: "2026-03-02"), token: admin)
+            let many = (0..<51).map { "tag \($0)" }
+            for (goalTags, topics, expected) in [
+                (["growth"], many, ["topics length"]), (many, ["career"], ["goalTags length"]), (many, many, ["goalTags length", "topics length"]),
+            ] {
+                let error = await expectRPCError(.invalidArgument) {
+                    _ = try await identity.call(Identity.upsertParticipation, ParticipationInput(
+                        programID: program.id, personID: gia.id, role: .mentee, goalTags: goalTags, topics: topics
+                    ), token: admin)
+                }
+                #expect(error?.fieldViolations.map { "\($0.field) \($0.rule)" } == expected)
+            }
+            await expectRPCError(.notFound) {
+                _ = try await identity.call(Identity.getParticipation, ParticipationRef(programID: program.id, personID: gia.id), token: admin)
+            }
+            let profile = try await identity.call(Identity.upsertParticipation, ParticipationInput(
+                programID: program.id, personID: gia.id, role: .mentee, goalTags: [" Leadership ", "\tPublic Speaking"], topics: ["Career"]
+            ), token: admin)
+            #expect(profile.goalTags == ["leadership", "public speaking"])
+            let read = try await identity.call(Identity.getParticipation, ParticipationRef(programID: program.id, personID: gia.id), token: admin)
+            #expect(read.goalTags == ["leadership", "public speaking"])
+        }
+    }
+
     @Test("profile updates use optimistic concurrency: a stale version is ABORTED")
     func versions() async throws {
         try await withIdentity { identity in

@@ -241,7 +241,7 @@ extension IdentityServer {
         }
         return StoredProfile(
             skillsOffered: clean(input.skillsOffered), skillsWanted: clean(input.skillsWanted), goals: input.goals,
-            goalTags: input.goalTags.map { $0.lowercased() }, topics: input.topics, cadence: input.cadence
+            goalTags: input.goalTags.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }, topics: input.topics, cadence: input.cadence
         )
     }
 
@@ -258,8 +258,8 @@ extension IdentityServer {
                 violations.append(.init(field: "\(name)[\(index)].name", rule: "unique", description: "'\(skill.name)' is listed twice"))
             }
         }
-        if request.goalTags.count > 50 || request.topics.count > 50 {
-            violations.append(.init(field: "goalTags", rule: "length", description: "at most 50 goal tags and 50 topics"))
+        for (list, name) in [(request.goalTags, "goalTags"), (request.topics, "topics")] where list.count > 50 {
+            violations.append(.init(field: name, rule: "length", description: "at most 50, got \(list.count)"))
         }
         try Validation.check(violations)
         return try await store.upsertParticipation(organisation: caller.organisationID, input: request, profile: profile, now: configuration.now())
