@@ -95,6 +95,30 @@ struct ImportTests {
         }
     }
 
+    @Test("a row without a required value is reported with rule required, naming the column; the other rows are imported")
+    func requiredValues() async throws {
+        try await withIdentity { identity in
+            let admin = try await identity.admin().accessToken
+            let csv = """
+                email,name,time_zone,division
+                ,No Email,UTC,Sales
+                "  ",Blank Email,UTC,Sales
+                zoe@acme.example,Zoe,,Sales
+                yan@acme.example,Yan
+                ,,,Sales
+                xia@acme.example,,UTC,Sales
+                ok@acme.example,Ok,UTC,Sales
+                """
+            let report = try await identity.call(Identity.importPeople, ImportPeopleRequest(csv: csv), token: admin)
+            #expect(report.errors.map { "\($0.line) \($0.field) \($0.rule)" } == [
+                "2 email required", "3 email required", "4 time_zone required", "5 time_zone required", "6 email required", "7 name required",
+            ])
+            #expect(report.created == 1)
+            let people = try await identity.call(Identity.listPeople, ListPeopleRequest(), token: admin).people
+            #expect(people.map(\.email).sorted() == ["admin@acme.example", "ok@acme.example"])
+        }
+    }
+
     @Test("10,000 rows import in one call, with participations, and re-import as unchanged")
     func largeImport() async throws {
         try await withIdentity { identity in

@@ -123,6 +123,10 @@ enum ImportPlanner {
         func fail(_ column: String, _ rule: String, _ message: String) -> Result<Row, ImportRowError> {
             .failure(ImportRowError(line: line, field: column, rule: rule, message: message))
         }
+        // An empty required value breaks `required`, not the format a value would have to have.
+        for column in ["email", "name", "time_zone"] where values[column] == nil {
+            return fail(column, "required", "\(column) must not be empty")
+        }
         var seniority = 1
         if let text = values["seniority"] {
             guard let value = Int(text) else { return fail("seniority", "integer", "'\(text)' is not a whole number") }
