@@ -231,6 +231,52 @@ struct DirectoryTests {
         }
     }
 
+    @Test("only a platform admin sets a platform admin's password, deactivates or erases them; the last active platform admin stays")
+    func platformAdmins() async throws {
+        try await withIdentity { identity in
+            let admin = try await identity.admin()
+            var input = personInput("olga@acme.example")
+            input.organisationAdmin = true
+            let olga = try await identity.call(Identity.createPerson, CreatePersonRequest(person: input, password: "olga's long password"), token: admin.accessToken)
+            let olgaToken = try await identity.signIn("olga@acme.example", "olga's long password").accessToken
+            let pat = try await identity.call(Identity.createPerson, CreatePersonRequest(person: personInput("pat@acme.example")), token: admin.accessToken)
+
+            // An org-admin who is not a platform admin: refused, and nothing changes.
+            let password = await expectRPCError(.permissionDenied) {
+                _ = try await identity.call(Identity.setPassword, SetPasswordRequest(personID: admin.subject, newPassword: "olga chose this one"), token: olgaToken)
+            }
+            #expect(password?.message == "setting the password of a platform admin needs the platform-admin role")
+            let deactivate = await expectRPCError(.permissionDenied) {
+                _ = try await identity.call(Identity.deactivatePerson, PersonRef(personID: admin.subject), token: olgaToken)
+            }
+            #expect(deactivate?.message == "deactivating a platform admin needs the platform-admin role")
+            await expectRPCError(.permissionDenied) { _ = try await identity.call(Identity.erasePerson, PersonRef(personID: admin.subject), token: olgaToken) }
+            #expect(try await identity.call(Identity.getPerson, PersonRef(personID: admin.subject), token: olgaToken).active)
+            _ = try await identity.call(Identity.refresh, RefreshRequest(refreshToken: admin.refreshToken!))
+            _ = try await identity.admin()
+            // Everyone else's password she still sets.
+            _ = try await identity.call(Identity.setPassword, SetPasswordRequest(personID: pat.id, newPassword: "pat's new password"), token: olgaToken)
+
+            // A second platform admin (only the database makes one): each may act on the other,
+            // but not on the last one active.
+            _ = try await identity.identity.store.database.write { try $0.execute("UPDATE people SET platform_admin = 1 WHERE id = ?", olga.id) }
+            let olgaPlatform = try await identity.signIn("olga@acme.example", "olga's long password").accessToken
+            _ = try await identity.call(Identity.setPassword, SetPasswordRequest(personID: admin.subject, newPassword: "olga chose this one"), token: olgaPlatform)
+            _ = try await identity.call(Identity.deactivatePerson, PersonRef(personID: admin.subject), token: olgaPlatform)
+            // The admin's access token still works until it expires; Olga is the last one active.
+            let lastDeactivated = await expectRPCError(.failedPrecondition) {
+                _ = try await identity.call(Identity.deactivatePerson, PersonRef(personID: olga.id), token: admin.accessToken)
+            }
+            let lastErased = await expectRPCError(.failedPrecondition) {
+                _ = try await identity.call(Identity.erasePerson, PersonRef(personID: olga.id), token: admin.accessToken)
+            }
+            for last in [lastDeactivated, lastErased] {
+                #expect(last?.message.contains("last active platform admin") == true)
+            }
+            #expect(try await identity.call(Identity.getPerson, PersonRef(personID: olga.id), token: olgaPlatform).active)
+        }
+    }
+
     @Test("organisations are sealed off from each other: every cross-organisation attempt fails")
     func crossOrganisation() async throws {
         try await withIdentity { identity in

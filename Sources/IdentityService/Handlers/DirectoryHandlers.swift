@@ -164,12 +164,22 @@ extension IdentityServer {
         return PeoplePage(people: people, nextPageToken: next)
     }
 
+    /// Only a platform admin sets a platform admin's password, deactivates or erases them: an
+    /// org-admin of their organisation must not lock the platform's operators out.
+    func requirePlatformAuthority(over personID: UUID, caller: AuthenticatedCaller, _ action: String) async throws {
+        guard !caller.has(role: Role.platformAdmin),
+              let person = try await store.person(organisation: caller.organisationID, id: personID),
+              person.roles.contains(Role.platformAdmin) else { return }
+        throw RPCError(code: .permissionDenied, message: "\(action) a platform admin needs the platform-admin role")
+    }
+
     func deactivatePerson(_ request: PersonRef, context: ServerContext) async throws -> Person {
         let caller = try context.caller()
         try caller.requireOrganisationAuthority("deactivating a person")
         if request.personID == caller.subject {
             throw RPCError.failedPrecondition(type: "self", subject: "personID", "you cannot deactivate yourself")
         }
+        try await requirePlatformAuthority(over: request.personID, caller: caller, "deactivating")
         return try await store.deactivatePerson(organisation: caller.organisationID, id: request.personID, now: configuration.now())
     }
 
@@ -179,6 +189,7 @@ extension IdentityServer {
         if request.personID == caller.subject {
             throw RPCError.failedPrecondition(type: "self", subject: "personID", "you cannot erase yourself; ask another admin")
         }
+        try await requirePlatformAuthority(over: request.personID, caller: caller, "erasing")
         try await store.erasePerson(organisation: caller.organisationID, id: request.personID, now: configuration.now())
         context.logger.notice("erased a person", metadata: ["person": "\(request.personID)", "organisation": "\(caller.organisationID)"])
         return Empty()
@@ -209,6 +220,7 @@ extension IdentityServer {
             guard caller.isOrganisationAdmin else {
                 throw RPCError(code: .permissionDenied, message: "setting another person's password needs the org-admin role")
             }
+            try await requirePlatformAuthority(over: request.personID, caller: caller, "setting the password of")
         }
         let hash = try await hashPassword(request.newPassword)
         try await store.setPasswordHash(organisation: caller.organisationID, id: request.personID, hash: hash, now: configuration.now())

@@ -206,12 +206,23 @@ extension IdentityStore {
         return (sql, values)
     }
 
+    /// Refuses to deactivate or erase the platform's last active platform admin: nobody could
+    /// run the platform (create organisations, rotate keys) any more.
+    static func keepLastPlatformAdmin(_ connection: SQLiteConnection, id: UUID) throws {
+        let sql = "SELECT 1 FROM people WHERE platform_admin = 1 AND active = 1 AND erased = 0 AND id"
+        guard try connection.first(sql + " = ?", id) != nil, try connection.first(sql + " != ?", id) == nil else { return }
+        throw RPCError.failedPrecondition(
+            type: "last-platform-admin", subject: "personID", "this is the last active platform admin; the platform would have nobody to run it"
+        )
+    }
+
     func deactivatePerson(organisation: UUID, id: UUID, now: Date) async throws -> Person {
         try await database.write { connection in
             guard let current = try Self.fetchPerson(connection, organisation: organisation, id: id) else {
                 throw RPCError.notFound("person", id.uuidString.lowercased())
             }
             if current.active {
+                try Self.keepLastPlatformAdmin(connection, id: id)
                 try connection.execute("UPDATE people SET active = 0, version = version + 1, updated_at = ? WHERE id = ?", now.timeIntervalSince1970, id)
                 try connection.execute("UPDATE refresh_tokens SET revoked = 1 WHERE person_id = ?", id)
             }
@@ -235,6 +246,7 @@ extension IdentityStore {
             guard try connection.first("SELECT 1 FROM people WHERE org_id = ? AND id = ? AND erased = 0", organisation, id) != nil else {
                 throw RPCError.notFound("person", id.uuidString.lowercased())
             }
+            try Self.keepLastPlatformAdmin(connection, id: id)
             try connection.execute("""
                 UPDATE people SET external_id = NULL, email = ?, name = 'Erased person', division = '', job_title = '', seniority = 1,
                                   manager_id = NULL, time_zone = 'UTC', working_hours = ?, languages = '', location = NULL, hire_date = NULL,
