@@ -276,6 +276,31 @@ struct MatchingServiceTests {
         }
     }
 
+    @Test("a later cohort run adds mentees to a group under way: its groupID, and its mentees count towards the minimum size")
+    func groupGrows() async throws {
+        try await withMatchingCluster { cluster in
+            let circle = try await cluster.program("Growing circle", format: .group)
+            let mentor = try await cluster.person("Circle Lead", division: "Sales", seniority: 8)
+            try await cluster.enrol(mentor.id, in: circle, as: .mentor, offered: Self.swift, capacity: 3)
+            for name in ["First Member", "Second Member"] {
+                try await cluster.enrol(try await cluster.person(name).id, in: circle, as: .mentee, wanted: Self.swift)
+            }
+            try await cluster.prepare(circle, groups: 2...3)
+            let first = try await cluster.call(Matching.runCohort, RunCohortRequest(programID: circle, objective: .maxMatched), token: cluster.admin)
+            #expect(first.matched == 2 && Set(first.pairs.map(\.groupID)).count == 1)
+            let group = try #require(first.pairs.first?.groupID)
+
+            // A late joiner: alone she is below the minimum of 2, but the group she joins has 3.
+            let late = try await cluster.person("Late Member")
+            try await cluster.enrol(late.id, in: circle, as: .mentee, wanted: Self.swift)
+            _ = try await cluster.call(Matching.syncParticipants, ProgramRef(programID: circle), token: cluster.admin)
+            let second = try await cluster.call(Matching.runCohort, RunCohortRequest(programID: circle, objective: .maxMatched), token: cluster.admin)
+            #expect(second.unmatched.isEmpty && second.pairs.map(\.menteeID) == [late.id] && second.pairs.map(\.groupID) == [group])
+            let match = try await cluster.call(Matching.getMatch, MatchRef(matchID: try #require(second.pairs.first?.matchID)), token: late.token)
+            #expect(match.groupID == group && match.mentorID == mentor.id)
+        }
+    }
+
     @Test("explanations add up, two mentors compared, every pair exported as CSV")
     func explanationsAndExport() async throws {
         try await withMatchingCluster { cluster in

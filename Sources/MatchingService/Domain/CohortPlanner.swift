@@ -26,12 +26,17 @@ public struct CohortPlan: Sendable {
 
     /// Groups: `groupSize` bounds mentees per mentor (each mentor leads one group); a group that
     /// would be smaller than its minimum is closed and the cohort solved again without it, until
-    /// every group is big enough.
-    public init(scorer: CohortScorer, capacities: [Int], objective: Objective, minimumScore: Int = 0, groupSize: ClosedRange<Int>? = nil) {
+    /// every group is big enough. `groupMembers` are the mentees each mentor's group already has
+    /// (from an earlier run): they count towards the minimum; `capacities` are the places left.
+    public init(
+        scorer: CohortScorer, capacities: [Int], objective: Objective, minimumScore: Int = 0, groupSize: ClosedRange<Int>? = nil, groupMembers: [Int]? = nil
+    ) {
         precondition(capacities.count == scorer.mentorCount)
+        let members = groupMembers ?? [Int](repeating: 0, count: capacities.count)
+        precondition(members.count == capacities.count)
         let scores = scorer.matrix(minimumScore: minimumScore)
         var capacities = capacities.map { max(0, $0) }
-        if let groupSize { capacities = capacities.map { min($0, groupSize.upperBound) } }
+        if let groupSize { capacities = capacities.indices.map { min(capacities[$0], max(0, groupSize.upperBound - members[$0])) } }
         var closed: [(Int, String)] = []
         var assignment: Assignment
         while true {
@@ -39,11 +44,11 @@ public struct CohortPlan: Sendable {
             guard let groupSize else { break }
             var load = [Int](repeating: 0, count: scores.mentors)
             for mentor in assignment.mentorOf.compactMap({ $0 }) { load[mentor] += 1 }
-            let small = load.indices.filter { load[$0] > 0 && load[$0] < groupSize.lowerBound }
+            let small = load.indices.filter { load[$0] > 0 && members[$0] + load[$0] < groupSize.lowerBound }
             guard !small.isEmpty else { break }
             for mentor in small {
                 capacities[mentor] = 0
-                closed.append((mentor, "a group of \(load[mentor]) is below the minimum of \(groupSize.lowerBound)"))
+                closed.append((mentor, "a group of \(members[mentor] + load[mentor]) is below the minimum of \(groupSize.lowerBound)"))
             }
         }
         pairs = assignment.mentorOf.enumerated().compactMap { mentee, mentor in

@@ -211,11 +211,21 @@ extension MatchingServer {
         let sub = CohortScorer(scorer: model.pairScorer, mentees: freeMentees.map { model.menteeProfiles[$0] }, mentors: model.mentorProfiles)
         let groups = model.groupSize
         let isGroup = groups != nil
+        // Groups under way (their mentees' matches proposed or active) take new mentees under
+        // their groupID, and their mentees count towards the minimum size.
+        var groupIDs: [Int: UUID] = [:]
+        var members = [Int](repeating: 0, count: model.mentors.count)
+        if isGroup {
+            for match in matches where MatchLifecycle.holdsPlace(match.status) {
+                guard let mentor = model.mentorIndex[match.mentorID] else { continue }
+                members[mentor] += 1
+                if let group = match.groupID { groupIDs[mentor] = group }
+            }
+        }
         let plan = CohortPlan(
             scorer: sub, capacities: open.map { max(0, $0) }, objective: CohortPlan.Objective(rawValue: request.objective.rawValue)!,
-            minimumScore: minimumScore, groupSize: groups
+            minimumScore: minimumScore, groupSize: groups, groupMembers: members
         )
-        var groupIDs: [Int: UUID] = [:]
         var pairs: [CohortPair] = []
         var proposals: [Match] = []
         for pair in plan.pairs {
