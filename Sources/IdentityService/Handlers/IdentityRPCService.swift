@@ -70,7 +70,7 @@ extension IdentityServer {
     private func throttled(until: Date) -> RPCError {
         let seconds = max(1, Int(until.timeIntervalSince(configuration.now()).rounded(.up)))
         return RPCError(
-            code: .resourceExhausted, message: "too many failed sign-ins; try again in \(seconds) s",
+            code: .resourceExhausted, message: "too many failed sign-ins (attempts still being checked count as failed); try again in \(seconds) s",
             details: [.retryInfo(retryDelayMilliseconds: UInt64(seconds) * 1000)], metadata: [Metadata.Keys.retryAfter: .text("\(seconds * 1000)")]
         )
     }
