@@ -146,4 +146,50 @@ struct SeriesAndRemindersTests {
             #expect(count(meetingID + "/15m") == before && count(meetingID + "/24h") == 0)
         }
     }
+
+    @Test("the look-back bounds only a stream's first pass: with 0, reminders that fall due later are sent; one not acknowledged is sent again hours after it fell due")
+    func reminderLookbackOnlyAtTheStart() async throws {
+        let clock = TestClock()
+        try await withCluster(clock: clock) { cluster in
+            let mentor = try await cluster.person("Ivo", zone: "UTC")
+            let mentee = try await cluster.person("Jia", zone: "UTC")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            func book(in seconds: TimeInterval) async throws -> String {
+                try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(
+                    matchID: pair.matchID, start: clock.now().addingTimeInterval(seconds), durationMinutes: 30, timeZone: "UTC"
+                ), token: mentor.token).id.uuidString.lowercased()
+            }
+            func open(_ request: StreamRemindersRequest, token: String, into log: EventLog) -> Task<Void, any Error> {
+                let client = cluster.scheduling
+                let options = cluster.options(token)
+                return Task {
+                    try await client.serverStreaming(Scheduling.streamReminders, request, options: options) { stream in
+                        for try await reminder in stream { log.record(reminder.id) }
+                    }
+                }
+            }
+            func count(_ log: EventLog, _ id: String) -> Int { log.all.filter { $0 == id }.count }
+            // Its 15-minute reminder is due now, as the stream starts: the first thing a stream with
+            // a look-back of 0 sends (and the sign that the stream has begun before the clock moves).
+            let soon = try await book(in: 15 * 60)
+            // Its 24-hour reminder falls due an hour after the stream began.
+            let tomorrow = try await book(in: 25 * 3600)
+            let fromNow = EventLog()
+            let fromNowStream = open(StreamRemindersRequest(lookbackSeconds: 0), token: cluster.admin.accessToken, into: fromNow)
+            defer { fromNowStream.cancel() }
+            #expect(try await eventually { count(fromNow, soon + "/15m") == 1 })
+            clock.advance(3600 + 1)
+            #expect(try await eventually { count(fromNow, tomorrow + "/24h") == 1 }, "due after the stream began: sent with a look-back of 0")
+
+            // A stream with the default look-back (an hour) sends it at once (due a second ago)…
+            let withLookback = EventLog()
+            let withLookbackStream = open(StreamRemindersRequest(), token: try await cluster.adminToken(), into: withLookback)
+            defer { withLookbackStream.cancel() }
+            #expect(try await eventually { count(withLookback, tomorrow + "/24h") == 1 })
+            // …and both send it again two hours later, though it fell due longer ago than the look-back.
+            clock.advance(2 * 3600)
+            #expect(try await eventually { count(withLookback, tomorrow + "/24h") == 2 }, "not acknowledged: sent again, look-back or not")
+            #expect(try await eventually { count(fromNow, tomorrow + "/24h") == 2 })
+        }
+    }
 }

@@ -523,11 +523,16 @@ extension SchedulingServer {
         guard (0...7 * 86_400).contains(lookback) else {
             throw RPCError.invalidArgument(field: "lookbackSeconds", rule: "range", "must be 0–604800")
         }
+        // The look-back bounds the first pass only: every later pass covers all that became due
+        // since then (from the stream's start less the look-back), so a reminder that is not
+        // acknowledged keeps coming however long ago it fell due, and with a look-back of 0 those
+        // that fall due while the stream is open are sent.
+        let since = Int64(configuration.now().timeIntervalSince1970) - lookback
         // Sent on this stream and not acknowledged yet: sent again after a minute.
         var sent: [String: Date] = [:]
         while !Task.isCancelled {
             let now = configuration.now()
-            let due = try await store.dueReminders(organisation: caller.organisationID, now: Int64(now.timeIntervalSince1970), lookback: lookback, limit: 500)
+            let due = try await store.dueReminders(organisation: caller.organisationID, now: Int64(now.timeIntervalSince1970), since: since, limit: 500)
             var dueIDs: Set<String> = []
             for reminder in due {
                 let id = reminder.meeting.id.uuidString.lowercased() + "/" + reminder.kind.rawValue

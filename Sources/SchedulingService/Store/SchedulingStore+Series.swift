@@ -152,22 +152,23 @@ extension SchedulingStore {
 
     // MARK: Reminders
 
-    /// Reminders of the organisation due at `now` (and not more than `lookback` seconds
-    /// before), whose meeting has not started and that nobody acknowledged; earliest first.
-    func dueReminders(organisation: UUID, now: Int64, lookback: Int64, limit: Int) async throws -> [DueReminder] {
+    /// Reminders of the organisation due at `now` (and not before `since`), whose meeting has
+    /// not started and that nobody acknowledged; earliest first.
+    func dueReminders(organisation: UUID, now: Int64, since: Int64, limit: Int) async throws -> [DueReminder] {
         // Durable meetings only: a notification sent is not taken back.
         try await database.durableRead { connection in
             var due: [DueReminder] = []
             for kind in ReminderKind.allCases {
-                // Due when start - lead <= now, i.e. start <= now + lead; dropped once the meeting
-                // starts. A meeting (re)scheduled later than its reminder's due time skips it (a
-                // meeting booked 10 hours ahead gets no 24-hour reminder, only the 15-minute one).
+                // Due when start - lead <= now, i.e. start <= now + lead, and not before `since`
+                // (start >= since + lead); dropped once the meeting starts. A meeting (re)scheduled
+                // later than its reminder's due time skips it (a meeting booked 10 hours ahead gets
+                // no 24-hour reminder, only the 15-minute one).
                 let rows = try connection.query("""
                     SELECT \(Self.meetingColumns) FROM meetings
-                    WHERE org_id = ? AND status = 'scheduled' AND start > ? AND start <= ? AND start > ? AND scheduled_at <= start - ?
+                    WHERE org_id = ? AND status = 'scheduled' AND start > ? AND start <= ? AND start >= ? AND scheduled_at <= start - ?
                       AND NOT EXISTS (SELECT 1 FROM reminder_acks a WHERE a.meeting_id = meetings.id AND a.kind = ?)
                     ORDER BY start LIMIT ?
-                    """, organisation, now, now + kind.lead, now + kind.lead - lookback, kind.lead, kind.rawValue, limit)
+                    """, organisation, now, now + kind.lead, since + kind.lead, kind.lead, kind.rawValue, limit)
                 for row in rows {
                     let meeting = try Self.meeting(row)
                     due.append(DueReminder(meeting: meeting, kind: kind, dueAt: Int64(meeting.start.timeIntervalSince1970) - kind.lead))
