@@ -192,4 +192,25 @@ struct SeriesAndRemindersTests {
             #expect(try await eventually { count(fromNow, tomorrow + "/24h") == 2 })
         }
     }
+
+    @Test("a series until a date giving more than 104 occurrences is INVALID_ARGUMENT (until, range) and books nothing; one giving 104 is booked whole")
+    func seriesUntilGivingTooMany() async throws {
+        try await withCluster { cluster in
+            let mentor = try await cluster.person("Kai", zone: "UTC")
+            let mentee = try await cluster.person("Lou", zone: "UTC")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            let first = monday(hours: 10)
+            let week: TimeInterval = 7 * 86_400
+            func request(weeks: Double) -> BookSeriesRequest {
+                BookSeriesRequest(matchID: pair.matchID, firstStart: first, durationMinutes: 30, timeZone: "UTC", everyWeeks: 1, until: first.addingTimeInterval(weeks * week))
+            }
+            // Until 104 weeks after the first (within 2 years): 105 weekly occurrences.
+            let tooMany = await expectRPCError(.invalidArgument) { _ = try await cluster.call(Scheduling.bookSeries, request(weeks: 104), token: mentor.token) }
+            #expect(tooMany?.fieldViolations.map { "\($0.field) \($0.rule)" } == ["until range"])
+            #expect(try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(matchID: pair.matchID, includeCancelled: true), token: mentor.token).meetings.isEmpty)
+            let series = try await cluster.call(Scheduling.bookSeries, request(weeks: 103), token: mentor.token)
+            #expect(series.meetings.count == 104 && series.meetings.last?.start == first.addingTimeInterval(103 * week))
+            #expect(series.rule == "FREQ=WEEKLY;INTERVAL=1;UNTIL=" + ICalendar.utcDateTime(first.addingTimeInterval(103 * week)))
+        }
+    }
 }

@@ -360,9 +360,11 @@ struct SlotFinder {
 
 /// Weekly recurrence in a time zone: every occurrence keeps the first one's local time.
 enum Recurrence {
-    /// Starts of the occurrences (at most `count`, none after `until`), as instants.
+    /// Starts of the occurrences (at most `count`, none after `until`), as instants. With `until`
+    /// alone, at most 105: one more than a series may have, so that a longer one is refused
+    /// instead of cut short.
     static func starts(first: Int64, zone: TimeZone, everyWeeks: Int, count: Int?, until: Int64?) -> [Int64] {
-        let maximum = count ?? 104
+        let maximum = count ?? 105
         let horizon = until ?? first + Int64(maximum) * Int64(everyWeeks) * 7 * 86_400
         let offsets = ZoneOffsets(zone: zone, from: first - 86_400, to: horizon + 8 * 86_400)
         let local = offsets.local(first)

@@ -407,19 +407,22 @@ extension SchedulingServer {
         }
         try SchedulingValidation.check(violations)
         guard let zone = Zones.zone(request.timeZone) else { throw RPCError.invalidArgument(field: "timeZone", rule: "time-zone", "unknown") }
-        let stored = try await authorizedPair(request.matchID, caller)
-        guard stored.pair.active else {
-            throw RPCError.failedPrecondition(type: "state", subject: "pair/" + request.matchID.uuidString.lowercased(), "this pair's match has ended; no new meetings")
-        }
         let first = Int64(request.firstStart.timeIntervalSince1970.rounded())
         let starts = Recurrence.starts(
             first: first, zone: zone, everyWeeks: request.everyWeeks, count: request.count, until: request.until.map { Int64($0.timeIntervalSince1970) }
         )
+        // With `until`, up to 105 starts come back: more than 104 is refused, not cut short (the
+        // rule's UNTIL would describe occurrences never booked).
         guard starts.count >= 2, starts.count <= 104 else {
-            throw RPCError.invalidArgument(field: "until", rule: "range", "gives \(starts.count) occurrences; a series has 2–104")
+            let given = starts.count > 104 ? "more than 104" : "\(starts.count)"
+            throw RPCError.invalidArgument(field: "until", rule: "range", "gives \(given) occurrences; a series has 2–104")
         }
         if let last = starts.last, last - first > 2 * 366 * 86_400 {
             throw RPCError.invalidArgument(field: "count", rule: "range", "the last occurrence would be more than 2 years after the first")
+        }
+        let stored = try await authorizedPair(request.matchID, caller)
+        guard stored.pair.active else {
+            throw RPCError.failedPrecondition(type: "state", subject: "pair/" + request.matchID.uuidString.lowercased(), "this pair's match has ended; no new meetings")
         }
         let seriesID = TimeOrderedID.make(now: now)
         let length = Int64(request.durationMinutes) * 60
