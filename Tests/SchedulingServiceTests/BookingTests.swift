@@ -81,6 +81,46 @@ struct BookingTests {
         }
     }
 
+    @Test("a retry with its idempotency key gets the meeting or series booked, also once the start has passed or the pair has ended")
+    func idempotentRetryAfterTheChecksChanged() async throws {
+        try await withCluster { cluster in
+            let mentor = try await cluster.person("Rhea", zone: "UTC")
+            let mentee = try await cluster.person("Sami", zone: "UTC")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            let now = cluster.clock.now()
+            let soon = BookMeetingRequest(matchID: pair.matchID, start: now.addingTimeInterval(3600), durationMinutes: 30, timeZone: "UTC")
+            let later = BookMeetingRequest(matchID: pair.matchID, start: now.addingTimeInterval(2 * 86_400), durationMinutes: 30, timeZone: "UTC")
+            let weekly = BookSeriesRequest(matchID: pair.matchID, firstStart: now.addingTimeInterval(2 * 3600), durationMinutes: 30, timeZone: "UTC", count: 3)
+            let soonMeeting = try await cluster.call(Scheduling.bookMeeting, soon, token: mentee.token, idempotencyKey: "soon")
+            let laterMeeting = try await cluster.call(Scheduling.bookMeeting, later, token: mentee.token, idempotencyKey: "later")
+            let series = try await cluster.call(Scheduling.bookSeries, weekly, token: mentee.token, idempotencyKey: "weekly")
+
+            // Three hours on, both starts have passed; the retries still get what was booked.
+            cluster.clock.advance(3 * 3600)
+            let token = try await cluster.call(Identity.signIn, SignInRequest(organisation: "acme", email: "sami@acme.example", password: Cluster.password), token: nil).accessToken
+            #expect(try await cluster.call(Scheduling.bookMeeting, soon, token: token, idempotencyKey: "soon") == soonMeeting)
+            #expect(try await cluster.call(Scheduling.bookSeries, weekly, token: token, idempotencyKey: "weekly") == series)
+            // Another request with the key fails as it would have: its own start, or the key's reuse.
+            var moved = soon
+            moved.start = now.addingTimeInterval(1800)
+            let past = await expectRPCError(.invalidArgument) { _ = try await cluster.call(Scheduling.bookMeeting, moved, token: token, idempotencyKey: "soon") }
+            #expect(past?.fieldViolations.map { "\($0.field) \($0.rule)" } == ["start future"])
+            moved.start = now.addingTimeInterval(5 * 86_400)
+            let reuse = await expectRPCError(.invalidArgument) { _ = try await cluster.call(Scheduling.bookMeeting, moved, token: token, idempotencyKey: "soon") }
+            #expect(reuse?.fieldViolations.map { "\($0.field) \($0.rule)" } == ["idempotency-key reuse"])
+            // Without the key, the same request is refused: its start has passed.
+            await expectRPCError(.invalidArgument) { _ = try await cluster.call(Scheduling.bookMeeting, soon, token: token) }
+
+            // Once the pair has ended, a retry still gets its meeting; a new booking does not.
+            var ended = pair
+            ended.active = false
+            _ = try await cluster.call(Scheduling.registerPair, ended, token: try await cluster.adminToken())
+            #expect(try await cluster.call(Scheduling.bookMeeting, later, token: token, idempotencyKey: "later") == laterMeeting)
+            await expectRPCError(.failedPrecondition) { _ = try await cluster.call(Scheduling.bookMeeting, later, token: token, idempotencyKey: "another") }
+            #expect(try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(matchID: pair.matchID, includeCancelled: true), token: token).meetings.count == 5)
+        }
+    }
+
     @Test("a pair's meetings page by page: only that pair's (the mentor has another mentee), in start order, cancelled ones on request, within from/to")
     func pairMeetingsPageByPage() async throws {
         try await withCluster { cluster in

@@ -264,9 +264,14 @@ extension SchedulingServer {
                 idempotency = IdempotencyKey(key: "meeting:" + key, requestDigest: try CBOREncoder().encodeBytes(request))
             }
         }
+        // A retry of a booking already made gets its meeting, although its start may have passed
+        // or its pair ended since. Looked up only when a check fails: otherwise the booking's
+        // transaction finds the key (no extra read for every booking).
+        if !violations.isEmpty, let original = try await bookedMeeting(idempotency, caller) { return original }
         try SchedulingValidation.check(violations)
         let stored = try await authorizedPair(request.matchID, caller)
         guard stored.pair.active else {
+            if let original = try await bookedMeeting(idempotency, caller) { return original }
             throw RPCError.failedPrecondition(type: "state", subject: "pair/" + request.matchID.uuidString.lowercased(), "this pair's match has ended; no new meetings")
         }
         let start = Int64(request.start.timeIntervalSince1970.rounded())
@@ -280,6 +285,14 @@ extension SchedulingServer {
             ),
             idempotency: idempotency, now: now
         )
+        return meeting
+    }
+
+    /// The meeting booked with an idempotency key, when the key was used for this same request and
+    /// the caller may see the meeting; nil otherwise.
+    func bookedMeeting(_ idempotency: IdempotencyKey?, _ caller: AuthenticatedCaller) async throws -> Meeting? {
+        guard let idempotency, let id = try await store.idempotentOriginal(organisation: caller.organisationID, idempotency),
+              let meeting = try await store.meeting(organisation: caller.organisationID, id: id), caller.mayUse(meeting) else { return nil }
         return meeting
     }
 
@@ -395,6 +408,14 @@ extension SchedulingServer {
         if let violation = SchedulingValidation.start(request.firstStart, now: now, field: "firstStart") { violations.append(violation) }
         if let violation = SchedulingValidation.text(request.agenda, field: "agenda", max: 2000) { violations.append(violation) }
         if !(1...8).contains(request.everyWeeks) { violations.append(.init(field: "everyWeeks", rule: "range", description: "must be 1–8")) }
+        var idempotency: IdempotencyKey?
+        if let key = context.metadata[Metadata.Keys.idempotencyKey] {
+            if key.isEmpty || key.count > 200 {
+                violations.append(.init(field: "idempotency-key", rule: "length", description: "must be 1–200 characters"))
+            } else {
+                idempotency = IdempotencyKey(key: "series:" + key, requestDigest: try CBOREncoder().encodeBytes(request))
+            }
+        }
         switch (request.count, request.until) {
         case (let count?, nil):
             if !(2...104).contains(count) { violations.append(.init(field: "count", rule: "range", description: "must be 2–104")) }
@@ -405,6 +426,8 @@ extension SchedulingServer {
         default:
             violations.append(.init(field: "count", rule: "required", description: "give count or until (not both)"))
         }
+        // A retry of a series already booked gets it, although its first start may have passed.
+        if !violations.isEmpty, let original = try await bookedSeries(idempotency, caller) { return original }
         try SchedulingValidation.check(violations)
         guard let zone = Zones.zone(request.timeZone) else { throw RPCError.invalidArgument(field: "timeZone", rule: "time-zone", "unknown") }
         let first = Int64(request.firstStart.timeIntervalSince1970.rounded())
@@ -422,6 +445,8 @@ extension SchedulingServer {
         }
         let stored = try await authorizedPair(request.matchID, caller)
         guard stored.pair.active else {
+            // A retry of a series booked before the pair ended gets it.
+            if let original = try await bookedSeries(idempotency, caller) { return original }
             throw RPCError.failedPrecondition(type: "state", subject: "pair/" + request.matchID.uuidString.lowercased(), "this pair's match has ended; no new meetings")
         }
         let seriesID = TimeOrderedID.make(now: now)
@@ -442,15 +467,19 @@ extension SchedulingServer {
             until: request.until.map { Int64($0.timeIntervalSince1970) }, firstStart: first, durationMinutes: request.durationMinutes,
             agenda: request.agenda, sequence: 0, cancelled: false
         )
-        var idempotency: IdempotencyKey?
-        if let key = context.metadata[Metadata.Keys.idempotencyKey] {
-            guard !key.isEmpty, key.count <= 200 else { throw RPCError.invalidArgument(field: "idempotency-key", rule: "length", "must be 1–200 characters") }
-            idempotency = IdempotencyKey(key: "series:" + key, requestDigest: try CBOREncoder().encodeBytes(request))
-        }
         let (saved, meetings) = try await store.bookSeries(
             organisation: caller.organisationID, series: series, occurrences: occurrences, idempotency: idempotency, now: now
         )
         return message(saved, meetings)
+    }
+
+    /// The series booked with an idempotency key, when the key was used for this same request and
+    /// the caller may see the series; nil otherwise.
+    func bookedSeries(_ idempotency: IdempotencyKey?, _ caller: AuthenticatedCaller) async throws -> Series? {
+        guard let idempotency, let id = try await store.idempotentOriginal(organisation: caller.organisationID, idempotency),
+              let (series, meetings) = try await store.series(organisation: caller.organisationID, id: id),
+              let first = meetings.first, caller.mayUse(first) else { return nil }
+        return message(series, meetings)
     }
 
     func message(_ series: StoredSeries, _ meetings: [Meeting]) -> Series {

@@ -227,6 +227,18 @@ extension SchedulingStore {
         }
     }
 
+    /// What an idempotency key was first used for, when it was used for this same request: the
+    /// id it stored (a meeting's, or a series'). Nil for a key not used yet, or used for another
+    /// request. Read once durable, as the first call's answer was.
+    func idempotentOriginal(organisation: UUID, _ idempotency: IdempotencyKey) async throws -> UUID? {
+        try await database.durableRead { connection in
+            guard let row = try connection.first(
+                "SELECT request_hash, meeting_id FROM idempotency WHERE org_id = ? AND key = ?", organisation, idempotency.key
+            ), row.blob(0) == idempotency.requestDigest else { return nil }
+            return row.uuid(1)
+        }
+    }
+
     /// Whether the caller may change a meeting (`AuthenticatedCaller.mayUse`).
     typealias MeetingAccess = @Sendable (Meeting) -> Bool
 
