@@ -213,4 +213,33 @@ struct SeriesAndRemindersTests {
             #expect(series.rule == "FREQ=WEEKLY;INTERVAL=1;UNTIL=" + ICalendar.utcDateTime(first.addingTimeInterval(103 * week)))
         }
     }
+
+    @Test("a series is exported with all of its occurrences: a cancellation more than 30 days ago stays an EXDATE and SEQUENCE never goes down")
+    func exportKeepsEarlyOccurrences() async throws {
+        try await withCluster { cluster in
+            let mentor = try await cluster.person("Uma", zone: "Europe/London")
+            let mentee = try await cluster.person("Vik", zone: "Europe/London")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            let first = monday(hours: 10)
+            let series = try await cluster.call(Scheduling.bookSeries, BookSeriesRequest(
+                matchID: pair.matchID, firstStart: first, durationMinutes: 30, timeZone: "Europe/London", everyWeeks: 1, count: 12
+            ), token: mentor.token)
+            // The second occurrence is cancelled on its own.
+            let cancelled = try await cluster.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: series.meetings[1].id, reason: "Ill"), token: mentee.token)
+            let uid = series.id.uuidString.lowercased() + "@tandem"
+            func master() async throws -> ICalendarTests.ParsedCalendar.Event {
+                let calendar = try await cluster.call(Scheduling.exportCalendar, ExportCalendarRequest(personID: mentor.id), token: try await cluster.adminToken())
+                return try #require(try await parseWithPython(calendar.ics).events.first { $0.uid == uid && $0.recurrenceID == nil })
+            }
+            let exdate = ISO8601DateFormatter().string(from: cancelled.start)
+            let before = try await master()
+            #expect(before.exdates == [exdate] && before.sequence >= cancelled.sequence)
+            // 60 days after the first occurrence: the cancelled one started 53 days ago, before the
+            // 30 days the export covers, but the rule still gives it.
+            cluster.clock.advance(first.addingTimeInterval(60 * 86_400).timeIntervalSince(cluster.clock.now()))
+            let after = try await master()
+            #expect(after.rrule == before.rrule && after.exdates == [exdate], "the early cancellation is still an exception to the rule")
+            #expect(after.sequence >= before.sequence, "SEQUENCE went down from \(before.sequence) to \(after.sequence)")
+        }
+    }
 }

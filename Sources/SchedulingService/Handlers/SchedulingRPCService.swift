@@ -530,8 +530,13 @@ extension SchedulingServer {
             meetings += page.prefix(1000)
             cursor = page.count > 1000 ? page[999].cursor : nil
         } while cursor != nil && meetings.count < 20_000
+        // A series in the export comes with all of its occurrences, also those that started more
+        // than 30 days ago: its rule expands from the first, so their cancellations (EXDATE) and
+        // changes (overrides) must be there too, and its SEQUENCE is the highest of them all.
         let seriesIDs = Set(meetings.compactMap(\.seriesID))
-        let (series, originals) = try await store.seriesDetails(organisation: caller.organisationID, ids: seriesIDs)
+        let (series, occurrences, originals) = try await store.seriesDetails(organisation: caller.organisationID, ids: seriesIDs)
+        meetings.removeAll { meeting in meeting.seriesID.map { occurrences[$0] != nil } ?? false }
+        meetings += occurrences.values.joined()
         let calendarSeries = Dictionary(uniqueKeysWithValues: series.map { series in
             (series.id, CalendarSeries(
                 id: series.id, timeZone: series.timeZone, everyWeeks: series.everyWeeks, count: series.count,

@@ -102,19 +102,24 @@ extension SchedulingStore {
         }
     }
 
-    /// Series by id, for a calendar export, with each occurrence's original start.
-    func seriesDetails(organisation: UUID, ids: Set<UUID>) async throws -> ([StoredSeries], [UUID: Int64]) {
+    /// Series by id, for a calendar export, with every occurrence (however long ago it started:
+    /// the rule expands from the first) and each occurrence's original start.
+    func seriesDetails(organisation: UUID, ids: Set<UUID>) async throws -> (series: [StoredSeries], occurrences: [UUID: [Meeting]], originals: [UUID: Int64]) {
         try await database.read { connection in
             var result: [StoredSeries] = []
+            var occurrences: [UUID: [Meeting]] = [:]
             var originals: [UUID: Int64] = [:]
             for id in ids {
                 guard let row = try connection.first("SELECT \(Self.seriesColumns) FROM series WHERE id = ? AND org_id = ?", id, organisation) else { continue }
                 result.append(try Self.series(row))
-                for occurrence in try connection.query("SELECT id, original_start FROM meetings WHERE series_id = ? AND org_id = ?", id, organisation) {
-                    if let meeting = occurrence.uuid(0), let start = occurrence.int(1) { originals[meeting] = start }
+                // Through meetings_by_series (series_id, occurrence).
+                for occurrence in try connection.query("SELECT \(Self.meetingColumns) FROM meetings WHERE series_id = ? AND org_id = ? ORDER BY occurrence", id, organisation) {
+                    let meeting = try Self.meeting(occurrence)
+                    occurrences[id, default: []].append(meeting)
+                    if let start = occurrence.int(18) { originals[meeting.id] = start }
                 }
             }
-            return (result, originals)
+            return (result, occurrences, originals)
         }
     }
 
