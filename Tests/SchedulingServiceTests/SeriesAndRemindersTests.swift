@@ -242,4 +242,25 @@ struct SeriesAndRemindersTests {
             #expect(after.sequence >= before.sequence, "SEQUENCE went down from \(before.sequence) to \(after.sequence)")
         }
     }
+
+    @Test("a series whose every occurrence was cancelled one by one is STATUS:CANCELLED; one with an occurrence left is not")
+    func seriesCancelledOccurrenceByOccurrence() async throws {
+        try await withCluster { cluster in
+            let mentor = try await cluster.person("Wen", zone: "Asia/Tokyo")
+            let mentee = try await cluster.person("Xavi", zone: "Europe/Madrid")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            let series = try await cluster.call(Scheduling.bookSeries, BookSeriesRequest(
+                matchID: pair.matchID, firstStart: monday(hours: 8), durationMinutes: 30, timeZone: "Asia/Tokyo", everyWeeks: 2, count: 2
+            ), token: mentor.token)
+            let uid = series.id.uuidString.lowercased() + "@tandem"
+            func status() async throws -> String? {
+                let calendar = try await cluster.call(Scheduling.exportCalendar, ExportCalendarRequest(personID: mentee.id), token: mentee.token)
+                return try await parseWithPython(calendar.ics).events.first { $0.uid == uid && $0.recurrenceID == nil }?.status
+            }
+            _ = try await cluster.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: series.meetings[0].id, reason: "Travel"), token: mentor.token)
+            #expect(try await status() == "CONFIRMED")
+            _ = try await cluster.call(Scheduling.cancelMeeting, CancelMeetingRequest(meetingID: series.meetings[1].id, reason: "Travel"), token: mentor.token)
+            #expect(try await status() == "CANCELLED")
+        }
+    }
 }

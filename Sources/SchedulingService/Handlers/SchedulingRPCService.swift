@@ -541,7 +541,10 @@ extension SchedulingServer {
             (series.id, CalendarSeries(
                 id: series.id, timeZone: series.timeZone, everyWeeks: series.everyWeeks, count: series.count,
                 until: series.until.map { Date(timeIntervalSince1970: TimeInterval($0)) }, firstStart: Date(timeIntervalSince1970: TimeInterval(series.firstStart)),
-                durationMinutes: series.durationMinutes, agenda: series.agenda, sequence: series.sequence, cancelled: series.cancelled
+                durationMinutes: series.durationMinutes, agenda: series.agenda, sequence: series.sequence,
+                // Cancelled once every occurrence is, however each was (CancelSeries, CancelMeeting,
+                // an erasure): read from the occurrences, not from the flag CancelSeries sets.
+                cancelled: occurrences[series.id].map { all in !all.isEmpty && all.allSatisfy { $0.status == .cancelled } } ?? series.cancelled
             ))
         })
         let ics = ICalendar.export(
