@@ -121,6 +121,35 @@ struct BookingTests {
         }
     }
 
+    @Test("a booking checks in its own transaction that the pair is active: one that ended after the booking read it books nothing")
+    func pairEndedAfterItWasRead() async throws {
+        try await withCluster { cluster in
+            let mentor = try await cluster.person("Tova", zone: "UTC")
+            let mentee = try await cluster.person("Ugo", zone: "UTC")
+            let pair = try await cluster.pair(mentor.id, mentee.id)
+            // Scheduling has read the pair as active (and keeps that copy for a while)…
+            #expect(try await cluster.call(Scheduling.getPair, PairRef(matchID: pair.matchID), token: mentor.token).active)
+            // …when the pair ends in a transaction of its own, as the match feed or an erasure ends it.
+            var ended = pair
+            ended.active = false
+            _ = try await cluster.schedulingServer.store.registerPair(organisation: cluster.admin.organisationID, ended, now: cluster.clock.now())
+            let subject = "pair/" + pair.matchID.uuidString.lowercased()
+            let meeting = await expectRPCError(.failedPrecondition) {
+                _ = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(
+                    matchID: pair.matchID, start: monday(hours: 10), durationMinutes: 30, timeZone: "UTC"
+                ), token: mentor.token, idempotencyKey: "after-the-end")
+            }
+            #expect(meeting?.details.contains { "\($0)".contains(subject) } == true)
+            let series = await expectRPCError(.failedPrecondition) {
+                _ = try await cluster.call(Scheduling.bookSeries, BookSeriesRequest(
+                    matchID: pair.matchID, firstStart: monday(hours: 12), durationMinutes: 30, timeZone: "UTC", count: 2
+                ), token: mentor.token)
+            }
+            #expect(series?.details.contains { "\($0)".contains(subject) } == true)
+            #expect(try await cluster.call(Scheduling.listMeetings, ListMeetingsRequest(matchID: pair.matchID, includeCancelled: true), token: mentor.token).meetings.isEmpty)
+        }
+    }
+
     @Test("a pair's meetings page by page: only that pair's (the mentor has another mentee), in start order, cancelled ones on request, within from/to")
     func pairMeetingsPageByPage() async throws {
         try await withCluster { cluster in

@@ -195,6 +195,15 @@ extension SchedulingStore {
         )
     }
 
+    /// FAILED_PRECONDITION unless the pair is active. Checked again in the booking's transaction
+    /// (one primary-key lookup): the caller's copy of the pair may be up to 30 seconds old, and a
+    /// match that ended or an erasure committed since must not be followed by a new meeting.
+    static func requireActive(_ connection: SQLiteConnection, organisation: UUID, match: UUID) throws {
+        guard try connection.first("SELECT active FROM pairs WHERE org_id = ? AND match_id = ?", organisation, match)?.int(0) == 1 else {
+            throw RPCError.failedPrecondition(type: "state", subject: "pair/" + match.uuidString.lowercased(), "this pair's match has ended; no new meetings")
+        }
+    }
+
     /// Books a meeting in one transaction. With an idempotency key already used for the same
     /// request, returns the meeting it booked then; for another request, INVALID_ARGUMENT.
     func book(organisation: UUID, _ meeting: NewMeeting, idempotency: IdempotencyKey?, now: Date) async throws -> Meeting {
@@ -216,6 +225,7 @@ extension SchedulingStore {
                 }
                 return meeting
             }
+            try Self.requireActive(connection, organisation: organisation, match: meeting.pair.matchID)
             try Self.insertMeeting(connection, organisation: organisation, meeting, now: now)
             return Meeting(
                 id: meeting.id, matchID: meeting.pair.matchID, programID: meeting.pair.programID,

@@ -61,6 +61,7 @@ extension SchedulingStore {
                     organisation, idempotency.key, idempotency.requestDigest, series.id, now.timeIntervalSince1970
                 )
             }
+            try Self.requireActive(connection, organisation: organisation, match: series.matchID)
             try connection.execute("""
                 INSERT INTO series (id, org_id, match_id, time_zone, every_weeks, count, until, first_start, duration, agenda, sequence, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
