@@ -475,4 +475,27 @@ struct ICalendarTests {
         }
         #expect(parsed.events.count == 3 + 1 + 5)
     }
+
+    /// A series whose first occurrence is in the second pass through 01:00–02:00 in London (01:30
+    /// GMT on 25 October 2026): the rule's local 01:30 names the first pass, an hour earlier, so the
+    /// first occurrence is an override at its own time, in UTC.
+    @Test func seriesStartingInTheRepeatedHourKeepsItsFirstOccurrence() async throws {
+        let series = CalendarSeries(
+            id: Self.seriesID, timeZone: "Europe/London", everyWeeks: 1, count: 3, until: nil, firstStart: Self.date("2026-10-25T01:30:00Z"),
+            durationMinutes: 30, agenda: nil
+        )
+        let starts = ["2026-10-25T01:30:00Z", "2026-11-01T01:30:00Z", "2026-11-08T01:30:00Z"]
+        let meetings = starts.enumerated().map { index, start in
+            Self.meeting(UInt8(0x40 + index), start: start, minutes: 30, zone: "Europe/London", seriesID: Self.seriesID, occurrence: index)
+        }
+        let originals = Dictionary(uniqueKeysWithValues: meetings.map { ($0.id, $0.start) })
+        let ics = Self.export(meetings, series: [series], originalStarts: originals)
+        let parsed = try await parseWithPython(ics)
+        let uid = "00000000-0000-4000-8000-0000000000a1@tandem"
+        let master = try #require(parsed.events.first { $0.uid == uid && $0.recurrenceID == nil })
+        #expect(master.occurrences == starts, "engine: \(parsed.engine)")
+        let overrides = parsed.events.filter { $0.uid == uid && $0.recurrenceID != nil }
+        #expect(overrides.map(\.recurrenceID) == ["2026-10-25T00:30:00Z"])
+        #expect(overrides.map(\.dtstart) == ["2026-10-25T01:30:00Z"] && overrides.map(\.dtend) == ["2026-10-25T02:00:00Z"])
+    }
 }

@@ -223,6 +223,13 @@ struct SlotFinderTests {
         #expect(kolkata.map(utcText) == ["2026-03-02 04:30", "2026-03-09 04:30"])
     }
 
+    @Test("a series' first occurrence is its first start, also in the second pass through the hour repeated when clocks go back")
+    func recurrenceFromTheRepeatedHour() {
+        // 01:30 GMT on 25 October 2026, an hour after 01:30 BST: London's clocks went back at 02:00 BST.
+        let london = Recurrence.starts(first: utc("2026-10-25 01:30"), zone: Zones.zone("Europe/London")!, everyWeeks: 1, count: 2, until: nil)
+        #expect(london.map(utcText) == ["2026-10-25 01:30", "2026-11-01 01:30"])
+    }
+
     @Test("interval arithmetic")
     func intervals() {
         let a = [Interval(start: 0, end: 10), Interval(start: 20, end: 30)]

@@ -195,6 +195,13 @@ enum ICalendar {
         }
         zones.cover(zone, series.firstStart, ruleEnd)
 
+        // The rule's times are local times (so that they follow daylight saving), and a reader takes
+        // a local time in the hour repeated when clocks go back as its first pass: an occurrence
+        // booked in the second pass (only a first start can be) is not where the rule puts it and
+        // gets an override, and the master's end is its start as read plus the length.
+        func asRead(_ date: Date) -> Date {
+            zone.timeZone.map { LocalDateTime(date, in: $0).instant(in: $0) } ?? date
+        }
         var exceptionDates: [Date] = []
         var overrides: [Event] = []
         for meeting in occurrences {
@@ -205,7 +212,7 @@ enum ICalendar {
                 continue
             }
             let end = max(meeting.start, meeting.end)
-            let moved = epochSeconds(meeting.start) != epochSeconds(original)
+            let moved = epochSeconds(meeting.start) != epochSeconds(asRead(original))
             let resized = epochSeconds(end) - epochSeconds(meeting.start) != Int64(duration)
             let newAgenda = nonEmpty(meeting.agenda) != nonEmpty(series.agenda)
             guard moved || resized || newAgenda else { continue }
@@ -228,7 +235,7 @@ enum ICalendar {
         }
         master += [
             dateTimeLine("DTSTART", [series.firstStart], zone: zone),
-            dateTimeLine("DTEND", [series.firstStart.addingTimeInterval(duration)], zone: zone),
+            exactDateTimeLine("DTEND", asRead(series.firstStart).addingTimeInterval(duration), zone: zone),
             "RRULE:" + rule(everyWeeks: weeks, count: series.count, until: series.until),
         ]
         if !exceptionDates.isEmpty {

@@ -371,7 +371,9 @@ enum Recurrence {
         var result: [Int64] = []
         var index: Int64 = 0
         while result.count < maximum {
-            let start = offsets.instant(local: local + index * Int64(everyWeeks) * 7 * 86_400)
+            // The first is `first` itself, also in the second pass through an hour repeated when
+            // clocks go back (the local time alone would name the first pass, an hour earlier).
+            let start = index == 0 ? first : offsets.instant(local: local + index * Int64(everyWeeks) * 7 * 86_400)
             if let until, start > until { break }
             result.append(start)
             index += 1
