@@ -178,7 +178,18 @@ struct SeriesAndRemindersTests {
             let fromNowStream = open(StreamRemindersRequest(lookbackSeconds: 0), token: cluster.admin.accessToken, into: fromNow)
             defer { fromNowStream.cancel() }
             #expect(try await eventually { count(fromNow, soon + "/15m") == 1 })
-            clock.advance(3600 + 1)
+            // One due 5 s from now, sent 6 s later by a pass between the full ones (those come
+            // every 15 s; the others read only what fell due since the pass before).
+            let kai = try await cluster.person("Kai", zone: "UTC")
+            let other = try await cluster.pair(kai.id, try await cluster.person("Lea", zone: "UTC").id)
+            let shortly = try await cluster.call(Scheduling.bookMeeting, BookMeetingRequest(
+                matchID: other.matchID, start: clock.now().addingTimeInterval(15 * 60 + 5), durationMinutes: 30, timeZone: "UTC"
+            ), token: kai.token).id.uuidString.lowercased()
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(count(fromNow, shortly + "/15m") == 0)
+            clock.advance(6)
+            #expect(try await eventually { count(fromNow, shortly + "/15m") == 1 })
+            clock.advance(3600 + 1 - 6)
             #expect(try await eventually { count(fromNow, tomorrow + "/24h") == 1 }, "due after the stream began: sent with a look-back of 0")
 
             // A stream with the default look-back (an hour) sends it at once (due a second ago)…

@@ -570,9 +570,19 @@ extension SchedulingServer {
         let since = Int64(configuration.now().timeIntervalSince1970) - lookback
         // Sent on this stream and not acknowledged yet: sent again after a minute.
         var sent: [String: Date] = [:]
+        // A full pass (all that is due since `since`, for the re-sends: up to a day of meetings
+        // for the 24-hour reminders) every 15 s; the passes between, every 200 ms, read only what
+        // fell due since the pass before (less a few seconds, for a write that became durable
+        // late; the next full pass catches any later one).
+        var lastFull: Date?
+        var lastPass = since
         while !Task.isCancelled {
             let now = configuration.now()
-            let due = try await store.dueReminders(organisation: caller.organisationID, now: Int64(now.timeIntervalSince1970), since: since, limit: 500)
+            let full = lastFull.map { now.timeIntervalSince($0) >= 15 || now < $0 } ?? true
+            let from = full ? since : max(since, lastPass - 5)
+            let due = try await store.dueReminders(organisation: caller.organisationID, now: Int64(now.timeIntervalSince1970), since: from, limit: 500)
+            if full { lastFull = now }
+            lastPass = Int64(now.timeIntervalSince1970)
             var dueIDs: Set<String> = []
             for reminder in due {
                 let id = reminder.meeting.id.uuidString.lowercased() + "/" + reminder.kind.rawValue
@@ -583,7 +593,8 @@ extension SchedulingServer {
                 ))
                 sent[id] = now
             }
-            sent = sent.filter { dueIDs.contains($0.key) }
+            // Only a full pass sees every reminder still due.
+            if full { sent = sent.filter { dueIDs.contains($0.key) } }
             try await Task.sleep(for: .milliseconds(200))
         }
     }
