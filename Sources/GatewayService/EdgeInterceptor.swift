@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import TandemAuth
 import TandemProtocols
 public import TandemRPC
@@ -28,12 +28,12 @@ public struct EdgeInterceptor: ServerInterceptor {
     ])
 
     /// The gateway's checks in order: the token (verified locally with identity's keys, service
-    /// accounts' scopes), then these.
-    public static func chain(verifier: TokenVerifier, limiter: RateLimiter?, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) -> [any ServerInterceptor] {
+    /// accounts' scopes), then these. `now` is the rate limiter's clock in seconds (tests move it).
+    public static func chain(verifier: TokenVerifier, limiter: RateLimiter?, now: @escaping @Sendable () -> Double = monotonicSeconds) -> [any ServerInterceptor] {
         [AuthServerInterceptor(verifier: verifier, publicMethods: Gateway.publicMethods), EdgeInterceptor(limiter: limiter, now: now)]
     }
 
-    public init(limiter: RateLimiter?, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    public init(limiter: RateLimiter?, now: @escaping @Sendable () -> Double = monotonicSeconds) {
         self.limiter = limiter
         self.now = now
     }
@@ -50,6 +50,15 @@ public struct EdgeInterceptor: ServerInterceptor {
         }
         try await next(context)
     }
+
+    /// Seconds on a monotonic clock (from an arbitrary start): rate limits follow elapsed time,
+    /// not the wall clock, which NTP or an operator may step back or forward.
+    @Sendable public static func monotonicSeconds() -> Double {
+        let elapsed = ContinuousClock.now - monotonicStart
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    private static let monotonicStart = ContinuousClock.now
 
     /// RESOURCE_EXHAUSTED with `retry-after` (milliseconds, WIRE.md) when `key` has no token left.
     /// The key is built only when there is a limit.

@@ -28,7 +28,9 @@ public final class RateLimiter: Sendable {
         state = Mutex(State(sweep: SweepSchedule(threshold: sweepThreshold)))
     }
 
-    /// Takes a token for `key` at `now` (seconds); nil when allowed, otherwise the seconds to wait.
+    /// Takes a token for `key` at `now` (seconds, from a monotonic clock); nil when allowed,
+    /// otherwise the seconds to wait. A clock that goes back refills nothing and takes nothing
+    /// away: the bucket carries on from `now` with the tokens it had.
     public func take(_ key: String, now: Double) -> Double? {
         state.withLock { state in
             if state.sweep.isDue(state.buckets.count) {
@@ -37,7 +39,9 @@ public final class RateLimiter: Sendable {
                 state.sweep.swept(remaining: state.buckets.count)
             }
             var bucket = state.buckets[key] ?? (burst, now)
-            bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * perSecond)
+            // Never a negative refill: a clock stepped back by Δ would otherwise leave the bucket
+            // Δ·perSecond tokens in debt, refusing its key for Δ.
+            bucket.tokens = min(burst, bucket.tokens + max(0, now - bucket.at) * perSecond)
             bucket.at = now
             guard bucket.tokens >= 1 else {
                 state.buckets[key] = bucket

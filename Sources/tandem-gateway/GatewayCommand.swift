@@ -98,10 +98,12 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         serverConfiguration.maxConcurrentStreams = concurrent
         serverConfiguration.maxFrameSize = messageBytes
+        // The buckets run on a monotonic clock (EdgeInterceptor's default), not on settings.now:
+        // a wall clock stepped back would leave every active bucket in debt.
         let limiter = rate > 0 ? RateLimiter(perSecond: rate, burst: burst) : nil
         let server = RPCServer(
             configuration: serverConfiguration, services: [gateway.service],
-            interceptors: TandemObservability.serverInterceptors + EdgeInterceptor.chain(verifier: verifier, limiter: limiter, now: { [now = settings.now] in now().timeIntervalSince1970 }),
+            interceptors: TandemObservability.serverInterceptors + EdgeInterceptor.chain(verifier: verifier, limiter: limiter),
             logger: logger, eventLoopGroup: group
         )
         let probes = [("identity", upstreams.identity), ("matching", upstreams.matching), ("scheduling", upstreams.scheduling), ("feedback", upstreams.feedback)].map { name, client in

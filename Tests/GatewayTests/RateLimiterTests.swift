@@ -14,6 +14,20 @@ struct RateLimiterTests {
         #expect(limiter.take("ana", now: 10.5) != nil)
     }
 
+    @Test("a clock stepped back leaves no bucket in debt: the wait is at most one token's time")
+    func clockSteppedBack() {
+        let limiter = RateLimiter(perSecond: 2, burst: 2)
+        #expect(limiter.take("ana", now: 1000) == nil)
+        #expect(limiter.take("ana", now: 1000) == nil)
+        #expect(limiter.take("ana", now: 1000) == 0.5)
+        // A minute back: before, the bucket fell to 0 − 60·2 tokens and the wait to 60.5 s.
+        let wait = limiter.take("ana", now: 940)
+        #expect(wait != nil && wait! <= 0.5, "\(String(describing: wait))")
+        #expect(limiter.take("ana", now: 940.5) == nil, "it refills from the new time on")
+        #expect(limiter.take("ben", now: 940) == nil, "a new key starts full")
+        #expect(EdgeInterceptor.monotonicSeconds() <= EdgeInterceptor.monotonicSeconds())
+    }
+
     @Test("buckets idle long enough to be full again are forgotten once there are many")
     func idleBucketsAreForgotten() {
         let limiter = RateLimiter(perSecond: 1, burst: 5, sweepThreshold: 10)
