@@ -31,6 +31,20 @@ public struct GatewayConfiguration: Sendable {
     public var now: @Sendable () -> Date = { Date() }
 
     public init() {}
+
+    /// What `--max-message-bytes` accepts: from the least frame size every side must accept
+    /// (16 KiB, WIRE.md) to 64 MiB.
+    public static let messageBytesRange = WireDefaults.minFrameSize...(64 << 20)
+
+    /// Makes `bytes` the largest message the gateway reads, every way one arrives: a frame from a
+    /// client and what a compressed request expands to, a frame from a service and what a
+    /// compressed answer expands to (a routed answer passes through whole, so it is held as one).
+    public static func limitMessages(to bytes: Int, server: inout ServerConfiguration, upstream: inout ClientConfiguration) {
+        server.maxFrameSize = bytes
+        server.maxDecompressedSize = bytes
+        upstream.maxFrameSize = bytes
+        upstream.maxDecompressedSize = bytes
+    }
 }
 
 /// The gateway: routes the services' user-facing methods, answers the aggregate calls.

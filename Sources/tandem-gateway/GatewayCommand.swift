@@ -38,7 +38,7 @@ struct GatewayCommand: AsyncParsableCommand {
     var rateBurst: Int?
     @Option(name: .customLong("max-concurrent-calls"), help: "Calls in flight per client connection. [env: TANDEM_MAX_CONCURRENT_CALLS] (default: 100)")
     var maxConcurrentCalls: Int?
-    @Option(name: .customLong("max-message-bytes"), help: "Largest message accepted from a client. [env: TANDEM_MAX_MESSAGE_BYTES] (default: 4194304)")
+    @Option(name: .customLong("max-message-bytes"), help: "Largest message accepted, from a client or a service (16384–67108864). [env: TANDEM_MAX_MESSAGE_BYTES] (default: 4194304)")
     var maxMessageBytes: Int?
     @Option(name: .customLong("aggregate-timeout-ms"), help: "The longest a dashboard waits for its slowest part. [env: TANDEM_AGGREGATE_TIMEOUT_MS] (default: 2000)")
     var aggregateTimeoutMilliseconds: Int?
@@ -61,7 +61,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let rate = try number(rateLimit, "rate-limit", default: 100.0, 0...1_000_000)
         let burst = try number(rateBurst, "rate-burst", default: 200, 1...1_000_000)
         let concurrent = try number(maxConcurrentCalls, "max-concurrent-calls", default: 100, 1...10_000)
-        let messageBytes = try number(maxMessageBytes, "max-message-bytes", default: 4 << 20, 1024...(64 << 20))
+        let messageBytes = try number(maxMessageBytes, "max-message-bytes", default: 4 << 20, GatewayConfiguration.messageBytesRange)
         let aggregate = try number(aggregateTimeoutMilliseconds, "aggregate-timeout-ms", default: 2000, 50...60_000)
 
         let registry = TandemObservability.bootstrap(settings: settings)
@@ -77,6 +77,8 @@ struct GatewayCommand: AsyncParsableCommand {
         // costs more time than the bytes it saves, and the gateway compresses once for its own
         // clients (--compression-threshold) instead of inflating and deflating again.
         clientConfiguration.acceptsCompressedResponses = false
+        var serverConfiguration = settings.serverConfiguration
+        GatewayConfiguration.limitMessages(to: messageBytes, server: &serverConfiguration, upstream: &clientConfiguration)
         func client(_ endpoints: [Endpoint], _ name: String) throws -> RPCClient {
             try RPCClient(
                 endpoints: endpoints, tls: settings.clientTLS(serverName: name), configuration: clientConfiguration,
@@ -92,12 +94,10 @@ struct GatewayCommand: AsyncParsableCommand {
         gatewayConfiguration.aggregateTimeout = .milliseconds(aggregate)
         gatewayConfiguration.now = settings.now
         let gateway = GatewayServer(upstreams: upstreams, configuration: gatewayConfiguration, logger: logger)
-        var serverConfiguration = settings.serverConfiguration
         if !requireClientCertificates {
             serverConfiguration.tls = ServerTLSConfiguration(identity: settings.tls.identity, clientTrustRoots: nil)
         }
         serverConfiguration.maxConcurrentStreams = concurrent
-        serverConfiguration.maxFrameSize = messageBytes
         // The buckets run on a monotonic clock (EdgeInterceptor's default), not on settings.now:
         // a wall clock stepped back would leave every active bucket in debt.
         let limiter = rate > 0 ? RateLimiter(perSecond: rate, burst: burst) : nil
