@@ -27,6 +27,11 @@ public struct GatewayUpstreams: Sendable {
 public struct GatewayConfiguration: Sendable {
     /// The longest an aggregate call waits for its slowest part (a shorter client deadline wins).
     public var aggregateTimeout: Duration = .seconds(2)
+    /// Time kept back from a client's deadline for the gateway to answer in: an aggregate's parts
+    /// end this much (or a tenth of the client's time, when less) before the client stops waiting.
+    public var answerMargin: Duration = .milliseconds(100)
+    /// The most items an aggregate reads of each listing (tests lower them).
+    var caps = ListingCaps()
     /// The clock (tests move it).
     public var now: @Sendable () -> Date = { Date() }
 

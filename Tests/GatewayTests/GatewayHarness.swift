@@ -60,13 +60,23 @@ struct GatewayCluster: Sendable {
             try RPCClient(endpoints: $0, tls: TestPKI.shared.clientTLS(serverName: "scheduling", clientName: "gateway"), logger: Logger(label: "test.upstream"))
         }
         defer { schedulingClient?.close() }
-        let upstreams = GatewayUpstreams(
-            identity: upstreams.identity, matching: upstreams.matching, scheduling: schedulingClient ?? upstreams.scheduling, feedback: upstreams.feedback
-        )
+        return try await withGateway(replacing: { upstreams in if let schedulingClient { upstreams.scheduling = schedulingClient } }, body)
+    }
+
+    /// Another gateway, for the duration of `body`: over the same services but those `replacing`
+    /// swaps for other clients (stand-ins the test runs), configured by `configure` (by default
+    /// a 3 s aggregate timeout). Tokens are verified with the real identity's keys.
+    func withGateway<T: Sendable>(
+        replacing: (inout GatewayUpstreams) -> Void, configure: (inout GatewayConfiguration) -> Void = { $0.aggregateTimeout = .seconds(3) },
+        _ body: (RPCClient) async throws -> T
+    ) async throws -> T {
+        var upstreams = self.upstreams
+        replacing(&upstreams)
         var configuration = GatewayConfiguration()
-        configuration.aggregateTimeout = .seconds(3)
+        configure(&configuration)
         let server = GatewayServer(upstreams: upstreams, configuration: configuration, logger: Logger(label: "test.gateway"))
-        let verifier = TokenVerifier { try await upstreams.identity.call(Identity.verificationKeys, Empty()) }
+        let identity = self.upstreams.identity
+        let verifier = TokenVerifier { try await identity.call(Identity.verificationKeys, Empty()) }
         return try await withServer(
             services: [server.service], tls: ServerTLSConfiguration(identity: TestPKI.shared.identity("gateway")),
             interceptors: EdgeInterceptor.chain(verifier: verifier, limiter: nil)
