@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import TandemAuth
 import TandemProtocols
 public import TandemRPC
@@ -6,8 +7,9 @@ import TandemWire
 
 /// Rate limits and administrative methods at the edge, after `AuthServerInterceptor` (with
 /// `Gateway.publicMethods`) has verified the token, or let a public method through without one.
-/// Each signed-in caller has a bucket, and so has each address for calls without a token;
-/// administrative methods need an admin role or a service account. The services check
+/// Each signed-in caller has a bucket, and so has each address for calls without a token; a call
+/// the token check refuses counts against its address's bucket too (`RefusedCalls`, ahead of
+/// the check). Administrative methods need an admin role or a service account. The services check
 /// everything again with the same token (the gateway forwards it).
 public struct EdgeInterceptor: ServerInterceptor {
     let limiter: RateLimiter?
@@ -30,7 +32,8 @@ public struct EdgeInterceptor: ServerInterceptor {
     /// The gateway's checks in order: the token (verified locally with identity's keys, service
     /// accounts' scopes), then these. `now` is the rate limiter's clock in seconds (tests move it).
     public static func chain(verifier: TokenVerifier, limiter: RateLimiter?, now: @escaping @Sendable () -> Double = monotonicSeconds) -> [any ServerInterceptor] {
-        [AuthServerInterceptor(verifier: verifier, publicMethods: Gateway.publicMethods), EdgeInterceptor(limiter: limiter, now: now)]
+        let edge = EdgeInterceptor(limiter: limiter, now: now)
+        return [RefusedCalls(edge: edge), AuthServerInterceptor(verifier: verifier, publicMethods: Gateway.publicMethods), edge]
     }
 
     public init(limiter: RateLimiter?, now: @escaping @Sendable () -> Double = monotonicSeconds) {
@@ -39,6 +42,7 @@ public struct EdgeInterceptor: ServerInterceptor {
     }
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        Self.admission?.admit()
         guard let caller = try? context.caller() else {
             try limit("address:" + context.peer.host)
             return try await next(context)
@@ -60,6 +64,10 @@ public struct EdgeInterceptor: ServerInterceptor {
 
     private static let monotonicStart = ContinuousClock.now
 
+    /// Set while a call goes through the token check: the edge marks it admitted, so that
+    /// `RefusedCalls` tells a refusal of the check from an UNAUTHENTICATED the service answered.
+    @TaskLocal static var admission: Admission?
+
     /// RESOURCE_EXHAUSTED with `retry-after` (milliseconds, WIRE.md) when `key` has no token left.
     /// The key is built only when there is a limit.
     func limit(_ key: @autoclosure () -> String) throws {
@@ -72,4 +80,34 @@ public struct EdgeInterceptor: ServerInterceptor {
             message: "rate limit: \(limiter.perSecond.formatted()) calls a second, bursts of \(Int(limiter.burst)); retry after \(milliseconds) ms", metadata: metadata
         )
     }
+}
+
+/// Counts every call the token check refuses (no token where one is needed, a token that does not
+/// verify) against its address's bucket, as a call without a token would be: before, a client
+/// sending bad tokens was never limited. Once the bucket is empty such calls are
+/// RESOURCE_EXHAUSTED with `retry-after` instead of UNAUTHENTICATED.
+struct RefusedCalls: ServerInterceptor {
+    let edge: EdgeInterceptor
+
+    func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        guard edge.limiter != nil else { return try await next(context) }
+        let admission = Admission()
+        do {
+            try await EdgeInterceptor.$admission.withValue(admission) { try await next(context) }
+        } catch let error as RPCError where error.code == .unauthenticated && !admission.isAdmitted {
+            try edge.limit("address:" + context.peer.host)
+            throw error
+        }
+    }
+}
+
+/// Whether a call got past the token check.
+final class Admission: Sendable {
+    private let admitted = Atomic<Bool>(false)
+
+    func admit() {
+        admitted.store(true, ordering: .relaxed)
+    }
+
+    var isAdmitted: Bool { admitted.load(ordering: .relaxed) }
 }

@@ -170,6 +170,37 @@ struct GatewayTests {
         #expect(PeerIdentity(address: "unix").host == "unix")
     }
 
+    @Test("calls the token check refuses count against their address: bad tokens run out like calls without one")
+    func refusedCallsAreLimited() async throws {
+        try await withGatewayCluster(rate: 2, burst: 3) { cluster in
+            let admin = try await cluster.signIn("admin@acme.example").accessToken  // 1 of the address's 3
+            for _ in 0..<2 {
+                await expectRPCError(.unauthenticated) { _ = try await cluster.call(Identity.whoAmI, Empty(), token: "not-a-token") }
+            }
+            // Before, a bad token was refused at the token check and never reached a bucket.
+            let limited = await expectRPCError(.resourceExhausted) { _ = try await cluster.call(Identity.whoAmI, Empty(), token: "not-a-token") }
+            #expect(limited?.metadata[Metadata.Keys.retryAfter] == "500")
+            await expectRPCError(.resourceExhausted) { _ = try await cluster.call(Matching.recommend, RecommendRequest(programID: UUID()), token: nil) }
+            // The signed-in caller's own bucket is untouched; the address's refills.
+            _ = try await cluster.call(Identity.whoAmI, Empty(), token: admin)
+            cluster.clock.advance(0.5)
+            await expectRPCError(.unauthenticated) { _ = try await cluster.call(Identity.whoAmI, Empty(), token: "not-a-token") }
+            await expectRPCError(.resourceExhausted) { _ = try await cluster.call(Identity.whoAmI, Empty(), token: "not-a-token") }
+            // An UNAUTHENTICATED the service answers (a wrong password) is not a refusal at the
+            // edge: it costs its address one call, not two.
+            let other = try GatewayCluster.client(cluster.gatewayEndpoint, from: "127.0.0.2")
+            defer { other.close() }
+            for _ in 0..<3 {
+                await expectRPCError(.unauthenticated) {
+                    _ = try await other.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: "wrong password!!"))
+                }
+            }
+            await expectRPCError(.resourceExhausted) {
+                _ = try await other.call(Identity.signIn, SignInRequest(organisation: "acme", email: "admin@acme.example", password: GatewayCluster.password))
+            }
+        }
+    }
+
     @Test("rate limits: a burst, then RESOURCE_EXHAUSTED with retry-after, then calls again once tokens refill")
     func rateLimits() async throws {
         try await withGatewayCluster(rate: 2, burst: 3) { cluster in
