@@ -14,7 +14,9 @@ public import TandemWire
 ///
 /// Keys come from `source` (normally `identity.VerificationKeys`); they are fetched when first
 /// needed, again every `refreshInterval`, and at once (at most every 10 s) when a token names a
-/// key not seen yet — that is how a rotation reaches every service. A key past its
+/// key not seen yet — that is how a rotation reaches every service. Calls that need keys at the
+/// same time share one fetch; after a failed one, the next waits `retryAfterFailure` (elapsed
+/// time; 10 s while older keys are held, which are used meanwhile). A key past its
 /// `acceptedUntil` is dropped. Verified tokens are cached until they expire, so a client that
 /// reuses its token pays for one signature check, not one per call.
 public final class TokenVerifier: Sendable {
@@ -25,6 +27,10 @@ public final class TokenVerifier: Sendable {
         var keyIDs: Set<String> = []
         var acceptedUntil: [String: Date] = [:]
         var fetchedAt: Date = .distantPast
+        /// When the last fetch failed (monotonic: a frozen or stepped clock cannot wedge it).
+        var failedAt: ContinuousClock.Instant?
+        /// The fetch under way, which other calls wait for instead of starting their own.
+        var loading: Task<JWTKeyCollection, any Error>?
         var cache: [String: (caller: AuthenticatedCaller, keyID: String)] = [:]
     }
 
@@ -34,7 +40,13 @@ public final class TokenVerifier: Sendable {
     private let state = Mutex(State())
     private let now: @Sendable () -> Date
 
-    public init(refreshInterval: TimeInterval = 300, cacheLimit: Int = 50_000, now: @escaping @Sendable () -> Date = Date.init, source: @escaping KeySource) {
+    private let retryAfterFailure: Duration
+
+    public init(
+        refreshInterval: TimeInterval = 300, cacheLimit: Int = 50_000, retryAfterFailure: Duration = .seconds(1),
+        now: @escaping @Sendable () -> Date = Date.init, source: @escaping KeySource
+    ) {
+        self.retryAfterFailure = retryAfterFailure
         self.source = source
         self.refreshInterval = refreshInterval
         self.cacheLimit = cacheLimit
@@ -98,16 +110,40 @@ public final class TokenVerifier: Sendable {
     }
 
     private func keys(for kid: String, now: Date) async throws(RPCError) -> JWTKeyCollection {
-        let current = state.withLock { state -> (JWTKeyCollection?, Bool) in
+        let current = state.withLock { state -> (JWTKeyCollection?, Task<JWTKeyCollection, any Error>?) in
             let known = state.keyIDs.contains(kid)
             let fresh = now.timeIntervalSince(state.fetchedAt) < refreshInterval
             let mayRefetch = now.timeIntervalSince(state.fetchedAt) >= 10
-            if let keys = state.keys, fresh, known || !mayRefetch { return (keys, false) }
-            return (state.keys, true)
+            if let keys = state.keys, fresh, known || !mayRefetch { return (keys, nil) }
+            // A failed fetch is not tried again at once: with keys held (used meanwhile), not for
+            // 10 s, as after a successful one; without, not for retryAfterFailure.
+            let failedRecently = state.failedAt.map { ContinuousClock.now - $0 < (state.keys == nil ? retryAfterFailure : .seconds(10)) } ?? false
+            if failedRecently { return (state.keys, nil) }
+            if let loading = state.loading { return (state.keys, loading) }
+            // Detached: the fetch is shared, so it must not end with the deadline of whichever
+            // call started it.
+            let loading = Task.detached { () async throws -> JWTKeyCollection in
+                do {
+                    let keys = try await self.load(now: now)
+                    self.state.withLock { $0.loading = nil }
+                    return keys
+                } catch {
+                    self.state.withLock { state in
+                        state.loading = nil
+                        state.failedAt = .now
+                    }
+                    throw error
+                }
+            }
+            state.loading = loading
+            return (state.keys, loading)
         }
-        if let keys = current.0, !current.1 { return keys }
+        guard let loading = current.1 else {
+            if let keys = current.0 { return keys }
+            throw RPCError(code: .unavailable, message: "cannot fetch the token verification keys: the last attempt failed moments ago")
+        }
         do {
-            return try await load(now: now)
+            return try await loading.value
         } catch {
             if let keys = current.0 { return keys }
             throw RPCError(code: .unavailable, message: "cannot fetch the token verification keys: \(error)")
@@ -137,6 +173,7 @@ public final class TokenVerifier: Sendable {
             state.keyIDs = ids
             state.acceptedUntil = acceptedUntil
             state.fetchedAt = now
+            state.failedAt = nil
         }
         return collection
     }
