@@ -178,7 +178,9 @@ public struct ServiceSettings: Sendable {
     public var exitWithParent = false
 
     /// The service's clock: real time, or the dev clock's shifted time. Every `now` the
-    /// executable configures (servers, token verifiers, the gateway's rate limits) is this one.
+    /// executable configures (servers, token verifiers) is this one; the gateway's rate limits
+    /// are the exception: they follow elapsed time, so moving the clock neither fills nor drains
+    /// their buckets.
     public var now: @Sendable () -> Date {
         guard let clock else { return { Date() } }
         return { clock.now() }
