@@ -256,14 +256,7 @@ extension SchedulingServer {
         if let violation = SchedulingValidation.timeZone(request.timeZone) { violations.append(violation) }
         if let violation = SchedulingValidation.start(request.start, now: now) { violations.append(violation) }
         if let violation = SchedulingValidation.text(request.agenda, field: "agenda", max: 2000) { violations.append(violation) }
-        var idempotency: IdempotencyKey?
-        if let key = context.metadata[Metadata.Keys.idempotencyKey] {
-            if key.isEmpty || key.count > 200 {
-                violations.append(.init(field: "idempotency-key", rule: "length", description: "must be 1–200 characters"))
-            } else {
-                idempotency = IdempotencyKey(key: "meeting:" + key, requestDigest: try CBOREncoder().encodeBytes(request))
-            }
-        }
+        let idempotency = try IdempotencyKey.from(context.metadata, scope: "meeting", request: request, violations: &violations)
         // A retry of a booking already made gets its meeting, although its start may have passed
         // or its pair ended since. Looked up only when a check fails: otherwise the booking's
         // transaction finds the key (no extra read for every booking).
@@ -408,14 +401,7 @@ extension SchedulingServer {
         if let violation = SchedulingValidation.start(request.firstStart, now: now, field: "firstStart") { violations.append(violation) }
         if let violation = SchedulingValidation.text(request.agenda, field: "agenda", max: 2000) { violations.append(violation) }
         if !(1...8).contains(request.everyWeeks) { violations.append(.init(field: "everyWeeks", rule: "range", description: "must be 1–8")) }
-        var idempotency: IdempotencyKey?
-        if let key = context.metadata[Metadata.Keys.idempotencyKey] {
-            if key.isEmpty || key.count > 200 {
-                violations.append(.init(field: "idempotency-key", rule: "length", description: "must be 1–200 characters"))
-            } else {
-                idempotency = IdempotencyKey(key: "series:" + key, requestDigest: try CBOREncoder().encodeBytes(request))
-            }
-        }
+        let idempotency = try IdempotencyKey.from(context.metadata, scope: "series", request: request, violations: &violations)
         switch (request.count, request.until) {
         case (let count?, nil):
             if !(2...104).contains(count) { violations.append(.init(field: "count", rule: "range", description: "must be 2–104")) }
@@ -508,6 +494,21 @@ extension SchedulingServer {
         let from = Int64((request.from ?? configuration.now()).timeIntervalSince1970)
         let (series, meetings) = try await store.cancelSeries(organisation: caller.organisationID, id: request.seriesID, from: from, reason: reason, now: configuration.now())
         return message(series, meetings)
+    }
+}
+
+extension IdempotencyKey {
+    /// The call's idempotency key (metadata), kept apart per method by `scope`, with the digest of
+    /// the request it came with; nil without one. A key of the wrong length adds a violation.
+    static func from(
+        _ metadata: Metadata, scope: String, request: some Encodable, violations: inout [ErrorDetail.FieldViolation]
+    ) throws -> IdempotencyKey? {
+        guard let key = metadata[Metadata.Keys.idempotencyKey] else { return nil }
+        guard !key.isEmpty, key.count <= 200 else {
+            violations.append(.init(field: "idempotency-key", rule: "length", description: "must be 1–200 characters"))
+            return nil
+        }
+        return IdempotencyKey(key: scope + ":" + key, requestDigest: try CBOREncoder().encodeBytes(request))
     }
 }
 
