@@ -3,7 +3,7 @@ import Synchronization
 public import TandemAuth
 import TandemProtocols
 public import TandemRPC
-import TandemWire
+public import TandemWire
 
 /// Rate limits and administrative methods at the edge, after `AuthServerInterceptor` (with
 /// `Gateway.publicMethods`) has verified the token, or let a public method through without one.
@@ -11,7 +11,7 @@ import TandemWire
 /// the token check refuses counts against its address's bucket too (`RefusedCalls`, ahead of
 /// the check). Administrative methods need an admin role or a service account. The services check
 /// everything again with the same token (the gateway forwards it).
-public struct EdgeInterceptor: ServerInterceptor {
+public struct EdgeInterceptor: SynchronousServerInterceptor {
     let limiter: RateLimiter?
     let now: @Sendable () -> Double
 
@@ -42,17 +42,21 @@ public struct EdgeInterceptor: ServerInterceptor {
     }
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        try await interceptWithBegin(context: context, next: next)
+    }
+
+    public func begin(_ context: inout ServerContext) throws(RPCError) -> CallEnd? {
         Self.admission?.admit()
         guard let caller = try? context.caller() else {
             try limit("address:" + context.peer.host)
-            return try await next(context)
+            return nil
         }
         try limit("subject:\(caller.organisationID)/\(caller.subject)")
         if Self.administrativeMethods.contains(context.method) {
             let admin = caller.isOrganisationAdmin || caller.isService || caller.has(role: Role.programAdmin) || !caller.programs.isEmpty
             guard admin else { throw RPCError(code: .permissionDenied, message: "\(context.method) needs an admin role") }
         }
-        try await next(context)
+        return nil
     }
 
     /// Seconds on a monotonic clock (from an arbitrary start): rate limits follow elapsed time,
@@ -70,7 +74,7 @@ public struct EdgeInterceptor: ServerInterceptor {
 
     /// RESOURCE_EXHAUSTED with `retry-after` (milliseconds, WIRE.md) when `key` has no token left.
     /// The key is built only when there is a limit.
-    func limit(_ key: @autoclosure () -> String) throws {
+    func limit(_ key: @autoclosure () -> String) throws(RPCError) {
         guard let limiter, let wait = limiter.take(key(), now: now()) else { return }
         var metadata = Metadata()
         let milliseconds = max(1, Int((wait * 1000).rounded(.up)))
@@ -86,8 +90,12 @@ public struct EdgeInterceptor: ServerInterceptor {
 /// verify) against its address's bucket, as a call without a token would be: before, a client
 /// sending bad tokens was never limited. Once the bucket is empty such calls are
 /// RESOURCE_EXHAUSTED with `retry-after` instead of UNAUTHENTICATED.
-struct RefusedCalls: ServerInterceptor {
+struct RefusedCalls: SynchronousServerInterceptor {
     let edge: EdgeInterceptor
+
+    /// Nothing to count: a call passed on without a task got past the token check
+    /// (`AuthServerInterceptor.beginsSynchronously` lets only those through; refusals run as tasks).
+    func begin(_ context: inout ServerContext) -> CallEnd? { nil }
 
     func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
         guard edge.limiter != nil else { return try await next(context) }

@@ -96,6 +96,8 @@ struct GatewayRPCService: RPCService {
         let clients = ["identity": upstreams.identity, "matching": upstreams.matching, "scheduling": upstreams.scheduling, "feedback": upstreams.feedback]
         // Routed methods are forwarded unread: the request's CBOR goes to the service as it came
         // (checked to be one well-formed item), the answer comes back as the service wrote it.
+        // Unary ones are passed on from the event loop that read them, without a task, once the
+        // caller's token is verified (cached): the edge's checks all have a synchronous form.
         for method in Gateway.routedMethods {
             guard let upstream = clients[method.service] else { preconditionFailure("no upstream for \(method.fullName)") }
             let forward = MethodDescriptor<CBORRawMessage, CBORRawMessage>(
@@ -103,9 +105,7 @@ struct GatewayRPCService: RPCService {
             )
             switch method.kind {
             case .unary:
-                router.register(forwarding: method, unary: { request, context in
-                    try await upstream.call(forward, request, options: GatewayServer.forwarded(context))
-                })
+                router.register(passingOn: method, to: upstream) { GatewayServer.forwarded($0.metadata, peer: $0.peer) }
             case .serverStreaming:
                 router.register(forwarding: method, serverStreaming: { request, responses, context in
                     try await upstream.serverStreaming(forward, request, options: GatewayServer.forwarded(context)) { stream in

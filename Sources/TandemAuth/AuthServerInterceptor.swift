@@ -11,7 +11,7 @@ public import TandemWire
 /// they are allowed only over mutual TLS from a peer whose certificate names one of the services
 /// listed for the method, and answer PERMISSION_DENIED to anyone else. Handlers read the calling
 /// service with `context.internalPeer()`.
-public struct AuthServerInterceptor: ServerInterceptor {
+public struct AuthServerInterceptor: SynchronousServerInterceptor {
     public typealias APIKeyChecker = @Sendable (String) async throws(RPCError) -> AuthenticatedCaller
 
     let verifier: TokenVerifier
@@ -38,6 +38,62 @@ public struct AuthServerInterceptor: ServerInterceptor {
     }
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        var context = context
+        switch try credentials(context) {
+        case .internalPeer(let name):
+            context.serviceContext[InternalPeerKey.self] = name
+        case .publicMethod:
+            break
+        case .bearer(let token):
+            try admit(try await verifier.verify(token), &context)
+        case .apiKey(let key, let check):
+            try admit(try await check(key), &context)
+        }
+        try await next(context)
+    }
+
+    /// Decides at once only the calls it lets through without waiting: from an allowed internal
+    /// peer, to a public method without credentials, or with a token verified before (cached)
+    /// whose scopes allow the method. Every refusal, and every token still to verify, runs as a
+    /// task through `intercept` (where the gateway's `RefusedCalls` counts refusals).
+    public func beginsSynchronously(_ context: ServerContext) -> Bool {
+        switch try? credentials(context) {
+        case .internalPeer?, .publicMethod?:
+            return true
+        case .bearer(let token)?:
+            return verifier.cachedCaller(token)?.scopeAllows(context.method) ?? false
+        case .apiKey?, nil:
+            return false
+        }
+    }
+
+    public func begin(_ context: inout ServerContext) throws(RPCError) -> CallEnd? {
+        switch try credentials(context) {
+        case .internalPeer(let name):
+            context.serviceContext[InternalPeerKey.self] = name
+        case .publicMethod:
+            break
+        case .bearer(let token):
+            // Found by `beginsSynchronously` a moment ago: gone only if it expired since.
+            guard let caller = verifier.cachedCaller(token) else {
+                throw RPCError(code: .unauthenticated, message: "access token has expired; refresh it")
+            }
+            try admit(caller, &context)
+        case .apiKey:
+            throw RPCError(code: .internal, message: "an API key is checked by intercept, not begin")
+        }
+        return nil
+    }
+
+    /// What a call's credentials are, before anything is verified; the refusal when they cannot do.
+    private enum Credentials {
+        case internalPeer(String)
+        case publicMethod
+        case bearer(String)
+        case apiKey(String, APIKeyChecker)
+    }
+
+    private func credentials(_ context: ServerContext) throws(RPCError) -> Credentials {
         if let allowed = internalMethods[context.method] {
             guard let name = context.peer.certificateNames.first(where: allowed.contains) else {
                 throw RPCError(
@@ -45,35 +101,30 @@ public struct AuthServerInterceptor: ServerInterceptor {
                     message: "\(context.method) is internal: only \(allowed.sorted().joined(separator: ", ")) may call it, over mutual TLS"
                 )
             }
-            var context = context
-            context.serviceContext[InternalPeerKey.self] = name
-            return try await next(context)
+            return .internalPeer(name)
         }
         guard let header = context.metadata[Metadata.Keys.authorization] else {
-            if publicMethods.contains(context.method) { return try await next(context) }
+            if publicMethods.contains(context.method) { return .publicMethod }
             throw RPCError(
                 code: .unauthenticated,
                 message: "\(context.method) needs credentials (authorization: Bearer <access token>, from identity.SignIn or identity.ExchangeAPIKey)"
             )
         }
-        let caller: AuthenticatedCaller
-        if header.hasPrefix("Bearer ") {
-            caller = try await verifier.verify(String(header.dropFirst("Bearer ".count)))
-        } else if header.hasPrefix("ApiKey "), let apiKeys {
-            caller = try await apiKeys(String(header.dropFirst("ApiKey ".count)))
-        } else {
-            throw RPCError(
-                code: .unauthenticated,
-                message: apiKeys == nil
-                    ? "authorization must be 'Bearer <access token>'; exchange an API key for one with identity.ExchangeAPIKey"
-                    : "authorization must be 'Bearer <access token>' or 'ApiKey <key>'"
-            )
-        }
+        if header.hasPrefix("Bearer ") { return .bearer(String(header.dropFirst("Bearer ".count))) }
+        if header.hasPrefix("ApiKey "), let apiKeys { return .apiKey(String(header.dropFirst("ApiKey ".count)), apiKeys) }
+        throw RPCError(
+            code: .unauthenticated,
+            message: apiKeys == nil
+                ? "authorization must be 'Bearer <access token>'; exchange an API key for one with identity.ExchangeAPIKey"
+                : "authorization must be 'Bearer <access token>' or 'ApiKey <key>'"
+        )
+    }
+
+    /// Puts a verified caller in the call's context, if its scopes allow the method.
+    private func admit(_ caller: AuthenticatedCaller, _ context: inout ServerContext) throws(RPCError) {
         guard caller.scopeAllows(context.method) else {
             throw RPCError(code: .permissionDenied, message: "this service account's scopes do not include \(context.method)")
         }
-        var context = context
         context.serviceContext[CallerKey.self] = caller
-        try await next(context)
     }
 }

@@ -57,18 +57,7 @@ public final class TokenVerifier: Sendable {
     /// when it is not valid.
     public func verify(_ token: String) async throws(RPCError) -> AuthenticatedCaller {
         let now = self.now()
-        let cached = state.withLock { state -> AuthenticatedCaller? in
-            guard let entry = state.cache[token] else { return nil }
-            // Valid while the token has not expired and its key is still accepted (a
-            // rotation learnt since it was cached retires it on time).
-            let keyAccepted = state.keyIDs.contains(entry.keyID) && (state.acceptedUntil[entry.keyID].map { $0 > now } ?? true)
-            if entry.caller.expiresAt <= now || !keyAccepted {
-                state.cache[token] = nil
-                return nil
-            }
-            return entry.caller
-        }
-        if let cached { return cached }
+        if let cached = cachedCaller(token, now: now) { return cached }
 
         guard let kid = Self.keyID(of: token) else {
             throw RPCError(code: .unauthenticated, message: "access token is malformed")
@@ -102,6 +91,26 @@ public final class TokenVerifier: Sendable {
             state.cache[token] = (caller, kid)
         }
         return caller
+    }
+
+    /// The caller of a token verified before and still valid (not expired, its key still
+    /// accepted), without suspending; nil when `verify` has to check it.
+    public func cachedCaller(_ token: String) -> AuthenticatedCaller? {
+        cachedCaller(token, now: now())
+    }
+
+    private func cachedCaller(_ token: String, now: Date) -> AuthenticatedCaller? {
+        state.withLock { state -> AuthenticatedCaller? in
+            guard let entry = state.cache[token] else { return nil }
+            // Valid while the token has not expired and its key is still accepted (a
+            // rotation learnt since it was cached retires it on time).
+            let keyAccepted = state.keyIDs.contains(entry.keyID) && (state.acceptedUntil[entry.keyID].map { $0 > now } ?? true)
+            if entry.caller.expiresAt <= now || !keyAccepted {
+                state.cache[token] = nil
+                return nil
+            }
+            return entry.caller
+        }
     }
 
     /// Drops every cached verification (e.g. after a key was withdrawn).

@@ -10,11 +10,14 @@ final class SingleResponseSink: ClientStreamSink {
     enum Waiter {
         case continuation(CheckedContinuation<ClientResponse, any Error>)
         case promise(EventLoopPromise<ClientResponse>)
+        /// A call passed on without a task (`RPCClient.passOn`), told on the connection's loop.
+        case callback((Result<ClientResponse, RPCError>) -> Void)
 
         func resume(_ result: Result<ClientResponse, any Error>) {
             switch self {
             case .continuation(let continuation): continuation.resume(with: result)
             case .promise(let promise): promise.completeWith(result)
+            case .callback(let callback): callback(result.mapError { RPCError(outcomeOf: $0) })
             }
         }
     }

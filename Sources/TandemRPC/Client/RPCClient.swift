@@ -23,6 +23,8 @@ public final class RPCClient: Service, Sendable {
     public let configuration: ClientConfiguration
     let pool: ConnectionPool
     private let interceptors: [any ClientInterceptor]
+    /// The interceptors' synchronous forms, when every one has one (`passOn`).
+    let synchronousInterceptors: [any SynchronousClientInterceptor]?
     private let logger: Logger
     /// The name the server certificates must carry.
     public let serviceName: String
@@ -43,6 +45,8 @@ public final class RPCClient: Service, Sendable {
         guard !endpoints.isEmpty else { throw ConfigurationError("a client needs at least one endpoint") }
         self.configuration = configuration
         self.interceptors = interceptors
+        let synchronous = interceptors.compactMap { $0 as? any SynchronousClientInterceptor }
+        self.synchronousInterceptors = synchronous.count == interceptors.count ? synchronous : nil
         self.serviceName = tls.serverName
         var logger = logger
         logger[metadataKey: "service"] = "\(tls.serverName)"
@@ -387,7 +391,7 @@ public final class RPCClient: Service, Sendable {
         return RequestHeaders(method: method, timeoutMicroseconds: timeout, metadata: metadata)
     }
 
-    private func retryBackoff(_ policy: RetryPolicy, attempt: Int) -> TimeAmount {
+    func retryBackoff(_ policy: RetryPolicy, attempt: Int) -> TimeAmount {
         var nanos = Double(policy.initialBackoff.nanoseconds)
         for _ in 1..<attempt { nanos = min(nanos * policy.multiplier, Double(policy.maxBackoff.nanoseconds)) }
         return .nanoseconds(Int64(nanos * Double.random(in: 0.8...1.2)))

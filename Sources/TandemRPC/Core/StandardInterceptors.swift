@@ -21,7 +21,7 @@ struct MetadataExtractor: Extractor {
 
 /// Opens a server span for every call, continuing the caller's trace from the request
 /// metadata, and makes it the current context, so calls the handler makes join the trace.
-public struct TracingServerInterceptor: ServerInterceptor {
+public struct TracingServerInterceptor: SynchronousServerInterceptor {
     let tracer: any Tracer
 
     public init(tracer: any Tracer) {
@@ -29,33 +29,43 @@ public struct TracingServerInterceptor: ServerInterceptor {
     }
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        var context = context
+        let end = begin(&context)
+        do {
+            try await ServiceContext.withValue(context.serviceContext) {
+                try await next(context)
+            }
+        } catch {
+            end?(RPCError(outcomeOf: error))
+            throw error
+        }
+        end?(nil)
+    }
+
+    /// Starts the span and puts its context in `context.serviceContext` (a call passed on sends
+    /// it as the upstream call's `traceparent`); the end records the status and ends the span.
+    public func begin(_ context: inout ServerContext) -> CallEnd? {
         var parent = context.serviceContext
         tracer.extract(context.metadata, into: &parent, using: MetadataExtractor())
-        try await tracer.withSpan(context.method, context: parent, ofKind: .server) { span in
-            // Attributes only for a span that records them (one that will be exported).
-            let recording = span.isRecording
-            if recording {
-                span.attributes["rpc.system"] = "tandem"
-                span.attributes["rpc.method"] = context.method
-                span.attributes["tandem.request_id"] = context.requestID
-            }
-            var context = context
-            context.serviceContext = span.context
-            do {
-                try await ServiceContext.withValue(span.context) {
-                    try await next(context)
-                }
-                if recording { span.attributes["rpc.status_code"] = Int(StatusCode.ok.rawValue) }
-            } catch let error as RPCError {
-                if recording { span.attributes["rpc.status_code"] = Int(error.code.rawValue) }
-                throw error
-            }
+        let span = tracer.startSpan(context.method, context: parent, ofKind: .server)
+        // Attributes only for a span that records them (one that will be exported).
+        let recording = span.isRecording
+        if recording {
+            span.attributes["rpc.system"] = "tandem"
+            span.attributes["rpc.method"] = context.method
+            span.attributes["tandem.request_id"] = context.requestID
+        }
+        context.serviceContext = span.context
+        return { error in
+            if recording { span.attributes["rpc.status_code"] = Int((error?.code ?? .ok).rawValue) }
+            if let error { span.recordError(error) }
+            span.end()
         }
     }
 }
 
 /// Opens a client span for every call and puts its context into the request metadata.
-public struct TracingClientInterceptor: ClientInterceptor {
+public struct TracingClientInterceptor: SynchronousClientInterceptor {
     let tracer: any Tracer
 
     public init(tracer: any Tracer) {
@@ -63,15 +73,19 @@ public struct TracingClientInterceptor: ClientInterceptor {
     }
 
     public func intercept(head: ClientCallHead, next: @Sendable (ClientCallHead) async throws -> Void) async throws {
-        let parent = ServiceContext.current ?? .topLevel
-        try await tracer.withSpan(head.method, context: parent, ofKind: .client) { span in
-            if span.isRecording {
-                span.attributes["rpc.system"] = "tandem"
-                span.attributes["rpc.method"] = head.method
-            }
-            var head = head
-            tracer.inject(span.context, into: &head.metadata, using: MetadataInjector())
-            try await next(head)
+        try await interceptWithBegin(head: head, next: next)
+    }
+
+    public func begin(_ head: inout ClientCallHead, context: ServiceContext) -> CallEnd? {
+        let span = tracer.startSpan(head.method, context: context, ofKind: .client)
+        if span.isRecording {
+            span.attributes["rpc.system"] = "tandem"
+            span.attributes["rpc.method"] = head.method
+        }
+        tracer.inject(span.context, into: &head.metadata, using: MetadataInjector())
+        return { error in
+            if let error { span.recordError(error) }
+            span.end()
         }
     }
 }
@@ -81,15 +95,24 @@ public struct TracingClientInterceptor: ClientInterceptor {
 /// (UNKNOWN, INTERNAL, UNAVAILABLE, DATA_LOSS, DEADLINE_EXCEEDED…), with the request id,
 /// method, status, duration, peer and organisation (when an auth interceptor set one).
 /// Metadata values (tokens) are never logged.
-public struct LoggingServerInterceptor: ServerInterceptor {
+public struct LoggingServerInterceptor: SynchronousServerInterceptor {
     public init() {}
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        try await interceptWithBegin(context: context, next: next)
+    }
+
+    public func begin(_ context: inout ServerContext) -> CallEnd? {
+        // Nothing to write at this level, whatever the outcome.
+        guard context.logLevel <= .warning else { return nil }
         let started = NIODeadline.now()
-        func log(_ code: StatusCode, _ message: String?, quota: Bool = false) {
+        let context = context
+        return { error in
             // A rate limit's answer (RESOURCE_EXHAUSTED with a retry-after) is the caller's doing,
             // counted by the metrics interceptor: at warning, a client over its limit would flood
             // the log with a line per refused call.
+            let code = error?.code ?? .ok
+            let quota = code == .resourceExhausted && error?.metadata[Metadata.Keys.retryAfter] != nil
             let level: Logger.Level = code.isServerFailure && !quota ? .warning : .debug
             // The line's metadata is built only when it will be written.
             guard context.logLevel <= level else { return }
@@ -97,18 +120,8 @@ public struct LoggingServerInterceptor: ServerInterceptor {
             var metadata: Logger.Metadata = [
                 "status": "\(code.name)", "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "peer": "\(context.peer)",
             ]
-            if let message { metadata["error"] = "\(message)" }
+            if let error { metadata["error"] = "\(error.message)" }
             context.logger.log(level: level, "call finished", metadata: metadata)
-        }
-        do {
-            try await next(context)
-            log(.ok, nil)
-        } catch let error as RPCError {
-            log(error.code, error.message, quota: error.code == .resourceExhausted && error.metadata[Metadata.Keys.retryAfter] != nil)
-            throw error
-        } catch {
-            log(.unknown, String(describing: type(of: error)))
-            throw error
         }
     }
 }
@@ -116,7 +129,7 @@ public struct LoggingServerInterceptor: ServerInterceptor {
 /// Records per-method metrics: `tandem_rpc_calls_total{method,code}` and the latency timer
 /// `tandem_rpc_duration{method}`, plus `tandem_rpc_in_flight{method}`. The metric handles are
 /// made once per method (and code) and kept: making them costs a registry lookup each time.
-public struct MetricsServerInterceptor: ServerInterceptor {
+public struct MetricsServerInterceptor: SynchronousServerInterceptor {
     let factory: any MetricsFactory
     private let handles = Handles()
 
@@ -159,24 +172,19 @@ public struct MetricsServerInterceptor: ServerInterceptor {
     }
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
+        try await interceptWithBegin(context: context, next: next)
+    }
+
+    public func begin(_ context: inout ServerContext) -> CallEnd? {
         let method = context.method
         let metrics = handles.method(method, factory)
         metrics.inFlight.increment()
         let started = NIODeadline.now()
-        var code = StatusCode.ok
-        defer {
+        let (handles, factory) = (self.handles, self.factory)
+        return { error in
             metrics.inFlight.decrement()
             metrics.duration.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
-            handles.calls(method, code, factory).increment()
-        }
-        do {
-            try await next(context)
-        } catch let error as RPCError {
-            code = error.code
-            throw error
-        } catch {
-            code = .unknown
-            throw error
+            handles.calls(method, error?.code ?? .ok, factory).increment()
         }
     }
 }

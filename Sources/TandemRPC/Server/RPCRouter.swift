@@ -62,15 +62,24 @@ public struct RPCRouter: Sendable {
         }
     }
 
-    /// Registers a unary method whose messages are passed on unread (a proxy): `descriptor` names
-    /// it and its message types for listings; the handler gets and returns the CBOR bytes.
-    public mutating func register(
-        forwarding descriptor: AnyMethodDescriptor, unary handler: @escaping @Sendable (CBORRawMessage, ServerContext) async throws -> CBORRawMessage
-    ) {
+    /// Registers a unary method that is passed on to `upstream` under the same name, unread (a
+    /// proxy): `descriptor` names it and its message types for listings. The request's CBOR
+    /// (checked to be one well-formed item) goes on as it came, with the metadata `metadata`
+    /// makes from the call; the answer, or the error, comes back as the upstream server gave it.
+    /// The upstream call inherits the call's deadline and request id and continues its trace.
+    ///
+    /// When every interceptor of the server is a `SynchronousServerInterceptor` that can decide
+    /// the call at once, the server passes it on from the connection's event loop without a task
+    /// (the answer is written from the loop that reads it); otherwise it runs as a task.
+    public mutating func register(passingOn descriptor: AnyMethodDescriptor, to upstream: RPCClient, metadata: @escaping @Sendable (ServerContext) -> Metadata) {
         precondition(descriptor.kind == .unary, "\(descriptor.fullName) is \(descriptor.kind), not unary")
-        add(descriptor) { call, context in
+        let forward = MethodDescriptor<CBORRawMessage, CBORRawMessage>(
+            service: descriptor.service, method: descriptor.method, kind: .unary, idempotent: descriptor.isIdempotent
+        )
+        let passOn = PassOn(upstream: upstream, method: descriptor.fullName, idempotent: descriptor.isIdempotent, metadata: metadata)
+        add(descriptor, passOn: passOn) { call, context in
             let request = try call.codec.decodeRequest(CBORRawMessage.self, from: try call.singleRequest())
-            try await call.sendResponse(try await handler(request, context))
+            try await call.sendResponse(try await upstream.call(forward, request, options: CallOptions(metadata: metadata(context))))
         }
     }
 
@@ -91,9 +100,11 @@ public struct RPCRouter: Sendable {
         service.register(into: &self)
     }
 
-    private mutating func add(_ descriptor: AnyMethodDescriptor, _ run: @escaping @Sendable (ServerCall, ServerContext) async throws -> Void) {
+    private mutating func add(
+        _ descriptor: AnyMethodDescriptor, passOn: PassOn? = nil, _ run: @escaping @Sendable (ServerCall, ServerContext) async throws -> Void
+    ) {
         precondition(handlers[descriptor.fullName] == nil, "\(descriptor.fullName) is registered twice")
-        handlers[descriptor.fullName] = ServerMethodHandler(descriptor: descriptor, run: run)
+        handlers[descriptor.fullName] = ServerMethodHandler(descriptor: descriptor, run: run, passOn: passOn)
     }
 }
 
@@ -101,6 +112,17 @@ public struct RPCRouter: Sendable {
 struct ServerMethodHandler: Sendable {
     let descriptor: AnyMethodDescriptor
     let run: @Sendable (ServerCall, ServerContext) async throws -> Void
+    /// How to pass the call on without a task, for a method registered `passingOn`.
+    var passOn: PassOn?
+}
+
+/// A unary method passed on to another server (`RPCRouter.register(passingOn:to:metadata:)`).
+struct PassOn: Sendable {
+    let upstream: RPCClient
+    /// `service.Method`, the same upstream.
+    let method: String
+    let idempotent: Bool
+    let metadata: @Sendable (ServerContext) -> Metadata
 }
 
 /// Sends a streaming call's responses. `write` waits while the connection cannot take more

@@ -27,9 +27,15 @@ final class ServerShared: Sendable {
         draining.store(true, ordering: .relaxed)
     }
 
+    /// The interceptors' synchronous forms, when every one has one: calls of methods registered
+    /// `passingOn` are then passed on without a task when all of them can decide at once.
+    let synchronousInterceptors: [any SynchronousServerInterceptor]?
+
     init(handlers: [String: ServerMethodHandler], interceptors: [any ServerInterceptor], configuration: ServerConfiguration, logger: Logger) {
         self.handlers = handlers
         self.interceptors = interceptors
+        let synchronous = interceptors.compactMap { $0 as? any SynchronousServerInterceptor }
+        self.synchronousInterceptors = synchronous.count == interceptors.count ? synchronous : nil
         self.configuration = configuration
         self.logger = logger
         self.registry = ConnectionRegistry()
@@ -65,6 +71,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         let headers: RequestHeaders
         var call: ServerCall?
         var task: Task<Void, Never>?
+        /// The upstream call of a call passed on without a task.
+        var passedOn: PassedOnCall?
         /// When the call must be over (its client's timeout), if it has one.
         var deadline: NIODeadline?
         /// Request messages received (unary and server streaming take exactly one).
@@ -83,6 +91,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         init(handler: ServerMethodHandler, headers: RequestHeaders) {
             self.handler = handler
             self.headers = headers
+        }
+
+        /// The call will not be answered (CANCEL, deadline, a failure, the connection closed):
+        /// stops its handler's task, or the upstream call it was passed on as.
+        func abandon(_ reason: RPCError) {
+            task?.cancel()
+            passedOn?.cancel(reason)
         }
     }
 
@@ -165,7 +180,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         for (_, stream) in streams {
             releasePending(stream)
             stream.call?.inbound?.continuation.finish(throwing: RPCError(code: .cancelled, message: "connection closed"))
-            stream.task?.cancel()
+            stream.abandon(RPCError(code: .cancelled, message: "the client's connection closed"))
         }
         streams.removeAll()
         let waiters = writabilityWaiters
@@ -280,9 +295,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
             receivedMessage(frame)
         case .cancel:
             if let stream = streams[frame.streamID] {
-                let task = stream.task
                 closeStream(frame.streamID)
-                task?.cancel()
+                stream.abandon(RPCError(code: .cancelled, message: "the client cancelled the call"))
             }
         case .ping:
             guard frame.payload.readableBytes == 8 else { return protocolError("PING payload must be 8 bytes") }
@@ -427,8 +441,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     private func start(_ streamID: UInt32) {
         guard let context, let executor, let stream = streams[streamID] else { return }
         let kind = stream.handler.descriptor.kind
+        let request = stream.request
         let call = ServerCall(
-            streamID: streamID, connection: self, eventLoop: context.eventLoop, codec: codec, request: stream.request,
+            streamID: streamID, connection: self, eventLoop: context.eventLoop, codec: codec, request: request,
             streamingRequests: kind == .clientStreaming || kind == .bidirectionalStreaming, held: shared.pendingRequestBytes
         )
         stream.call = call
@@ -442,6 +457,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
             method: headers.method, metadata: headers.metadata, deadline: deadline, requestID: requestID, peer: peer,
             logger: logger, serviceContext: .topLevel, responseMetadata: call
         )
+        if let passOn = stream.handler.passOn, let request, let chain = shared.synchronousInterceptors, passOn.upstream.passesOnSynchronously,
+           chain.allSatisfy({ $0.beginsSynchronously(serverContext) }) {
+            return self.passOn(stream, streamID, passOn, request: request, context: serverContext, chain: chain, eventLoop: context.eventLoop)
+        }
         let run = stream.handler.run
         let interceptors = shared.interceptors
         let operation: @Sendable () async -> Void = {
@@ -467,6 +486,54 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
         // The handler may have finished inline; only keep the task of a stream still open.
         if streams[streamID] === stream {
             stream.task = task
+        }
+    }
+
+    /// Passes a call on to its upstream server from this event loop, without a task: the
+    /// interceptors' synchronous forms check it, the request (checked to be one well-formed CBOR
+    /// item) goes on unread, and the answer is written when it comes back.
+    private func passOn(
+        _ stream: Stream, _ streamID: UInt32, _ passOn: PassOn, request: ByteBuffer, context: ServerContext,
+        chain: [any SynchronousServerInterceptor], eventLoop: any EventLoop
+    ) {
+        var context = context
+        var ends: [CallEnd] = []
+        do {
+            for interceptor in chain {
+                if let end = try interceptor.begin(&context) { ends.append(end) }
+            }
+            try codec.checkRequest(request)
+        } catch {
+            for end in ends.reversed() { end(error) }
+            return finishCall(streamID, error: error)
+        }
+        var metadata = passOn.metadata(context)
+        if metadata[Metadata.Keys.requestID] == nil { metadata[Metadata.Keys.requestID] = context.requestID }
+        let upstream = passOn.upstream.passOn(
+            method: passOn.method, idempotent: passOn.idempotent, payload: request, metadata: metadata, deadline: stream.deadline,
+            context: context.serviceContext, on: eventLoop
+        ) { [weak self] result in
+            for end in ends.reversed() { end(result.failure) }
+            self?.passedOnAnswered(stream, streamID, result)
+        }
+        // Unless it is over already (it failed before it was sent).
+        if streams[streamID] === stream { stream.passedOn = upstream }
+    }
+
+    /// Writes the answer of a call passed on, when the call is still open.
+    private func passedOnAnswered(_ stream: Stream, _ streamID: UInt32, _ result: Result<ClientResponse, RPCError>) {
+        guard streams[streamID] === stream else { return }
+        stream.passedOn = nil
+        switch result {
+        case .success(let response):
+            do {
+                try codec.writePayload(response.payload, streamID: streamID, into: &outbound)
+            } catch {
+                return finishCall(streamID, error: RPCError(outcomeOf: error))
+            }
+            finishCall(streamID, error: nil)
+        case .failure(let error):
+            finishCall(streamID, error: error)
         }
     }
 
@@ -608,18 +675,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
     private func deadlineExpired(_ streamID: UInt32) {
         guard let stream = streams[streamID] else { return }
         writeTrailers(streamID, Trailers(code: .deadlineExceeded, message: "deadline exceeded"))
-        let task = stream.task
         closeStream(streamID)
-        task?.cancel()
+        stream.abandon(RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
     }
 
     /// Ends a stream with an error status and cancels its handler.
     private func failStream(_ streamID: UInt32, _ error: RPCError) {
         guard let stream = streams[streamID] else { return }
         writeTrailers(streamID, error.trailers)
-        let task = stream.task
         closeStream(streamID)
-        task?.cancel()
+        stream.abandon(error)
     }
 
     private func closeStream(_ streamID: UInt32) {

@@ -32,21 +32,27 @@ public struct CBORDecoder: Sendable {
         try buffer.withUnsafeReadableBytes { try decode(type, from: $0) }
     }
 
+    /// Checks that `bytes` are one well-formed CBOR item and nothing after it, without decoding
+    /// it (what a message passed on unread must be); `DecodingError.dataCorrupted` when not.
+    public func checkWellFormed(_ bytes: UnsafeRawBufferPointer) throws {
+        let next: Int
+        do {
+            next = try CBORReader(bytes).skip(at: 0, depth: 0, maxDepth: maxDepth)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
+        }
+        if next != bytes.count {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: [], debugDescription: CBORFormatError(.trailingBytes, at: next).description, underlyingError: CBORFormatError(.trailingBytes, at: next)
+            ))
+        }
+    }
+
     /// Decodes exactly one item filling `bytes`; trailing bytes are an error.
     public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
         if type == CBORRawMessage.self {
             // Checked, not decoded: one well-formed item, nothing after it.
-            let next: Int
-            do {
-                next = try CBORReader(bytes).skip(at: 0, depth: 0, maxDepth: maxDepth)
-            } catch {
-                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
-            }
-            if next != bytes.count {
-                throw DecodingError.dataCorrupted(.init(
-                    codingPath: [], debugDescription: CBORFormatError(.trailingBytes, at: next).description, underlyingError: CBORFormatError(.trailingBytes, at: next)
-                ))
-            }
+            try checkWellFormed(bytes)
             return CBORRawMessage(bytes: Array(bytes)) as! T
         }
         let state = CBORDecodingState(reader: CBORReader(bytes), maxDepth: maxDepth, userInfo: userInfo)
