@@ -1,3 +1,4 @@
+import ServiceContextModule
 public import TandemRPC
 public import TandemWire
 
@@ -39,50 +40,57 @@ public struct AuthServerInterceptor: SynchronousServerInterceptor {
 
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
         var context = context
-        switch try credentials(context) {
-        case .internalPeer(let name):
-            context.serviceContext[InternalPeerKey.self] = name
-        case .publicMethod:
-            break
-        case .bearer(let token):
-            try admit(try await verifier.verify(token), &context)
-        case .apiKey(let key, let check):
-            try admit(try await check(key), &context)
+        let credentials = try credentials(context)
+        if !applyUnverified(credentials, &context) {
+            switch credentials {
+            case .bearer(let token): try admit(try await verifier.verify(token), &context)
+            case .apiKey(let key, let check): try admit(try await check(key), &context)
+            case .internalPeer, .publicMethod: break
+            }
         }
         try await next(context)
     }
 
     /// Decides at once only the calls it lets through without waiting: from an allowed internal
     /// peer, to a public method without credentials, or with a token verified before (cached)
-    /// whose scopes allow the method. Every refusal, and every token still to verify, runs as a
-    /// task through `intercept` (where the gateway's `RefusedCalls` counts refusals).
-    public func beginsSynchronously(_ context: ServerContext) -> Bool {
+    /// whose scopes allow the method (noted in the context for `begin`: one look-up a call).
+    /// Every refusal, and every token still to verify, runs as a task through `intercept` (where
+    /// the gateway's `RefusedCalls` counts refusals).
+    public func beginsSynchronously(_ context: inout ServerContext) -> Bool {
         switch try? credentials(context) {
         case .internalPeer?, .publicMethod?:
             return true
         case .bearer(let token)?:
-            return verifier.cachedCaller(token)?.scopeAllows(context.method) ?? false
+            guard let caller = verifier.cachedCaller(token), caller.scopeAllows(context.method) else { return false }
+            context.serviceContext[VerifiedCallerKey.self] = caller
+            return true
         case .apiKey?, nil:
             return false
         }
     }
 
     public func begin(_ context: inout ServerContext) throws(RPCError) -> CallEnd? {
-        switch try credentials(context) {
-        case .internalPeer(let name):
-            context.serviceContext[InternalPeerKey.self] = name
-        case .publicMethod:
-            break
-        case .bearer(let token):
-            // Found by `beginsSynchronously` a moment ago: gone only if it expired since.
+        if let caller = context.serviceContext[VerifiedCallerKey.self] {
+            context.serviceContext[VerifiedCallerKey.self] = nil
+            try admit(caller, &context)
+            return nil
+        }
+        let credentials = try credentials(context)
+        if !applyUnverified(credentials, &context) {
+            guard case .bearer(let token) = credentials else {
+                throw RPCError(code: .internal, message: "an API key is checked by intercept, not begin")
+            }
             guard let caller = verifier.cachedCaller(token) else {
                 throw RPCError(code: .unauthenticated, message: "access token has expired; refresh it")
             }
             try admit(caller, &context)
-        case .apiKey:
-            throw RPCError(code: .internal, message: "an API key is checked by intercept, not begin")
         }
         return nil
+    }
+
+    /// The caller `beginsSynchronously` found in the verifier's cache, for `begin`.
+    private enum VerifiedCallerKey: ServiceContextKey {
+        typealias Value = AuthenticatedCaller
     }
 
     /// What a call's credentials are, before anything is verified; the refusal when they cannot do.
@@ -118,6 +126,20 @@ public struct AuthServerInterceptor: SynchronousServerInterceptor {
                 ? "authorization must be 'Bearer <access token>'; exchange an API key for one with identity.ExchangeAPIKey"
                 : "authorization must be 'Bearer <access token>' or 'ApiKey <key>'"
         )
+    }
+
+    /// Applies credentials that need no verification: an internal peer's name goes in the
+    /// context, a public method needs nothing. False for a token or a key, to verify first.
+    private func applyUnverified(_ credentials: Credentials, _ context: inout ServerContext) -> Bool {
+        switch credentials {
+        case .internalPeer(let name):
+            context.serviceContext[InternalPeerKey.self] = name
+            return true
+        case .publicMethod:
+            return true
+        case .bearer, .apiKey:
+            return false
+        }
     }
 
     /// Puts a verified caller in the call's context, if its scopes allow the method.

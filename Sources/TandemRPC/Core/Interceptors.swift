@@ -15,8 +15,9 @@ public protocol ServerInterceptor: Sendable {
 public protocol SynchronousServerInterceptor: ServerInterceptor {
     /// Whether `begin` can decide this call without suspending (by default, yes). An interceptor
     /// that would need to wait (keys to fetch) or whose refusal is handled by another interceptor's
-    /// `intercept` says no, and the call runs as a task.
-    func beginsSynchronously(_ context: ServerContext) -> Bool
+    /// `intercept` says no, and the call runs as a task. It may note in `context` what it found,
+    /// for its `begin` (the context goes to `begin` only when every interceptor said yes).
+    func beginsSynchronously(_ context: inout ServerContext) -> Bool
 
     /// What `intercept` does before `next`: it may change the context or throw to refuse the call.
     /// Returns what `intercept` does once `next` has returned, if anything: called once, on the
@@ -28,22 +29,28 @@ public protocol SynchronousServerInterceptor: ServerInterceptor {
 public typealias CallEnd = @Sendable (RPCError?) -> Void
 
 extension SynchronousServerInterceptor {
-    public func beginsSynchronously(_ context: ServerContext) -> Bool { true }
+    public func beginsSynchronously(_ context: inout ServerContext) -> Bool { true }
 
     /// `intercept` made of `begin` and its end, for an interceptor that needs nothing else around
     /// `next` (no task-local values).
     public func interceptWithBegin(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
         var context = context
         let end = try begin(&context)
-        guard let end else { return try await next(context) }
-        do {
-            try await next(context)
-        } catch {
-            end(RPCError(outcomeOf: error))
-            throw error
-        }
-        end(nil)
+        try await endingWith(end) { try await next(context) }
     }
+}
+
+/// Runs `body`, then `end` with its outcome (nil for success): how an interceptor made of
+/// `begin` runs the rest of the call.
+public func endingWith(_ end: CallEnd?, _ body: () async throws -> Void) async throws {
+    guard let end else { return try await body() }
+    do {
+        try await body()
+    } catch {
+        end(RPCError(outcomeOf: error))
+        throw error
+    }
+    end(nil)
 }
 
 extension RPCError {
@@ -89,14 +96,7 @@ extension SynchronousClientInterceptor {
     public func interceptWithBegin(head: ClientCallHead, next: @Sendable (ClientCallHead) async throws -> Void) async throws {
         var head = head
         let end = begin(&head, context: ServiceContext.current ?? .topLevel)
-        guard let end else { return try await next(head) }
-        do {
-            try await next(head)
-        } catch {
-            end(RPCError(outcomeOf: error))
-            throw error
-        }
-        end(nil)
+        try await endingWith(end) { try await next(head) }
     }
 }
 

@@ -31,15 +31,11 @@ public struct TracingServerInterceptor: SynchronousServerInterceptor {
     public func intercept(context: ServerContext, next: @Sendable (ServerContext) async throws -> Void) async throws {
         var context = context
         let end = begin(&context)
-        do {
+        try await endingWith(end) {
             try await ServiceContext.withValue(context.serviceContext) {
                 try await next(context)
             }
-        } catch {
-            end?(RPCError(outcomeOf: error))
-            throw error
         }
-        end?(nil)
     }
 
     /// Starts the span and puts its context in `context.serviceContext` (a call passed on sends

@@ -457,9 +457,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
             method: headers.method, metadata: headers.metadata, deadline: deadline, requestID: requestID, peer: peer,
             logger: logger, serviceContext: .topLevel, responseMetadata: call
         )
-        if let passOn = stream.handler.passOn, let request, let chain = shared.synchronousInterceptors, passOn.upstream.passesOnSynchronously,
-           chain.allSatisfy({ $0.beginsSynchronously(serverContext) }) {
-            return self.passOn(stream, streamID, passOn, request: request, context: serverContext, chain: chain, eventLoop: context.eventLoop)
+        if let passOn = stream.handler.passOn, let request, let chain = shared.synchronousInterceptors, passOn.upstream.passesOnSynchronously {
+            var checked = serverContext
+            if chain.allSatisfy({ $0.beginsSynchronously(&checked) }) {
+                return self.passOn(stream, streamID, passOn, request: request, context: checked, chain: chain, eventLoop: context.eventLoop)
+            }
         }
         let run = stream.handler.run
         let interceptors = shared.interceptors
