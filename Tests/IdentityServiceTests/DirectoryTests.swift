@@ -55,7 +55,7 @@ struct DirectoryTests {
         }
     }
 
-    @Test("goal tags are stored lower case and trimmed; more than 50 goal tags or topics is refused naming that list, and writes nothing")
+    @Test("goal tags are stored lower case and trimmed; an empty, over-long or repeated tag, or more than 50 goal tags or topics, is refused naming the field, and writes nothing")
     func goalTagsAndTopics() async throws {
         try await withIdentity { identity in
             let admin = try await identity.admin().accessToken
@@ -64,6 +64,9 @@ struct DirectoryTests {
             let many = (0..<51).map { "tag \($0)" }
             for (goalTags, topics, expected) in [
                 (["growth"], many, ["topics length"]), (many, ["career"], ["goalTags length"]), (many, many, ["goalTags length", "topics length"]),
+                // Compared as stored: trimmed and in lower case.
+                (["growth", " ", " Growth"], ["career"], ["goalTags[1] required", "goalTags[2] unique"]),
+                ([String(repeating: "x", count: 81)], ["career"], ["goalTags[0] length"]),
             ] {
                 let error = await expectRPCError(.invalidArgument) {
                     _ = try await identity.call(Identity.upsertParticipation, ParticipationInput(

@@ -139,6 +139,9 @@ enum Validation {
                 if let violation = nonEmpty(skill.name, field: "\(name)[\(index)].name", maxLength: 80) { violations.append(violation) }
             }
         }
+        for (index, tag) in input.goalTags.enumerated() {
+            if let violation = nonEmpty(tag, field: "goalTags[\(index)]", maxLength: 80) { violations.append(violation) }
+        }
         if let capacity = input.capacity, capacity < 0 {
             violations.append(Violation(field: "capacity", rule: "range", description: "must be 0 or more, got \(capacity)"))
         }

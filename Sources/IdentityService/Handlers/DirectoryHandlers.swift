@@ -270,6 +270,10 @@ extension IdentityServer {
                 violations.append(.init(field: "\(name)[\(index)].name", rule: "unique", description: "'\(skill.name)' is listed twice"))
             }
         }
+        var seenTags: Set<String> = []
+        for (index, tag) in profile.goalTags.enumerated() where !tag.isEmpty && !seenTags.insert(tag).inserted {
+            violations.append(.init(field: "goalTags[\(index)]", rule: "unique", description: "'\(tag)' is listed twice"))
+        }
         for (list, name) in [(request.goalTags, "goalTags"), (request.topics, "topics")] where list.count > 50 {
             violations.append(.init(field: name, rule: "length", description: "at most 50, got \(list.count)"))
         }
