@@ -579,8 +579,14 @@ public struct ImportReport: Codable, Hashable, Sendable {
     public var participations: Int
     /// Rows that were not imported, and why. The other rows were.
     public var errors: [ImportRowError]
+    /// Active people missing from the file whom `deactivateMissing` left active: the caller and
+    /// the organisation's administrators (org-admin, platform-admin).
+    public var keptActive: Int?
 
-    public init(dryRun: Bool, rows: Int, created: Int, updated: Int, unchanged: Int, deactivated: Int, participations: Int, errors: [ImportRowError]) {
+    public init(
+        dryRun: Bool, rows: Int, created: Int, updated: Int, unchanged: Int, deactivated: Int, participations: Int, errors: [ImportRowError],
+        keptActive: Int? = nil
+    ) {
         self.dryRun = dryRun
         self.rows = rows
         self.created = created
@@ -589,9 +595,10 @@ public struct ImportReport: Codable, Hashable, Sendable {
         self.deactivated = deactivated
         self.participations = participations
         self.errors = errors
+        self.keptActive = keptActive
     }
 
-    enum CodingKeys: Int, CodingKey { case dryRun = 1, rows, created, updated, unchanged, deactivated, participations, errors }
+    enum CodingKeys: Int, CodingKey { case dryRun = 1, rows, created, updated, unchanged, deactivated, participations, errors, keptActive }
 }
 
 public struct ImportRowError: Codable, Hashable, Sendable {

@@ -89,9 +89,34 @@ struct ImportTests {
                 a@acme.example,A,UTC
                 """
             let dry = try await identity.call(Identity.importPeople, ImportPeopleRequest(csv: clean, dryRun: true, deactivateMissing: true), token: admin)
-            // b, c and the admin who ran it are not in the file.
-            #expect(dry.deactivated == 3)
+            // b, c and the admin who ran it are not in the file: the admin stays.
+            #expect(dry.deactivated == 2 && dry.keptActive == 1)
             #expect(try await identity.call(Identity.listPeople, ListPeopleRequest(), token: admin).people.count == 4)
+        }
+    }
+
+    @Test("deactivating people missing from the file leaves the organisation's administrators and the caller active, and counts them")
+    func deactivateMissingKeepsAdministrators() async throws {
+        try await withIdentity { identity in
+            let admin = try await identity.admin().accessToken
+            // An HR sync run by a service account: the org-admin is not in its file.
+            let account = try await identity.call(
+                Identity.createServiceAccount, CreateServiceAccountRequest(name: "hr-sync", scopes: ["identity.ImportPeople"]), token: admin
+            )
+            let key = try await identity.call(Identity.createAPIKey, ServiceAccountRef(serviceAccountID: account.id), token: admin)
+            let sync = try await identity.call(Identity.exchangeAPIKey, APIKeyExchangeRequest(apiKey: key.apiKey)).accessToken
+            let leaver = try await identity.call(Identity.createPerson, CreatePersonRequest(person: personInput("leaver@acme.example")), token: admin)
+            let file = """
+                email,name,time_zone
+                stays@acme.example,Stays,UTC
+                """
+            let report = try await identity.call(Identity.importPeople, ImportPeopleRequest(csv: file, deactivateMissing: true), token: sync)
+            #expect(report.created == 1 && report.deactivated == 1 && report.keptActive == 1)
+            let active = try await identity.call(Identity.listPeople, ListPeopleRequest(), token: admin).people
+            #expect(Set(active.map(\.email)) == ["admin@acme.example", "stays@acme.example"])
+            #expect(try await !identity.call(Identity.getPerson, PersonRef(personID: leaver.id), token: admin).active)
+            // The org-admin can still sign in.
+            _ = try await identity.admin()
         }
     }
 

@@ -292,7 +292,7 @@ enum Examples {
                 ImportReport.self,
                 full: ImportReport(
                     dryRun: false, rows: 240, created: 180, updated: 41, unchanged: 17, deactivated: 3, participations: 96,
-                    errors: [importRowError]
+                    errors: [importRowError], keptActive: 2
                 ),
                 minimal: ImportReport(
                     dryRun: true, rows: 0, created: 0, updated: 0, unchanged: 0, deactivated: 0, participations: 0, errors: []

@@ -234,7 +234,7 @@ extension IdentityServer {
         let parsed = ImportPlanner.parse(request.csv, hasProgram: request.programID != nil)
         let report = try await store.importPeople(
             organisation: caller.organisationID, parsed: parsed, dryRun: request.dryRun, deactivateMissing: request.deactivateMissing,
-            program: request.programID, now: configuration.now()
+            program: request.programID, caller: caller.subject, now: configuration.now()
         )
         context.logger.info("import", metadata: [
             "rows": "\(report.rows)", "created": "\(report.created)", "updated": "\(report.updated)", "errors": "\(report.errors.count)",

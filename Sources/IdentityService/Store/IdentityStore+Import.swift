@@ -14,12 +14,12 @@ extension IdentityStore {
     /// exactly the same and then rolls back, so its report is the real one.
     func importPeople(
         organisation: UUID, parsed: (rows: [ImportPlanner.Row], errors: [ImportRowError], rowCount: Int),
-        dryRun: Bool, deactivateMissing: Bool, program: UUID?, now: Date
+        dryRun: Bool, deactivateMissing: Bool, program: UUID?, caller: UUID, now: Date
     ) async throws -> ImportReport {
         do {
             return try await database.write { connection in
                 let report = try Self.applyImport(
-                    connection, organisation: organisation, parsed: parsed, deactivateMissing: deactivateMissing, program: program, now: now
+                    connection, organisation: organisation, parsed: parsed, deactivateMissing: deactivateMissing, program: program, caller: caller, now: now
                 )
                 if dryRun { throw DryRunRollback(report: report) }
                 return report
@@ -33,7 +33,7 @@ extension IdentityStore {
 
     private static func applyImport(
         _ connection: SQLiteConnection, organisation: UUID, parsed: (rows: [ImportPlanner.Row], errors: [ImportRowError], rowCount: Int),
-        deactivateMissing: Bool, program: UUID?, now: Date
+        deactivateMissing: Bool, program: UUID?, caller: UUID, now: Date
     ) throws -> ImportReport {
         if let program, try connection.first("SELECT 1 FROM programs WHERE org_id = ? AND id = ?", organisation, program) == nil {
             throw RPCError.notFound("program", program.uuidString.lowercased())
@@ -41,8 +41,11 @@ extension IdentityStore {
         var existing: [ImportPlanner.Existing] = []
         var idByEmail: [String: UUID] = [:]
         var managerOf: [UUID: UUID] = [:]
+        /// Never deactivated for being missing from the file: the caller and the administrators.
+        var keep: Set<UUID> = [caller]
         try connection.forEachRow("SELECT \(personColumns) FROM people WHERE org_id = ? AND erased = 0", [organisation]) { row in
             let person = try Self.person(row)
+            if person.roles.contains(Role.organisationAdmin) || person.roles.contains(Role.platformAdmin) { keep.insert(person.id) }
             existing.append(.init(id: person.id, email: person.email, externalID: person.externalID, input: input(of: person), active: person.active))
             idByEmail[person.email] = person.id
             if let manager = person.managerID { managerOf[person.id] = manager }
@@ -155,11 +158,17 @@ extension IdentityStore {
         if deactivateMissing {
             if plan.errors.isEmpty {
                 let inFile = Set(plan.rows.indices.compactMap { newIDs[$0] })
+                var kept = 0
                 for person in existing where person.active && !inFile.contains(person.id) {
+                    if keep.contains(person.id) {
+                        kept += 1
+                        continue
+                    }
                     try connection.execute("UPDATE people SET active = 0, version = version + 1, updated_at = ? WHERE id = ?", now.timeIntervalSince1970, person.id)
                     try connection.execute("UPDATE refresh_tokens SET revoked = 1 WHERE person_id = ?", person.id)
                     report.deactivated += 1
                 }
+                report.keptActive = kept
             } else {
                 plan.errors.append(ImportRowError(
                     line: 0, field: "deactivateMissing", rule: "errors", message: "nobody was deactivated because some rows have errors; fix them and import again"
