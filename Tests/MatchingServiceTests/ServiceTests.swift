@@ -129,8 +129,11 @@ struct MatchingServiceTests {
         }
     }
 
-    @Test("a proposal past its deadline cannot be answered, before the sweep runs too: it expires then, as the sweep would expire it")
-    func answerAfterDeadline() async throws {
+    @Test(
+        "a proposal past its deadline cannot be answered or given an agreement, before the sweep runs too: it expires then, as the sweep would expire it",
+        arguments: [false, true]
+    )
+    func answerAfterDeadline(agreement: Bool) async throws {
         try await withMatchingCluster { cluster in
             let program = try await cluster.program()
             let best = try await cluster.person("Late Mentor", division: "Sales", seniority: 7)
@@ -146,11 +149,19 @@ struct MatchingServiceTests {
             // Past the deadline; the sweep (`expireProposals`) has not run.
             cluster.clock.advance(3 * 86_400 + 1)
             let mentor = try await cluster.signIn("Late Mentor")
-            for accept in [true, false] {
-                let refused = await expectRPCError(.failedPrecondition) {
-                    _ = try await cluster.call(Matching.respondToMatch, RespondToMatchRequest(matchID: proposed.id, accept: accept), token: mentor)
+            let attempts: [(action: String, call: () async throws -> Void)] = agreement
+                ? [("given an agreement", {
+                    let request = SetAgreementRequest(matchID: proposed.id, topics: ["career"], boundaries: [], version: proposed.version)
+                    _ = try await cluster.call(Matching.setAgreement, request, token: mentor)
+                })]
+                : [true, false].map { accept in
+                    (accept ? "accepted" : "declined", {
+                        _ = try await cluster.call(Matching.respondToMatch, RespondToMatchRequest(matchID: proposed.id, accept: accept), token: mentor)
+                    })
                 }
-                #expect(refused?.message == "the match is expired: it cannot be \(accept ? "accepted" : "declined")")
+            for attempt in attempts {
+                let refused = await expectRPCError(.failedPrecondition) { try await attempt.call() }
+                #expect(refused?.message == "the match is expired: it cannot be \(attempt.action)")
                 #expect(refused?.details.contains { if case .preconditionFailure(let violations) = $0 { violations.map(\.type) == ["MATCH_STATUS"] } else { false } } == true)
             }
             let lapsed = try await cluster.call(Matching.getMatch, MatchRef(matchID: proposed.id), token: mentor)

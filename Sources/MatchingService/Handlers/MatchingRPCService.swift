@@ -276,21 +276,13 @@ extension MatchingServer {
         let capacity = model.mentorIndex[match.mentorID].map(model.capacity(ofMentor:)) ?? 0
         let now = configuration.now()
         let (changed, _) = try await store.update(organisation: caller.organisationID, id: match.id, capacity: capacity) { current in
-            // A proposal past its deadline that the sweep has not reached yet expires now, as
-            // the sweep would expire it; the answer is refused below.
-            if caller.subject == current.mentorID || caller.subject == current.menteeID, let lapsed = MatchLifecycle.expire(current, now: now) {
-                return lapsed
-            }
+            if let lapsed = Self.lapsed(current, caller: caller, now: now) { return lapsed }
             return try MatchingValidation.lifecycle(current) { () throws(MatchLifecycle.Refusal) in
                 try MatchLifecycle.respond(current, by: caller.subject, accept: request.accept, reason: request.reason, now: now)
             }
         }
         // `respond` never gives `expired`: the proposal lapsed just now.
-        if changed.status == .expired {
-            invalidate(organisation: caller.organisationID, program: match.programID)
-            await offerRematch(after: changed)
-            throw MatchingValidation.refusal(.wrongStatus(.expired, request.accept ? "accepted" : "declined"), changed)
-        }
+        try await refuseIfLapsed(changed, action: request.accept ? "accepted" : "declined")
         guard changed.status == .declined, match.status != .declined else { return changed }
         invalidate(organisation: caller.organisationID, program: match.programID)
         guard await offerRematch(after: changed) != nil else { return changed }
@@ -322,16 +314,36 @@ extension MatchingServer {
         let match = try await authorizedMatch(request.matchID, caller)
         try MatchingValidation.agreement(request)
         let now = configuration.now()
-        return try await store.update(organisation: caller.organisationID, id: match.id, capacity: nil) { current in
+        let changed = try await store.update(organisation: caller.organisationID, id: match.id, capacity: nil) { current in
             guard current.version == request.version else {
                 throw RPCError(code: .aborted, message: "the match changed: you sent version \(request.version), the current version is \(current.version); read it again")
             }
+            if let lapsed = Self.lapsed(current, caller: caller, now: now) { return lapsed }
             return try MatchingValidation.lifecycle(current) { () throws(MatchLifecycle.Refusal) in
                 try MatchLifecycle.setAgreement(
                     current, by: caller.subject, topics: request.topics, boundaries: request.boundaries, cadence: request.cadence, notes: request.notes, now: now
                 )
             }
         }.match
+        try await refuseIfLapsed(changed, action: "given an agreement")
+        return changed
+    }
+
+    /// A proposal past its deadline that the sweep has not reached yet, when one of the pair acts
+    /// on it: it expires now, as the sweep would expire it, and the action is refused
+    /// (`refuseIfLapsed`).
+    static func lapsed(_ current: Match, caller: AuthenticatedCaller, now: Date) -> Match? {
+        guard caller.subject == current.mentorID || caller.subject == current.menteeID else { return nil }
+        return MatchLifecycle.expire(current, now: now)
+    }
+
+    /// After an update that expired the proposal (`lapsed`): the program's caches are dropped, the
+    /// mentee is offered a re-match, and the action is FAILED_PRECONDITION (the match is expired).
+    private func refuseIfLapsed(_ changed: Match, action: String) async throws {
+        guard changed.status == .expired else { return }
+        invalidate(organisation: changed.organisationID, program: changed.programID)
+        await offerRematch(after: changed)
+        throw MatchingValidation.refusal(.wrongStatus(.expired, action), changed)
     }
 
     func getMatch(_ request: MatchRef, context: ServerContext) async throws -> Match {
