@@ -24,8 +24,9 @@ public struct IdentityConfiguration: Sendable {
     public var maxBackoff: TimeInterval = 15 * 60
     /// The clock (tests move it).
     public var now: @Sendable () -> Date = { Date() }
-    /// Awaited before each password check (tests hold sign-ins there, in flight).
-    var beforePasswordCheck: (@Sendable () async -> Void)?
+    /// Awaited before each password check and each API key exchange's key check (tests hold
+    /// attempts there, in flight).
+    var beforeCredentialCheck: (@Sendable () async -> Void)?
 
     public init() {}
 }
@@ -150,7 +151,7 @@ public final class IdentityServer: Sendable {
     }
 
     func verifyPassword(_ password: String, against stored: String?) async throws -> Bool {
-        await configuration.beforePasswordCheck?()
+        await configuration.beforeCredentialCheck?()
         let hasher = self.hasher
         return try await NIOThreadPool.singleton.runIfActive {
             guard let stored else {

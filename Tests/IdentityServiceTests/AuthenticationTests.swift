@@ -210,7 +210,7 @@ struct AuthenticationTests {
     @Test("wrong passwords sent at once: attempts in flight count, so only the free failures reach the password check; the rest must wait; the right password still works")
     func concurrentFailures() async throws {
         let gate = PasswordCheckGate()
-        try await withIdentity(configure: { $0.beforePasswordCheck = { await gate.arrive() } }) { identity in
+        try await withIdentity(configure: { $0.beforeCredentialCheck = { await gate.arrive() } }) { identity in
             let attempts = 12
             let answered = EventLog()
             let errors = try await withThrowingTaskGroup(of: RPCError.self, returning: [RPCError].self) { group in
@@ -377,6 +377,54 @@ struct AuthenticationTests {
 }
 
 /// Holds password checks until opened, counting those that arrive.
+extension AuthenticationTests {
+    @Test("wrong API keys sent at once from one client: exchanges in flight count, so only the client's free failures reach the key check; the rest must wait; a right key still works")
+    func concurrentAPIKeyFailures() async throws {
+        let gate = PasswordCheckGate()
+        // Armed once the admin has signed in and made the key (her password check passes freely).
+        let armed = Atomic<Bool>(false)
+        try await withIdentity(configure: {
+            $0.beforeCredentialCheck = { if armed.load(ordering: .relaxed) { await gate.arrive() } }
+            $0.freeFailuresPerClient = 3
+        }) { identity in
+            let admin = try await identity.admin().accessToken
+            let account = try await identity.call(
+                Identity.createServiceAccount, CreateServiceAccountRequest(name: "hr-sync", scopes: ["identity.ListPeople"]), token: admin
+            )
+            let key = try await identity.call(Identity.createAPIKey, ServiceAccountRef(serviceAccountID: account.id), token: admin)
+            // The same key id with another secret: well-formed, and wrong.
+            let wrong = String(key.apiKey.dropLast(4)) + (key.apiKey.hasSuffix("AAAA") ? "BBBB" : "AAAA")
+            armed.store(true, ordering: .relaxed)
+            let attempts = 8
+            let answered = EventLog()
+            let errors = try await withThrowingTaskGroup(of: RPCError.self, returning: [RPCError].self) { group in
+                for _ in 0..<attempts {
+                    group.addTask {
+                        defer { answered.record("answer") }
+                        do {
+                            _ = try await identity.call(Identity.exchangeAPIKey, APIKeyExchangeRequest(apiKey: wrong))
+                            throw RPCError(code: .ok, message: "exchanged a wrong key")
+                        } catch let error as RPCError {
+                            return error
+                        }
+                    }
+                }
+                let settled = try await eventually(timeout: .seconds(60)) { gate.arrived + answered.all.count == attempts }
+                #expect(settled)
+                #expect(gate.arrived == 3, "the client's three free failures, not one per exchange sent")
+                gate.open()
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(errors.filter { $0.code == .unauthenticated }.count == 3)
+            #expect(errors.filter { $0.code == .resourceExhausted }.count == attempts - 3)
+            // Three failures are recorded, as if they came one by one: the right key is the fourth
+            // attempt and still works.
+            let tokens = try await identity.call(Identity.exchangeAPIKey, APIKeyExchangeRequest(apiKey: key.apiKey))
+            #expect(tokens.roles == [Role.service])
+        }
+    }
+}
+
 final class PasswordCheckGate: Sendable {
     private struct State {
         var arrived = 0

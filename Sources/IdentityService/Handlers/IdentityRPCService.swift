@@ -75,13 +75,6 @@ extension IdentityServer {
         )
     }
 
-    func checkThrottle(account: String?, client: String) throws(RPCError) {
-        let now = configuration.now()
-        let accountLock = account.flatMap { key in accountThrottle.withLock { $0.lockedUntil(key, now: now) } }
-        let clientLock = clientThrottle.withLock { $0.lockedUntil(client, now: now) }
-        if let until = [accountLock, clientLock].compactMap({ $0 }).max() { throw throttled(until: until) }
-    }
-
     /// Admits a password attempt for `account` (if any) and `client`, counted against both as in
     /// flight until `endAttempt` (so attempts sent at once cannot all get past the throttle);
     /// RESOURCE_EXHAUSTED with the wait when either must wait, and then nothing is counted.
@@ -100,12 +93,6 @@ extension IdentityServer {
         let now = configuration.now()
         if let account { accountThrottle.withLock { $0.end(account, failed: failed, now: now) } }
         clientThrottle.withLock { $0.end(client, failed: failed, now: now) }
-    }
-
-    func recordFailure(account: String?, client: String) {
-        let now = configuration.now()
-        if let account { accountThrottle.withLock { $0.recordFailure(account, now: now) } }
-        clientThrottle.withLock { $0.recordFailure(client, now: now) }
     }
 
     func newRefreshToken() -> (token: String, digest: [UInt8], expires: Date) {
@@ -198,14 +185,18 @@ extension IdentityServer {
     func exchangeAPIKey(_ request: APIKeyExchangeRequest, context: ServerContext) async throws -> Tokens {
         guard !request.apiKey.isEmpty else { throw RPCError.invalidArgument(field: "apiKey", rule: "required", "must not be empty") }
         let client = clientAddress(context)
-        try checkThrottle(account: nil, client: client)
+        // Counted against the client as sign-ins are, attempts still being checked included: a
+        // burst of wrong keys sent at once is not all checked before the first failure counts.
+        try beginAttempt(account: nil, client: client)
         let record: APIKeyRecord
         do {
+            await configuration.beforeCredentialCheck?()
             record = try await checkAPIKey(request.apiKey)
-        } catch let error as RPCError where error.code == .unauthenticated {
-            recordFailure(account: nil, client: client)
+        } catch {
+            endAttempt(account: nil, client: client, failed: (error as? RPCError)?.code == .unauthenticated)
             throw error
         }
+        endAttempt(account: nil, client: client, failed: false)
         let (token, expires) = try await accessToken(
             subject: record.accountID, organisation: record.organisation, kind: "service", roles: [Role.service], programs: [], scopes: record.scopes
         )
