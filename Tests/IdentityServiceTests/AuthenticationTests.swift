@@ -212,26 +212,10 @@ struct AuthenticationTests {
         let gate = PasswordCheckGate()
         try await withIdentity(configure: { $0.beforeCredentialCheck = { await gate.arrive() } }) { identity in
             let attempts = 12
-            let answered = EventLog()
-            let errors = try await withThrowingTaskGroup(of: RPCError.self, returning: [RPCError].self) { group in
-                for _ in 0..<attempts {
-                    group.addTask {
-                        defer { answered.record("answer") }
-                        do {
-                            _ = try await identity.signIn("admin@acme.example", "wrong password!!")
-                            throw RPCError(code: .ok, message: "signed in with a wrong password")
-                        } catch let error as RPCError {
-                            return error
-                        }
-                    }
-                }
-                // Every attempt either waits at the password check or has its answer: nothing moves
-                // on until the gate opens, so the count does not depend on timing.
-                #expect(try await eventually(timeout: .seconds(60)) { gate.arrived + answered.all.count == attempts })
-                #expect(gate.arrived == 5, "the account's five free failures, not one per attempt sent")
-                gate.open()
-                return try await group.reduce(into: []) { $0.append($1) }
+            let (arrived, errors) = try await gate.sendAtOnce(attempts) {
+                _ = try await identity.signIn("admin@acme.example", "wrong password!!")
             }
+            #expect(arrived == 5, "the account's five free failures, not one per attempt sent")
             #expect(errors.filter { $0.code == .unauthenticated }.count == 5)
             let waits = errors.filter { $0.code == .resourceExhausted }
             #expect(waits.count == attempts - 5)
@@ -396,25 +380,10 @@ extension AuthenticationTests {
             let wrong = String(key.apiKey.dropLast(4)) + (key.apiKey.hasSuffix("AAAA") ? "BBBB" : "AAAA")
             armed.store(true, ordering: .relaxed)
             let attempts = 8
-            let answered = EventLog()
-            let errors = try await withThrowingTaskGroup(of: RPCError.self, returning: [RPCError].self) { group in
-                for _ in 0..<attempts {
-                    group.addTask {
-                        defer { answered.record("answer") }
-                        do {
-                            _ = try await identity.call(Identity.exchangeAPIKey, APIKeyExchangeRequest(apiKey: wrong))
-                            throw RPCError(code: .ok, message: "exchanged a wrong key")
-                        } catch let error as RPCError {
-                            return error
-                        }
-                    }
-                }
-                let settled = try await eventually(timeout: .seconds(60)) { gate.arrived + answered.all.count == attempts }
-                #expect(settled)
-                #expect(gate.arrived == 3, "the client's three free failures, not one per exchange sent")
-                gate.open()
-                return try await group.reduce(into: []) { $0.append($1) }
+            let (arrived, errors) = try await gate.sendAtOnce(attempts) {
+                _ = try await identity.call(Identity.exchangeAPIKey, APIKeyExchangeRequest(apiKey: wrong))
             }
+            #expect(arrived == 3, "the client's three free failures, not one per exchange sent")
             #expect(errors.filter { $0.code == .unauthenticated }.count == 3)
             #expect(errors.filter { $0.code == .resourceExhausted }.count == attempts - 3)
             // Three failures are recorded, as if they came one by one: the right key is the fourth
@@ -435,6 +404,31 @@ final class PasswordCheckGate: Sendable {
     private let state = Mutex(State())
 
     var arrived: Int { state.withLock { $0.arrived } }
+
+    /// Sends `attempts` calls at once, each expected to fail, and returns how many reached the
+    /// gate and every call's error. Every call either waits here or has its answer before the gate
+    /// opens (nothing moves on until then), so the count does not depend on timing; -1 if they
+    /// did not settle within a minute.
+    func sendAtOnce(_ attempts: Int, _ call: @escaping @Sendable () async throws -> Void) async throws -> (arrived: Int, errors: [RPCError]) {
+        let answered = EventLog()
+        return try await withThrowingTaskGroup(of: RPCError.self, returning: (arrived: Int, errors: [RPCError]).self) { group in
+            for _ in 0..<attempts {
+                group.addTask {
+                    defer { answered.record("answer") }
+                    do {
+                        try await call()
+                        return RPCError(code: .ok, message: "the call succeeded")
+                    } catch let error as RPCError {
+                        return error
+                    }
+                }
+            }
+            let settled = try await eventually(timeout: .seconds(60)) { self.arrived + answered.all.count == attempts }
+            let arrived = settled ? self.arrived : -1
+            open()
+            return (arrived, try await group.reduce(into: []) { $0.append($1) })
+        }
+    }
 
     func arrive() async {
         await withCheckedContinuation { continuation in
