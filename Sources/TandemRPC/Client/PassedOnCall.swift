@@ -24,12 +24,7 @@ extension RPCClient {
         for interceptor in synchronousInterceptors ?? [] {
             if let end = interceptor.begin(&head, context: context) { ends.append(end) }
         }
-        let own = configuration.defaultTimeout.map { NIODeadline.now() + $0 }
-        let effective: NIODeadline? = switch (own, deadline) {
-        case (let own?, let deadline?): min(own, deadline)
-        case (let own?, nil): own
-        case (nil, let deadline): deadline
-        }
+        let effective = Self.deadline(timeout: configuration.defaultTimeout, inherited: deadline)
         let call = PassedOnCall(
             client: self, head: head, payload: payload, deadline: effective, eventLoop: eventLoop,
             policy: idempotent ? configuration.retryPolicy : .none
@@ -117,13 +112,12 @@ final class PassedOnCall {
 
     private func send(on connection: ClientConnection) {
         guard completion != nil else { return }
-        var timeout: UInt64?
-        if let deadline {
-            let remaining = deadline - .now()
-            guard remaining > .zero else { return failed(RPCError(code: .deadlineExceeded, message: "deadline exceeded before the call was sent")) }
-            timeout = UInt64(remaining.nanoseconds / 1000)
+        let headers: RequestHeaders
+        do {
+            headers = try client.requestHeaders(head.method, metadata: head.metadata, deadline: deadline)
+        } catch {
+            return failed(error)
         }
-        let headers = RequestHeaders(method: head.method, timeoutMicroseconds: timeout, metadata: head.metadata)
         var frames = ByteBuffer()
         do {
             try connection.codec.writePayload(payload, streamID: 0, flags: .endStream, into: &frames)

@@ -371,8 +371,12 @@ public final class RPCClient: Service, Sendable {
 
     /// The call's own timeout, shortened to the remaining time of the call being served.
     private func effectiveDeadline(_ options: CallOptions) -> NIODeadline? {
-        let own = options.timeout.map { NIODeadline.now() + $0 }
-        let inherited = RPCTaskContext.current?.deadline
+        Self.deadline(timeout: options.timeout, inherited: RPCTaskContext.current?.deadline)
+    }
+
+    /// The earlier of `timeout` from now and the deadline of the call being served.
+    static func deadline(timeout: TimeAmount?, inherited: NIODeadline?) -> NIODeadline? {
+        let own = timeout.map { NIODeadline.now() + $0 }
         switch (own, inherited) {
         case (let own?, let inherited?): return min(own, inherited)
         case (let own?, nil): return own
@@ -381,7 +385,7 @@ public final class RPCClient: Service, Sendable {
         }
     }
 
-    private func requestHeaders(_ method: String, metadata: Metadata, deadline: NIODeadline?) throws -> RequestHeaders {
+    func requestHeaders(_ method: String, metadata: Metadata, deadline: NIODeadline?) throws(RPCError) -> RequestHeaders {
         var timeout: UInt64?
         if let deadline {
             let remaining = deadline - .now()
