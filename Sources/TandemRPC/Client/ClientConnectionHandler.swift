@@ -200,7 +200,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, CoalescedOutput {
             // Calls the server never saw are safe to retry elsewhere.
             for (streamID, sink) in streams where streamID > last {
                 streams[streamID] = nil
-                sink.finished(trailers: nil, error: RPCError(code: .unavailable, message: "server is going away (\(goAway?.message ?? "GOAWAY")); call was not processed"))
+                sink.finished(trailers: nil, error: .notProcessed)
             }
             onUnusable?()
             afterStreamClosed()
@@ -336,4 +336,13 @@ extension RPCError {
     /// A call that could not start on its connection (closing, or GOAWAY seen): nothing was
     /// sent, so the client may run it on another connection.
     static let notSent = RPCError(code: .unavailable, message: "connection is not ready; the call was not sent")
+
+    /// A call the server's GOAWAY says it never processed (its stream id is past the last one
+    /// the server took, e.g. a connection closed for being idle as the call went out): safe to
+    /// run again on another connection, as `notSent`.
+    static let notProcessed = RPCError(code: .unavailable, message: "the server went away before processing the call; the call was not processed")
+
+    /// Whether the call never reached the server's handlers, so another connection may run it
+    /// whatever its retry policy.
+    var neverProcessed: Bool { self == .notSent || self == .notProcessed }
 }

@@ -131,7 +131,7 @@ final class PassedOnCall {
             if origin.inEventLoop { body(bound.value) } else { origin.execute { body(bound.value) } }
         }
         let open: @Sendable () -> Void = { [frames] in
-            let sink = SingleResponseSink(.callback { result in onOrigin { $0.answered(result) } })
+            let sink = SingleResponseSink(.callback { result in onOrigin { $0.answered(result, connection) } })
             do {
                 let streamID = try handler.value.openStream(headers, messages: frames, endStream: true, sink: sink, deadline: deadline)
                 onOrigin { $0.opened(connection, streamID) }
@@ -152,19 +152,20 @@ final class PassedOnCall {
         current = (connection, streamID)
     }
 
-    /// The connection would not take the call (closing, or GOAWAY seen): nothing reached the
-    /// server, so it goes to another connection, as `RPCClient.call` does.
+    /// The connection would not take the call (closing, or GOAWAY seen), or the server's GOAWAY
+    /// said it was not processed: it goes to another connection, as `RPCClient.call` does.
     private func notSent(_ error: RPCError, _ connection: ClientConnection) {
-        guard error == .notSent, transparentRetries < 3 else { return failed(error) }
+        guard error.neverProcessed, transparentRetries < 3 else { return failed(error) }
         client.pool.discard(connection)
         transparentRetries += 1
         start()
     }
 
-    private func answered(_ result: Result<ClientResponse, RPCError>) {
+    private func answered(_ result: Result<ClientResponse, RPCError>, _ connection: ClientConnection) {
         current = nil
         switch result {
         case .success: finish(result)
+        case .failure(let error) where error.neverProcessed: notSent(error, connection)
         case .failure(let error): failed(error)
         }
     }

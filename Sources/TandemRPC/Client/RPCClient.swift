@@ -350,7 +350,7 @@ public final class RPCClient: Service, Sendable {
             let connection = try await acquireConnection(deadline: deadline)
             do {
                 return try await body(connection)
-            } catch let error as RPCError where error == .notSent && transparentRetries < 3 {
+            } catch let error as RPCError where error.neverProcessed && transparentRetries < 3 {
                 // The connection is closing but the pool may not have heard yet: take it out so
                 // the next attempt gets another one.
                 pool.discard(connection)
