@@ -163,9 +163,10 @@ struct LimitsAndBadInputTests {
     }
 
     @Test func idleConnectionsAreClosedAndClientsReconnect() async throws {
-        // Long enough that a busy CI machine gets the second call onto the new connection before
-        // the server finds it idle (at 300 ms it once did not).
-        try await withServer(configure: { $0.idleTimeout = .seconds(1) }) { server, endpoint in
+        // Long enough that a busy CI machine sets the second connection up and gets the second
+        // call onto it before the server finds it idle (at 300 ms it once did not, at 1 s a
+        // connection was closed as idle while the client, starved of CPU, was still setting it up).
+        try await withServer(configure: { $0.idleTimeout = .seconds(3) }) { server, endpoint in
             let client = try makeClient([endpoint])
             defer { client.close() }
             _ = try await client.call(Echo.get, EchoMessage(text: "one"))
